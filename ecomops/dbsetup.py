@@ -1,0 +1,162 @@
+"""Database provisioning: the embedded PostgreSQL server and the application role.
+
+With no ``DATABASE_URL`` the project runs PostgreSQL from the ``pgserver`` wheel in
+``.data/pg`` (unix socket only, works offline). Either way the application connects as
+its own role, which owns its database but is neither superuser nor ``BYPASSRLS``: a
+superuser ignores row-level security, and ``FORCE ROW LEVEL SECURITY`` makes the owner
+obey the policies too.
+
+Command line (used by the Makefile and CI)::
+
+    python -m ecomops.dbsetup start       # start the embedded server, print the app URL
+    python -m ecomops.dbsetup stop        # stop it
+    python -m ecomops.dbsetup url         # print the app URL without starting anything
+    python -m ecomops.dbsetup provision --admin-url postgresql://postgres@127.0.0.1:5432/postgres \
+        [--role ecomops] [--password ...] [--database ecomops]
+                                          # create the role and database on an external server,
+                                          # print the app DATABASE_URL
+
+This module must not import Django: settings use it before Django is configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+EMBEDDED_DIR = Path(os.environ.get("ECOMOPS_EMBEDDED_PG_DIR", BASE_DIR / ".data" / "pg"))
+APP_ROLE = "ecomops"
+APP_DATABASE = "ecomops"
+
+# The one-time SQL for an external server (also in the README). CREATEDB lets the test
+# runner create its throw-away test database; it grants nothing over other databases.
+PROVISION_SQL = """
+CREATE ROLE {role} LOGIN PASSWORD %(password)s NOSUPERUSER NOBYPASSRLS CREATEDB NOCREATEROLE;
+CREATE DATABASE {database} OWNER {role};
+"""
+
+
+def embedded_url() -> str:
+    """The application's URL for the embedded server (socket in the data directory)."""
+    return f"postgresql://{APP_ROLE}@/{APP_DATABASE}?host={quote(str(EMBEDDED_DIR), safe='/')}"
+
+
+def embedded_is_running() -> bool:
+    """True when the embedded server's socket and live postmaster are present."""
+    pid_file = EMBEDDED_DIR / "postmaster.pid"
+    if not (EMBEDDED_DIR / ".s.PGSQL.5432").exists() or not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def embedded_start() -> tuple[str, bool]:
+    """Start the embedded server if needed and make sure the app role exists.
+
+    Returns (application URL, whether this call started the server).
+    """
+    if embedded_is_running():
+        return embedded_url(), False
+    import warnings
+
+    # pgserver asks platformdirs for a runtime dir it does not use; the warning is noise.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver  # imported late: only the embedded path needs it
+
+    EMBEDDED_DIR.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process; `stop` ends it.
+    server = pgserver.get_server(EMBEDDED_DIR, cleanup_mode=None)
+    admin_url = f"postgresql://postgres@/postgres?host={quote(str(EMBEDDED_DIR), safe='/')}"
+    del server
+    provision(admin_url=admin_url, role=APP_ROLE, password=None, database=APP_DATABASE)
+    return embedded_url(), True
+
+
+def embedded_stop() -> bool:
+    """Stop the embedded server; returns whether one was running."""
+    if not embedded_is_running():
+        return False
+    import subprocess
+
+    import pgserver
+
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    owner = EMBEDDED_DIR.stat().st_uid
+    command = [str(pg_ctl), "-D", str(EMBEDDED_DIR), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0 and owner != 0:
+        # pgserver runs the server as its own OS user when started by root.
+        import pwd
+
+        command = ["su", "-s", "/bin/sh", pwd.getpwuid(owner).pw_name, "-c", " ".join(command)]
+    subprocess.run(command, check=False, capture_output=True)  # noqa: S603 - fixed argv, no shell input
+    return True
+
+
+def provision(*, admin_url: str, role: str, password: str | None, database: str) -> None:
+    """Create the application role and database if missing (idempotent)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        if not exists:
+            statement = sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB NOCREATEROLE").format(
+                sql.Identifier(role)
+            )
+            conn.execute(statement)
+        else:
+            # An existing role is brought to the shape RLS needs, never left privileged.
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB").format(sql.Identifier(role)))
+        if password:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+
+
+def _app_url_for(admin_url: str, role: str, password: str | None, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(admin_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    auth = quote(role) + (f":{quote(password)}" if password else "")
+    return urlunsplit((parts.scheme, f"{auth}@{host}{port}", f"/{database}", parts.query, ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecomops.dbsetup", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("start", help="start the embedded PostgreSQL server")
+    sub.add_parser("stop", help="stop the embedded PostgreSQL server")
+    sub.add_parser("url", help="print the embedded server's application URL")
+    prov = sub.add_parser("provision", help="create the application role and database on a server")
+    prov.add_argument("--admin-url", required=True, help="a superuser URL for the target server")
+    prov.add_argument("--role", default=APP_ROLE)
+    prov.add_argument("--password", default=None)
+    prov.add_argument("--database", default=APP_DATABASE)
+    args = parser.parse_args(argv)
+
+    if args.command == "start":
+        url, started = embedded_start()
+        print(url)
+        print("started" if started else "already-running", file=sys.stderr)
+    elif args.command == "stop":
+        print("stopped" if embedded_stop() else "not-running")
+    elif args.command == "url":
+        print(embedded_url())
+    elif args.command == "provision":
+        provision(admin_url=args.admin_url, role=args.role, password=args.password, database=args.database)
+        print(_app_url_for(args.admin_url, args.role, args.password, args.database))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
