@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
+
+from audit.filters import AuditEventFilter
+from audit.models import AuditEvent
+from audit.selectors import audit_event_list
+from ecomops.api.permissions import TenantPermission
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "actor_id",
+            "actor_email",
+            "actor_kind",
+            "target_type",
+            "target_id",
+            "outcome",
+            "correlation_id",
+            "detail",
+        ]
+
+
+class AuditEventListView(ListAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["audit.view_auditevent"]}
+    serializer_class = AuditEventOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):
+        return audit_event_list(user=self.request.user)
+
+
+class AuditEventDetailView(RetrieveAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["audit.view_auditevent"]}
+    serializer_class = AuditEventOutput
+    lookup_field = "pk"
+
+    def get_queryset(self):
+        return audit_event_list(user=self.request.user)

@@ -1,0 +1,18 @@
+import django_filters
+
+from audit.models import AuditEvent, Outcome
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    action = django_filters.CharFilter(lookup_expr="startswith")
+    actor_email = django_filters.CharFilter(lookup_expr="iexact")
+    outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
+    target_type = django_filters.CharFilter()
+    target_id = django_filters.CharFilter()
+    correlation_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor_email", "outcome", "target_type", "target_id", "correlation_id"]

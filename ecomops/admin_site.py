@@ -1,0 +1,84 @@
+"""The Django admin: the platform view for staff, the tenant-scoped console for members.
+
+Platform models (tenants, plans, users) are shown to staff only. Tenant models are shown in
+the current tenant (the session's) to members whose role grants the model's permissions:
+``user.has_perm`` consults the role there, so the same checks serve admin, pages and API.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest
+
+from ecomops.tenancy import current_tenant
+
+
+class ConsoleAuthenticationForm(AdminAuthenticationForm):
+    """Lets tenant members (not only staff) sign in to the admin."""
+
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def confirm_login_allowed(self, user) -> None:
+        from tenants.models import Membership
+
+        if not user.is_active:
+            raise forms.ValidationError(self.error_messages["inactive"], code="inactive")
+        if not user.is_staff and not Membership.objects.filter(user=user, is_active=True).exists():
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+class EcomOpsAdminSite(admin.AdminSite):
+    site_header = "EcomOps console"
+    site_title = "EcomOps"
+    index_title = "Operations"
+    login_form = ConsoleAuthenticationForm
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        if not user.is_active or not user.is_authenticated:
+            return False
+        return user.is_staff or current_tenant() is not None
+
+    def each_context(self, request: HttpRequest) -> dict:
+        context = super().each_context(request)
+        tenant = current_tenant()
+        context["site_header"] = f"EcomOps · {tenant.name}" if tenant else "EcomOps · platform"
+        return context
+
+
+class PlatformAdmin(admin.ModelAdmin):
+    """Public-schema models: staff only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+class ReadOnlyTenantAdmin(admin.ModelAdmin):
+    """Tenant data that is written by services only (canonical rows, audit events)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

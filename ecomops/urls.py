@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ecomops.api.health import LivenessView, ReadinessView
+from tenants import views as tenant_views
+
+api_v1 = [
+    path("health/", LivenessView.as_view(), name="api-health"),
+    path("health/ready/", ReadinessView.as_view(), name="api-health-ready"),
+    path("", include("tenants.api.urls")),
+    path("", include("audit.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", tenant_views.dashboard, name="dashboard"),
+    path("login/", tenant_views.login_page, name="login"),
+    path("logout/", tenant_views.logout_page, name="logout"),
+    path("tenants/switch/", tenant_views.switch_tenant_page, name="switch-tenant"),
+    path("admin/login/", tenant_views.login_page),  # one login page for console and admin
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]

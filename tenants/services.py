@@ -1,0 +1,178 @@
+"""Writes for tenants, users and memberships. Each runs in a transaction and is audited."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from audit.models import Outcome
+from audit.services import audit_record
+from ecomops.tenancy import public_context
+from tenants.models import Membership, Plan, Role, Tenant, User
+from tenants.permissions import forget_cached_permissions
+
+
+class ServiceError(Exception):
+    """A refusal with a message for the user; ``field`` names the input at fault, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:40].strip("-") or "tenant"
+    slug, n = base, 1
+    while Tenant.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def tenant_create(*, name: str, plan: str = "trial", slug: str | None = None) -> Tenant:
+    """Create a tenant and its schema (migrated, with row-level security installed)."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("A tenant name is required.", field="tenant_name")
+    with public_context():
+        slug = slug or _unique_slug(name)
+        if Tenant.objects.filter(slug=slug).exists():
+            raise ServiceError(f"The tenant slug {slug!r} is taken.", field="slug")
+        if not Plan.objects.filter(code=plan).exists():
+            raise ServiceError(f"Unknown plan {plan!r}.", field="plan")
+        tenant = Tenant(name=name, slug=slug, plan_id=plan, schema_name=Tenant.schema_name_for(slug))
+        tenant.save(verbosity=0)  # creates and migrates the schema
+    return tenant
+
+
+def user_register(*, email: str, password: str, tenant_name: str) -> tuple[User, Tenant]:
+    """Sign-up: a user, a tenant on the trial plan, and the user as its owner."""
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        raise ServiceError("A valid email address is required.", field="email")
+    if User.objects.filter(email=email).exists():
+        raise ServiceError("An account with this email already exists.", field="email", code="exists")
+    candidate = User(email=email)
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages), field="password") from exc
+    tenant = tenant_create(name=tenant_name, plan="trial")
+    with transaction.atomic():
+        user = User.objects.create_user(email=email, password=password)
+        Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER, last_used_at=timezone.now())
+    audit_record(action="auth.register", actor=user, target=tenant, tenant=tenant, detail={"plan": "trial"})
+    return user, tenant
+
+
+def membership_for_login(*, user: User, tenant: Tenant | None = None) -> Membership | None:
+    """The membership a login or switch lands in: the named tenant, else the last used one."""
+    memberships = Membership.objects.filter(user=user, is_active=True, tenant__is_active=True).select_related(
+        "tenant", "tenant__plan"
+    )
+    if tenant is not None:
+        memberships = memberships.filter(tenant=tenant)
+    membership = memberships.order_by("-last_used_at", "created_at").first()
+    if membership is not None:
+        Membership.objects.filter(pk=membership.pk).update(last_used_at=timezone.now())
+    return membership
+
+
+def find_tenant(reference: str) -> Tenant | None:
+    """A tenant by slug or by id; None when neither matches."""
+    import uuid
+
+    reference = (reference or "").strip()
+    try:
+        return Tenant.objects.filter(pk=uuid.UUID(reference)).first()
+    except ValueError:
+        return Tenant.objects.filter(slug=reference).first()
+
+
+def membership_invite(*, actor: User, tenant: Tenant, email: str, role: str, password: str | None = None) -> Membership:
+    """Add a user (created if new) to the tenant with a role."""
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        raise ServiceError("A valid email address is required.", field="email")
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=password)
+        membership, created = Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
+        if not created:
+            raise ServiceError("This user is already a member.", field="email", code="exists")
+    audit_record(action="membership.invited", actor=actor, target=user, tenant=tenant, detail={"role": role})
+    return membership
+
+
+def membership_set_role(*, actor: User, membership: Membership, role: str) -> Membership:
+    """Change a member's role. The last owner cannot be demoted."""
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        previous = locked.role
+        if previous == Role.OWNER and role != Role.OWNER:
+            owners = Membership.objects.filter(tenant=locked.tenant, role=Role.OWNER, is_active=True).count()
+            if owners <= 1:
+                raise ServiceError("A tenant needs at least one owner.", field="role", code="last_owner")
+        locked.role = role
+        locked.save(update_fields=["role"])
+    forget_cached_permissions(locked.user)
+    audit_record(
+        action="membership.role_changed",
+        actor=actor,
+        target=locked.user,
+        tenant=locked.tenant,
+        detail={"from": previous, "to": role},
+    )
+    return locked
+
+
+def membership_remove(*, actor: User, membership: Membership) -> None:
+    """Remove a member from the tenant. The last owner cannot be removed."""
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        if locked.role == Role.OWNER:
+            owners = Membership.objects.filter(tenant=locked.tenant, role=Role.OWNER, is_active=True).count()
+            if owners <= 1:
+                raise ServiceError("A tenant needs at least one owner.", code="last_owner")
+        user, tenant = locked.user, locked.tenant
+        locked.delete()
+    audit_record(action="membership.removed", actor=actor, target=user, tenant=tenant)
+
+
+def tenant_update(*, actor: User, tenant: Tenant, name: str) -> Tenant:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("A tenant name is required.", field="name")
+    previous = tenant.name
+    Tenant.objects.filter(pk=tenant.pk).update(name=name)
+    tenant.name = name
+    audit_record(action="tenant.updated", actor=actor, target=tenant, detail={"name": [previous, name]})
+    return tenant
+
+
+def login_audit(*, user: User | None, email: str, tenant: Tenant | None, success: bool, reason: str = "") -> None:
+    """Record a login attempt in the tenant it concerns (a failed one in the user's last tenant)."""
+    if tenant is None and user is not None:
+        membership = Membership.objects.filter(user=user, is_active=True).order_by("-last_used_at").first()
+        tenant = membership.tenant if membership else None
+    if tenant is None:
+        return  # an unknown email: nothing tenant-scoped to record; the log line stands
+    audit_record(
+        action="auth.login",
+        actor=user if success else None,
+        actor_kind="user",
+        target=user,
+        tenant=tenant,
+        outcome=Outcome.SUCCESS if success else Outcome.FAILURE,
+        detail={"email": email, **({"reason": reason} if reason else {})},
+    )

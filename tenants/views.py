@@ -1,0 +1,85 @@
+"""Session pages: login, logout, tenant switcher, and the login lockout answer."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ecomops.middleware import SESSION_TENANT_KEY
+from tenants import services
+from tenants.models import User
+from tenants.permissions import active_membership
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+def login_page(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].lower()
+        user = authenticate(request, username=email, password=form.cleaned_data["password"])
+        known = User.objects.filter(email=email).first()
+        if user is None:
+            services.login_audit(user=known, email=email, tenant=None, success=False, reason="bad_credentials")
+            form.add_error(None, "Email or password is incorrect.")
+        else:
+            membership = services.membership_for_login(user=user)
+            if membership is None and not user.is_staff:
+                form.add_error(None, "This account is not a member of any tenant.")
+            else:
+                login(request, user, backend="tenants.backends.TenantRoleBackend")
+                if membership is not None:
+                    request.session[SESSION_TENANT_KEY] = str(membership.tenant_id)
+                    services.login_audit(user=user, email=email, tenant=membership.tenant, success=True)
+                next_url = request.GET.get("next") or ""
+                from django.utils.http import url_has_allowed_host_and_scheme
+
+                if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+                    next_url = ""
+                return redirect(next_url or "dashboard")
+    return render(request, "registration/login.html", {"form": form}, status=200 if not form.errors else 400)
+
+
+@require_POST
+def logout_page(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "You have been signed out.")
+    return redirect("login")
+
+
+@login_required
+@require_POST
+def switch_tenant_page(request: HttpRequest) -> HttpResponse:
+    target = services.find_tenant(request.POST.get("tenant", ""))
+    if target is None or active_membership(request.user, target) is None:
+        return render(request, "404.html", status=404)
+    services.membership_for_login(user=request.user, tenant=target)
+    request.session[SESSION_TENANT_KEY] = str(target.pk)
+    from audit.services import audit_record
+
+    audit_record(action="auth.switch_tenant", actor=request.user, target=target, tenant=target)
+    messages.success(request, f"Switched to {target.name}.")
+    return redirect(request.POST.get("next") or "dashboard")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "tenants/dashboard.html", {})
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None, credentials=None):
+    """django-axes' answer once an email+IP pair is locked out: JSON for the API, a page otherwise."""
+    message = "Too many failed login attempts. Try again later."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "locked_out"}, status=429)
+    form = LoginForm()
+    form.add_error(None, message)
+    return render(request, "registration/login.html", {"form": form}, status=429)

@@ -1,0 +1,104 @@
+"""Session login/logout, the tenant switcher, and the admin's two views (platform, tenant)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from audit.services import audit_record
+from conftest import PASSWORD
+from tenants.models import User
+
+
+@pytest.fixture
+def browser() -> Client:
+    return Client(enforce_csrf_checks=False)
+
+
+def _login(client: Client, email: str) -> None:
+    response = client.post("/login/", {"email": email, "password": PASSWORD})
+    assert response.status_code == 302, response.content
+
+
+def test_login_page_signs_in_and_lands_on_the_tenant_dashboard(browser, tenant_a):
+    assert browser.get("/").status_code == 302  # signed out: sent to login
+
+    _login(browser, "owner@acme.example.com")
+    page = browser.get("/")
+
+    assert page.status_code == 200
+    assert "Acme Ltd" in page.content.decode()
+
+
+def test_login_page_wrong_password_shows_an_error(browser, tenant_a):
+    response = browser.post("/login/", {"email": "owner@acme.example.com", "password": "wrong"})
+    assert response.status_code == 400
+    assert "Email or password is incorrect." in response.content.decode()
+
+
+def test_logout_ends_the_session(browser, tenant_a):
+    _login(browser, "owner@acme.example.com")
+    assert browser.post("/logout/").status_code == 302
+    assert browser.get("/").status_code == 302
+
+
+def test_login_page_needs_csrf(tenant_a):
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/login/", {"email": "owner@acme.example.com", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_tenant_switcher_moves_the_session(browser, worlds, tenant_a, tenant_b):
+    _login(browser, "both@example.com")
+    first = browser.get("/").content.decode()
+    response = browser.post("/tenants/switch/", {"tenant": "beta" if "Acme Ltd</h1>" in first else "acme"})
+    second = browser.get("/").content.decode()
+
+    assert response.status_code == 302
+    assert ("Beta GmbH</h1>" in second) != ("Beta GmbH</h1>" in first)
+
+
+def test_tenant_switcher_refuses_a_foreign_tenant(browser, tenant_a, tenant_b):
+    _login(browser, "owner@acme.example.com")
+    assert browser.post("/tenants/switch/", {"tenant": "beta"}).status_code == 404
+    assert "Acme Ltd" in browser.get("/").content.decode()
+
+
+def test_admin_platform_view_for_staff(browser, tenant_a):
+    User.objects.create_superuser(email="ops@ecomops.example.com", password=PASSWORD)
+    _login(browser, "ops@ecomops.example.com")
+
+    tenants = browser.get("/admin/tenants/tenant/")
+
+    assert tenants.status_code == 200
+    assert "Acme Ltd" in tenants.content.decode()
+
+
+def test_admin_tenant_view_shows_only_own_tenants_events(browser, tenant_a, tenant_b, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        audit_record(action="test.visible_in_a")
+    with in_tenant(tenant_b.tenant):
+        audit_record(action="test.hidden_from_a")
+    _login(browser, "accountant@acme.example.com")
+
+    events = browser.get("/admin/audit/auditevent/")
+    platform = browser.get("/admin/tenants/tenant/")
+
+    assert events.status_code == 200
+    body = events.content.decode()
+    assert "test.visible_in_a" in body
+    assert "test.hidden_from_a" not in body
+    assert platform.status_code == 403
+
+
+def test_admin_hides_audit_from_viewers(browser, tenant_a):
+    _login(browser, "viewer@acme.example.com")
+    assert browser.get("/admin/").status_code == 200
+    assert browser.get("/admin/audit/auditevent/").status_code == 403
+
+
+def test_openapi_schema_and_docs(api, db):
+    schema = api.get("/api/v1/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/auth/switch-tenant/" in schema.content
+    assert api.get("/api/v1/docs/").status_code == 200
