@@ -165,6 +165,9 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = f"{app.name}-sandbox"
+        # Headers and body go out in two writes; with Nagle on, the body waits for the
+        # client's delayed ACK (~40 ms a response). TCP_NODELAY sends both at once.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: tests and `manage.py sandbox` report on their own
@@ -222,6 +225,19 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or hung up (the fault tests do it on purpose) is not an
+        # error worth a traceback on stderr.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class SandboxServer:
     """Serves a SandboxApp on a loopback port in a background thread."""
 
@@ -229,8 +245,7 @@ class SandboxServer:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("sandboxes only listen on loopback")
         self.app = app
-        self.httpd = ThreadingHTTPServer((host, port), _make_handler(app))
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer((host, port), _make_handler(app))
         self._thread: threading.Thread | None = None
 
     @property
@@ -242,7 +257,13 @@ class SandboxServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name=f"{self.app.name}-sandbox", daemon=True)
+        # A short poll interval: stop() waits up to one interval, and tests start many servers.
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"{self.app.name}-sandbox",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
