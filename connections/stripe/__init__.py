@@ -1,0 +1,1 @@
+"""Stripe connection: pure-Python client, normalizers and the development sandbox."""

@@ -1,0 +1,1 @@
+"""Stripe sandbox: a deterministic Stripe account served over HTTP on loopback."""
