@@ -1,0 +1,1 @@
+"""A Shopify imitation for development and tests: a generated business served over GraphQL."""
