@@ -16,6 +16,36 @@ from rest_framework.test import APIClient
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """Always create the test database, whatever the selected tests declare.
+
+    pytest-django sets up only the databases that the collected tests ask for through its
+    own fixtures and markers; a session of ``live_db`` tests alone would otherwise run
+    against the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            keepdb=django_db_keepdb and not django_db_createdb,
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
 @dataclass
 class TenantWorld:
     tenant: object
@@ -106,3 +136,34 @@ def in_tenant():
     from ecomops.tenancy import tenant_context
 
     return tenant_context
+
+
+@pytest.fixture
+def live_db(django_db_setup, django_db_blocker):
+    """Database access without the per-test transaction: writes commit, so other processes
+    (a django-q2 worker, a second web process) see them. Clean up what you create."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def committed_tenant(live_db):
+    """``committed_tenant(slug)`` → a committed tenant with an owner; dropped (schema too) afterwards."""
+    from tenants.models import Membership, Role, Tenant, User
+    from tenants.services import tenant_create
+
+    made: list = []
+
+    def make(slug: str, plan: str = "pro"):
+        tenant = tenant_create(name=slug.title(), plan=plan, slug=slug)
+        owner, _ = User.objects.get_or_create(email=f"owner@{slug}.example.com")
+        Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+        made.append(tenant)
+        return TenantWorld(tenant=tenant, owner=owner, admin=owner, accountant=owner, viewer=owner)
+
+    yield make
+    from ecomops.tenancy import public_context
+
+    with public_context():
+        for tenant in made:
+            Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)

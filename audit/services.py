@@ -59,5 +59,5 @@ def audit_record(
         correlation_id=str(context.get("correlation_id", "")),
         detail=redact(detail or {}),
     )
-    logger.info("audit", action=action, outcome=outcome, target_type=target_type, target_id=str(target_id))
+    logger.info("audit", action=action, outcome=str(outcome), target_type=target_type, target_id=str(target_id))
     return event

@@ -160,3 +160,16 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def database_url(settings_dict: dict) -> str:
+    """A libpq URL for a Django database settings dict (for subprocesses and raw psycopg)."""
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = user + (f":{quote(password)}" if password else "")
+    host = str(settings_dict.get("HOST") or "")
+    port = str(settings_dict.get("PORT") or "")
+    name = settings_dict["NAME"]
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{name}?host={quote(host, safe='/')}"
+    return f"postgresql://{auth}@{host}{':' + port if port else ''}/{name}"

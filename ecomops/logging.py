@@ -78,6 +78,8 @@ def configure_logging(*, level: str = "INFO", log_file: str = "") -> dict[str, A
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
             "django_q": {"level": "WARNING"},
+            "stripe": {"level": "WARNING"},  # it logs every request at INFO
+            "httpx": {"level": "WARNING"},
             "django_structlog": {"level": level},
         },
     }

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from connections import webhooks
 from ecomops.api.health import LivenessView, ReadinessView
 from tenants import views as tenant_views
 
@@ -10,11 +11,14 @@ api_v1 = [
     path("health/ready/", ReadinessView.as_view(), name="api-health-ready"),
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("connections.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
+    path("webhooks/stripe/<uuid:connection_id>/", webhooks.stripe_webhook, name="webhook-stripe"),
+    path("webhooks/shopify/<uuid:connection_id>/", webhooks.shopify_webhook, name="webhook-shopify"),
     path("", tenant_views.dashboard, name="dashboard"),
     path("login/", tenant_views.login_page, name="login"),
     path("logout/", tenant_views.logout_page, name="logout"),

@@ -128,3 +128,19 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class WebhookRoute(models.Model):
+    """Which tenant a connection's webhook URL belongs to.
+
+    Webhooks arrive unauthenticated at ``/webhooks/<provider>/<connection id>/``; the
+    connection lives in a tenant schema, so this public-schema row says which tenant to enter
+    before anything else is read. Written and removed with the connection.
+    """
+
+    connection_id = models.UUIDField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_routes")
+    provider = models.CharField(max_length=16)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.connection_id} -> {self.tenant_id}"

@@ -421,11 +421,14 @@ class ShopifyClient:
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials with a one-point query; ``(ok, a sentence for the user)``."""
+        self.last_error: Exception | None = None  # the caller tells bad credentials from outages by it
         try:
             data = self.execute(SHOP_QUERY)
         except ShopifyAuthError as exc:
+            self.last_error = exc
             return False, str(exc)
         except ShopifySyncError as exc:
+            self.last_error = exc
             return False, f"Could not read the shop {self.shop_domain}: {exc}"
         shop = data.get("shop") or {}
         account = data.get("shopifyPaymentsAccount")

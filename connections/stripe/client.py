@@ -437,9 +437,11 @@ class StripeApi:
 
         The sentence names what went wrong in Stripe's words but never contains the key.
         """
+        self.last_error: Exception | None = None  # the caller tells bad credentials from outages by it
         try:
             account = self.retrieve_account()
         except StripeSyncError as exc:
+            self.last_error = exc
             return False, self._redact(self._explain(exc))
         except Exception as exc:  # the settings page must get an answer, not a traceback
             return False, self._redact(f"Unexpected error talking to Stripe: {type(exc).__name__}: {exc}")

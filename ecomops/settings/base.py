@@ -108,6 +108,10 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 if not DATABASE_URL:
     DATABASE_URL, _ = dbsetup.embedded_start()
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# django-environ leaves a socket directory given as ?host= in OPTIONS; HOST is where Django
+# (and anything deriving a URL from the settings) looks for it.
+if not DATABASES["default"]["HOST"] and DATABASES["default"].get("OPTIONS", {}).get("host"):
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["ENGINE"] = "ecomops.db"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_ecomops")}
@@ -187,6 +191,7 @@ CREDENTIAL_KEYS = env.list("CREDENTIAL_KEYS", default=["dev-insecure-credential-
 
 # --- jobs ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+TASK_QUEUES = env.str("TASK_QUEUES", default="single")  # "separate": one django-q2 cluster per queue
 Q_CLUSTER: dict = {
     "name": "ecomops",
     "workers": env.int("WORKER_PROCESSES", default=2),

@@ -1,0 +1,202 @@
+"""The one write path into the canonical tables: batched, idempotent, and silent on no change.
+
+For each kind, a batch of rows is ``COPY``-ed into a temporary staging table, then moved
+with one ``INSERT ... SELECT ... ON CONFLICT (tenant_id, dedupe_key) DO UPDATE ... WHERE
+content_hash IS DISTINCT FROM EXCLUDED.content_hash``. Rows whose hash already matches the
+table are dropped before the insert (``NOT EXISTS``): an ``ON CONFLICT`` that changes
+nothing would still lock and log every matched row, so an unchanged re-sync writes nothing.
+
+Measured on the 2-core machine (DESIGN §4): COPY into a temp table then one INSERT ...
+SELECT reaches about 0.75 of a plain COPY; Django's bulk_create(update_conflicts=True) 0.16.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.db import connection as db
+
+from canonical.models import CANONICAL_MODELS
+from canonical.rows import KIND_FIELDS, CanonicalRow
+
+# Columns every canonical table has, in staging order (id and tenant_id are added in SQL).
+COMMON_COLUMNS = (
+    "dedupe_key",
+    "source",
+    "source_id",
+    "connection_id",
+    "subsidiary_id",
+    "raw_data",
+    "content_hash",
+    "source_created_at",
+    "source_updated_at",
+    "synced_at",
+)
+# Recon fills these; a re-sync must never clear them.
+NOT_FROM_SOURCE = {"payment_id", "refund_id", "dispute_id"}
+# Columns where an empty incoming value means "not known from this listing: keep what the
+# table has". Stripe names a balance transaction's payout only when listed per payout; the
+# same transaction listed among all transactions must not unlink it. They are left out of
+# the content hash and compared on their own.
+STICKY_COLUMNS: dict[str, tuple[str, ...]] = {"payout_line": ("payout_source_id",)}
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+def dedupe_key(connection_id: uuid.UUID | str, kind: str, source_id: str) -> str:
+    """Unique per tenant: the same object from the same account is always the same row."""
+    return f"{connection_id}:{kind}:{source_id}"
+
+
+def content_hash(row: CanonicalRow) -> str:
+    sticky = STICKY_COLUMNS.get(row.kind, ())
+    fields = {k: v for k, v in row.fields.items() if k not in sticky} if sticky else row.fields
+    payload = orjson.dumps(
+        [fields, row.raw_data, row.source_created_at, row.source_updated_at],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS,
+        default=_json_default,
+    )
+    return hashlib.md5(payload, usedforsecurity=False).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+@functools.cache
+def _null_replacements(kind: str) -> dict[str, Any]:
+    """For NOT NULL columns with a default: what a None from a normalizer becomes."""
+    model = CANONICAL_MODELS[kind]
+    replacements = {}
+    for name in KIND_FIELDS[kind]:
+        field = model._meta.get_field(name)
+        if not field.null and field.has_default() and not callable(field.default):
+            replacements[name] = field.default
+    return replacements
+
+
+def _staging_value(column: str, value: Any, kind: str = "") -> Any:
+    if value is None:
+        return _null_replacements(kind).get(column) if kind else None
+    if column in ("raw_data", "fee_details"):
+        return orjson.dumps(value, default=_json_default).decode()
+    return value
+
+
+def columns_for(kind: str) -> tuple[str, ...]:
+    return COMMON_COLUMNS + KIND_FIELDS[kind]
+
+
+def upsert_rows(
+    rows: Iterable[CanonicalRow],
+    *,
+    connection_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    subsidiary_id: str = "",
+    synced_at: datetime | None = None,
+) -> UpsertResult:
+    """Write rows of any kinds for one connection, in the caller's transaction.
+
+    The caller holds the tenant context and the transaction: a sync commits a page's rows
+    together with its cursor.
+    """
+    synced_at = synced_at or datetime.now(UTC)
+    by_kind: dict[str, dict[str, CanonicalRow]] = defaultdict(dict)
+    for row in rows:
+        # The last version of an object in a batch wins; ON CONFLICT cannot touch a row twice.
+        by_kind[row.kind][row.source_id] = row
+    result = UpsertResult()
+    for kind, batch in by_kind.items():
+        result += _upsert_kind(kind, list(batch.values()), connection_id, tenant_id, subsidiary_id, synced_at)
+    return result
+
+
+def _upsert_kind(
+    kind: str,
+    rows: list[CanonicalRow],
+    connection_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    subsidiary_id: str,
+    synced_at: datetime,
+) -> UpsertResult:
+    model = CANONICAL_MODELS[kind]
+    table = db.ops.quote_name(model._meta.db_table)
+    stage = db.ops.quote_name(f"stage_{model._meta.db_table}")
+    columns = columns_for(kind)
+    column_list = ", ".join(columns)
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {column_list} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")  # in case the caller's transaction spans batches
+        with cursor.cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                common = (
+                    dedupe_key(connection_id, kind, row.source_id),
+                    row.source,
+                    row.source_id,
+                    connection_id,
+                    subsidiary_id,
+                    _staging_value("raw_data", row.raw_data),
+                    content_hash(row),
+                    row.source_created_at,
+                    row.source_updated_at,
+                    synced_at,
+                )
+                copy.write_row(common + tuple(_staging_value(f, row.fields[f], kind) for f in KIND_FIELDS[kind]))
+        sticky = STICKY_COLUMNS.get(kind, ())
+        updates = ", ".join(
+            f"{c} = COALESCE(NULLIF(EXCLUDED.{c}, ''), t.{c})" if c in sticky else f"{c} = EXCLUDED.{c}"
+            for c in columns
+            if c != "dedupe_key" and c not in NOT_FROM_SOURCE
+        )
+        # Unchanged: same hash, and every sticky column either not given or already equal.
+        same_sticky = "".join(f" AND (s.{c} = '' OR e.{c} = s.{c})" for c in sticky)
+        sticky_changed = "".join(f" OR (EXCLUDED.{c} <> '' AND t.{c} IS DISTINCT FROM EXCLUDED.{c})" for c in sticky)
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS t (id, tenant_id, {column_list})
+            SELECT gen_random_uuid(), %s, {", ".join("s." + c for c in columns)}
+            FROM {stage} s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} e
+                WHERE e.tenant_id = %s AND e.dedupe_key = s.dedupe_key AND e.content_hash = s.content_hash
+                {same_sticky}
+            )
+            ON CONFLICT (tenant_id, dedupe_key) DO UPDATE SET {updates}
+            WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash{sticky_changed}
+            RETURNING (xmax = 0)
+            """,
+            [tenant_id, tenant_id],
+        )
+        flags = cursor.fetchall()
+    created = sum(1 for (inserted,) in flags if inserted)
+    updated = len(flags) - created
+    return UpsertResult(created=created, updated=updated, unchanged=len(rows) - created - updated)

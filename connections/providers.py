@@ -1,0 +1,60 @@
+"""The client for a connection: one place that turns a Connection row into a provider client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connections.models import Connection, Provider
+
+# Provider status codes and error codes that mean "these credentials are bad or revoked".
+# A connection failing this way is marked broken (not merely erroring) and shown as such.
+AUTH_FAILURE_STATUSES = {401, 403}
+AUTH_FAILURE_CODES = {
+    "INVALID_LOGIN",
+    "INVALID_LOGIN_ATTEMPT",
+    "INVALID_LOGIN_CREDENTIALS",
+    "USER_ERROR_INVALID_CREDENTIALS",
+    "api_key_expired",
+    "invalid_api_key",
+    "ACCESS_DENIED",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+}
+
+
+def stripe_client(connection: Connection, *, fast_fail: bool = False, **options: Any):
+    from connections.stripe.client import StripeApi
+
+    if fast_fail:
+        options.setdefault("max_retries", 1)
+    return StripeApi(connection.credentials["api_key"], base_url=connection.base_url or None, **options)
+
+
+def shopify_client(connection: Connection, *, fast_fail: bool = False, **options: Any):
+    from connections.shopify.client import RetryPolicy, ShopifyClient
+
+    if fast_fail:
+        options.setdefault("retry", RetryPolicy(max_attempts=1))
+    shop = connection.account_id or connection.base_url.split("//")[-1].strip("/")
+    base_url = connection.base_url if connection.base_url.startswith("http://") else None
+    return ShopifyClient(shop, connection.credentials["access_token"], base_url=base_url, **options)
+
+
+def client_for(connection: Connection, **options: Any):
+    if connection.provider == Provider.STRIPE:
+        return stripe_client(connection, **options)
+    if connection.provider == Provider.SHOPIFY:
+        return shopify_client(connection, **options)
+    if connection.provider == Provider.NETSUITE:
+        from netsuite.connection import netsuite_client
+
+        return netsuite_client(connection, **options)
+    raise ValueError(f"unknown provider {connection.provider!r}")
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """True when an error means the credentials are bad or revoked, whatever the status used."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    code = str(getattr(exc, "code", "") or "")
+    return status in AUTH_FAILURE_STATUSES or code in AUTH_FAILURE_CODES or exc.__class__.__name__.endswith("AuthError")

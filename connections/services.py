@@ -1,0 +1,187 @@
+"""Writes for connections: create, update, test, delete. Each checks the plan and is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Outcome
+from audit.services import audit_record
+from connections.models import CREDENTIAL_FIELDS, Connection, ConnectionStatus, Provider
+from ecomops.tenancy import current_tenant
+from tenants.entitlements import check_entitlement
+from tenants.models import WebhookRoute
+from tenants.services import ServiceError
+
+
+def _clean_credentials(provider: str, credentials: dict[str, Any] | None, *, partial: bool) -> dict[str, str]:
+    allowed = CREDENTIAL_FIELDS[provider]
+    credentials = credentials or {}
+    if not isinstance(credentials, dict):
+        raise ServiceError("Credentials must be an object of named fields.", field="credentials")
+    unknown = sorted(set(credentials) - set(allowed))
+    if unknown:
+        raise ServiceError(
+            f"Unknown credential field(s) for {provider}: {', '.join(unknown)}. "
+            f"Expected: {', '.join(sorted(allowed))}.",
+            field="credentials",
+        )
+    cleaned = {k: str(v).strip() for k, v in credentials.items() if v not in (None, "")}
+    if not partial:
+        missing = [name for name, required in allowed.items() if required and name not in cleaned]
+        if missing:
+            raise ServiceError(f"Missing credential field(s): {', '.join(missing)}.", field="credentials")
+    if provider == Provider.NETSUITE and not partial:
+        tba = {"consumer_key", "consumer_secret", "token_id", "token_secret"}
+        oauth2 = {"client_id", "certificate_id", "private_key"}
+        if not (tba <= set(cleaned) or oauth2 <= set(cleaned)):
+            raise ServiceError(
+                "NetSuite needs either token-based authentication (consumer_key, consumer_secret, token_id, "
+                "token_secret) or OAuth 2.0 client credentials (client_id, certificate_id, private_key).",
+                field="credentials",
+            )
+    return cleaned
+
+
+def connection_create(
+    *,
+    actor: Any,
+    name: str,
+    provider: str,
+    credentials: dict[str, Any],
+    base_url: str = "",
+    account_id: str = "",
+    backfill_start: date | None = None,
+    subsidiary_id: str = "",
+    enabled: bool = True,
+    netsuite_concurrency: int = 2,
+) -> Connection:
+    """Add a connection, within the plan's connection limit."""
+    tenant = current_tenant()
+    if provider not in Provider.values:
+        raise ServiceError(
+            f"Unknown provider {provider!r}; choose one of {', '.join(Provider.values)}.", field="provider"
+        )
+    if not (name or "").strip():
+        raise ServiceError("A name is required.", field="name")
+    if not 1 <= int(netsuite_concurrency) <= 20:
+        raise ServiceError("NetSuite concurrency must be between 1 and 20.", field="netsuite_concurrency")
+    cleaned = _clean_credentials(provider, credentials, partial=False)
+    with transaction.atomic():
+        # Lock the tenant's connections so two concurrent creates cannot both pass the limit.
+        in_use = Connection.objects.select_for_update().filter(tenant_id=tenant.pk).count()
+        check_entitlement(tenant, "connections", in_use=in_use)
+        connection = Connection.objects.create(
+            name=name.strip(),
+            provider=provider,
+            credentials=cleaned,
+            base_url=base_url or "",
+            account_id=account_id or "",
+            backfill_start=backfill_start,
+            subsidiary_id=subsidiary_id or "",
+            enabled=enabled,
+            netsuite_concurrency=netsuite_concurrency,
+            created_by_id=getattr(actor, "pk", None),
+        )
+        WebhookRoute.objects.create(connection_id=connection.pk, tenant_id=tenant.pk, provider=provider)
+    audit_record(
+        action="connection.created",
+        actor=actor,
+        target=connection,
+        detail={"provider": provider, "name": connection.name, "credential_fields": sorted(cleaned)},
+    )
+    return connection
+
+
+EDITABLE_FIELDS = (
+    "name",
+    "enabled",
+    "base_url",
+    "account_id",
+    "backfill_start",
+    "subsidiary_id",
+    "netsuite_concurrency",
+)
+
+
+def connection_update(
+    *, actor: Any, connection: Connection, credentials: dict[str, Any] | None = None, **changes: Any
+) -> Connection:
+    """Change settings; credentials given are merged in (write-only: never read back)."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ServiceError(f"Cannot change {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        for name, value in changes.items():
+            setattr(locked, name, value if value is not None or name == "backfill_start" else "")
+        changed_credentials: list[str] = []
+        if credentials:
+            cleaned = _clean_credentials(locked.provider, credentials, partial=True)
+            locked.credentials = {**locked.credentials, **cleaned}
+            changed_credentials = sorted(cleaned)
+            locked.status = ConnectionStatus.UNTESTED
+            locked.status_message = "Credentials changed; not tested yet."
+        locked.save()
+    audit_record(
+        action="connection.updated",
+        actor=actor,
+        target=locked,
+        detail={"fields": sorted(changes), "credential_fields": changed_credentials},
+    )
+    return locked
+
+
+def connection_mark(*, connection: Connection, ok: bool, message: str, auth_failure: bool = False) -> None:
+    """Record the outcome of a call: ok, broken (credentials refused) or failing."""
+    status = ConnectionStatus.OK if ok else (ConnectionStatus.BROKEN if auth_failure else ConnectionStatus.ERROR)
+    Connection.objects.filter(pk=connection.pk).update(
+        status=status, status_message=message[:500], status_checked_at=timezone.now()
+    )
+    connection.status, connection.status_message = status, message[:500]
+
+
+def connection_test(*, actor: Any, connection: Connection) -> tuple[bool, str]:
+    """Make one real call with the stored credentials; report the provider's answer in words."""
+    from connections.providers import client_for, is_auth_failure
+
+    try:
+        client = client_for(connection, fast_fail=True)
+        ok, message = client.test_connection()
+        last_error = getattr(client, "last_error", None)
+        auth_failure = not ok and last_error is not None and is_auth_failure(last_error)
+    except Exception as exc:  # the user must get an answer in words, never a stack trace
+        ok, message, auth_failure = False, f"{type(exc).__name__}: {exc}", is_auth_failure(exc)
+    connection_mark(connection=connection, ok=ok, message=message, auth_failure=auth_failure)
+    audit_record(
+        action="connection.tested",
+        actor=actor,
+        target=connection,
+        outcome=Outcome.SUCCESS if ok else Outcome.FAILURE,
+        detail={"message": message},
+    )
+    return ok, message
+
+
+def connection_delete(*, actor: Any, connection: Connection) -> None:
+    from django.db.models import ProtectedError
+
+    target_id, name = str(connection.pk), connection.name
+    try:
+        with transaction.atomic():
+            WebhookRoute.objects.filter(connection_id=connection.pk).delete()
+            connection.delete()
+    except ProtectedError as exc:
+        raise ServiceError(
+            "This connection has synced data; disable it instead of deleting it.", code="has_data"
+        ) from exc
+    audit_record(
+        action="connection.deleted",
+        actor=actor,
+        target_type="connections.connection",
+        target_id=target_id,
+        detail={"name": name},
+    )

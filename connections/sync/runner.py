@@ -1,0 +1,208 @@
+"""Starting and running sync jobs (the services behind API, pages, webhooks and `manage.py sync`)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import structlog
+from django.db import connection as db
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Outcome
+from audit.services import audit_record
+from connections.models import Connection, Provider, SyncJob, SyncJobStatus
+from connections.services import connection_mark
+from connections.sync.engine import DEFAULT_COMMIT_ROWS, SyncProgress, run_streams
+from tenants.services import ServiceError
+
+logger = structlog.get_logger(__name__)
+
+
+def sync_start(
+    *,
+    connection: Connection,
+    actor: Any = None,
+    trigger: str = "manual",
+    target_ids: list[str] | None = None,
+    enqueue: bool = True,
+) -> SyncJob:
+    """Create a queued SyncJob and hand it to a worker on the ``sync`` queue."""
+    if connection.provider == Provider.NETSUITE:
+        raise ServiceError("NetSuite connections are posted to, not synced from.", code="not_syncable")
+    if not connection.enabled:
+        raise ServiceError("This connection is disabled; enable it to sync.", code="disabled")
+    sync_interrupted_sweep(connection=connection)
+    context = structlog.contextvars.get_contextvars()
+    job = SyncJob.objects.create(
+        connection=connection,
+        kind="targeted" if target_ids else ("incremental" if connection.last_sync_succeeded_at else "backfill"),
+        trigger=trigger,
+        requested_by_id=getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None,
+        target_ids=list(target_ids or []),
+        correlation_id=str(context.get("correlation_id", "")),
+    )
+    audit_record(
+        action="sync.requested",
+        actor=actor,
+        actor_kind=None if actor else trigger,
+        target=job,
+        detail={"connection": str(connection.pk), "trigger": trigger, "targets": len(target_ids or [])},
+    )
+    if enqueue:
+        from ecomops.tasks import enqueue as enqueue_task
+
+        enqueue_task("connections.tasks.sync_job_run", tenant_id=connection.tenant_id, queue="sync", job_id=str(job.pk))
+    return job
+
+
+def sync_interrupted_sweep(*, connection: Connection) -> int:
+    """Mark as failed the connection's 'running' jobs whose worker is gone.
+
+    A running sync holds a PostgreSQL advisory lock for its connection; the database drops
+    it when the worker's connection dies. A job still 'running' while the lock is free was
+    interrupted (worker killed, machine lost). Its committed batches stay; the next run
+    resumes from the cursors they committed.
+    """
+    running = list(SyncJob.objects.filter(connection=connection, status=SyncJobStatus.RUNNING))
+    if not running:
+        return 0
+    key = _lock_key(connection.pk)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    if not free:
+        return 0
+    for job in running:
+        _finish(
+            job,
+            SyncJobStatus.FAILED,
+            "Interrupted: the worker running this sync stopped. "
+            "Rows committed before that are kept; the next sync resumes after them.",
+        )
+    return len(running)
+
+
+def _lock_key(connection_id: Any) -> int:
+    return int.from_bytes(hashlib.blake2b(str(connection_id).encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _streams_for(connection: Connection, job: SyncJob, client_options: dict[str, Any]):
+    from connections.providers import client_for
+
+    client = client_for(connection, **client_options)
+    if connection.provider == Provider.STRIPE:
+        from connections.sync.stripe import RowErrors, StripePayoutStream, StripeTargetedStream, stripe_streams
+
+        errors = RowErrors()
+        if job.target_ids:
+            payouts = StripePayoutStream(client, connection.backfill_start, errors)
+            return [StripeTargetedStream(client, job.target_ids, errors, payouts)], errors
+        return stripe_streams(client, backfill_start=connection.backfill_start, errors=errors), errors
+    from connections.sync.shopify import ShopifyRowErrors, shopify_streams, shopify_targeted_streams
+
+    errors = ShopifyRowErrors()
+    if job.target_ids:
+        return shopify_targeted_streams(client, job.target_ids, errors), errors
+    return shopify_streams(client, backfill_start=connection.backfill_start, errors=errors), errors
+
+
+def sync_job_run(
+    *,
+    job: SyncJob,
+    commit_rows: int = DEFAULT_COMMIT_ROWS,
+    client_options: dict[str, Any] | None = None,
+    on_commit: Any = None,
+) -> SyncJob:
+    """Run a job to the end in the current tenant context. Safe to run twice (resumes)."""
+    from connections.providers import is_auth_failure
+
+    connection = job.connection
+    if job.status in (SyncJobStatus.SUCCEEDED, SyncJobStatus.FAILED):
+        return job  # a redelivered task: the job already ended
+    key = _lock_key(connection.pk)
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        locked = cursor.fetchone()[0]
+    if not locked:
+        _finish(job, SyncJobStatus.FAILED, "Another sync of this connection is running; this one did not start.")
+        return job
+    try:
+        SyncJob.objects.filter(pk=job.pk).update(
+            status=SyncJobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        job.refresh_from_db()
+        logger.info("sync_started", job_id=str(job.pk), connection_id=str(connection.pk), kind=job.kind)
+        streams, errors = _streams_for(connection, job, client_options or {})
+        try:
+            progress: SyncProgress = run_streams(
+                job=job, connection=connection, streams=streams, commit_rows=commit_rows, on_commit=on_commit
+            )
+        except Exception as exc:
+            auth = is_auth_failure(exc)
+            message = _describe(exc)
+            connection_mark(connection=connection, ok=False, message=message, auth_failure=auth)
+            Connection.objects.filter(pk=connection.pk).update(last_sync_failed_at=timezone.now())
+            _finish(job, SyncJobStatus.FAILED, message, errors=errors.messages)
+            logger.warning("sync_failed", job_id=str(job.pk), error=message)
+            return job
+        message = "; ".join(errors.messages[:20])
+        _finish(job, SyncJobStatus.SUCCEEDED, message, errors=errors.messages)
+        Connection.objects.filter(pk=connection.pk).update(last_sync_succeeded_at=timezone.now())
+        connection_mark(connection=connection, ok=True, message="Last sync succeeded.")
+        logger.info(
+            "sync_succeeded",
+            job_id=str(job.pk),
+            pages=progress.pages,
+            objects=progress.objects,
+            created=progress.result.created,
+            updated=progress.result.updated,
+            unchanged=progress.result.unchanged,
+        )
+        _after_successful_sync(job)
+        return job
+    finally:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _after_successful_sync(job: SyncJob) -> None:
+    """Hook for follow-up work (reconciliation subscribes here)."""
+    from connections.signals import sync_succeeded
+
+    sync_succeeded(job)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 900 else text[:900] + "..."
+
+
+def _finish(job: SyncJob, status: str, message: str, errors: list[str] | None = None) -> None:
+    with transaction.atomic():
+        SyncJob.objects.filter(pk=job.pk).update(
+            status=status,
+            finished_at=timezone.now(),
+            error_message=message,
+            error_count=len(errors or []) + (1 if status == SyncJobStatus.FAILED else 0),
+        )
+        job.refresh_from_db()
+        audit_record(
+            action="sync.finished",
+            actor_kind="task",
+            target=job,
+            outcome=Outcome.SUCCESS if status == SyncJobStatus.SUCCEEDED else Outcome.FAILURE,
+            detail={
+                "status": status,
+                "pages": job.pages,
+                "objects": job.object_count,
+                "created": job.created_count,
+                "updated": job.updated_count,
+                "unchanged": job.unchanged_count,
+                "errors": job.error_count,
+                "message": message[:500],
+            },
+        )

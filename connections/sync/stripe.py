@@ -1,0 +1,191 @@
+"""Stripe streams: charges, payment intents, refunds, disputes, payouts with their lines,
+and every balance transaction.
+
+Stripe lists newest first, so a pass reads ``created >= floor`` from the top and pages
+down with ``starting_after``. The stream state holds ``high_water`` (the newest ``created``
+of the last complete pass) and, inside a pass, ``pass`` = the floor, the id to resume after,
+and the newest ``created`` seen. A pass re-reads a look-back window below the high-water
+mark: Stripe changes objects after creating them (a payout fails days after it was paid, a
+dispute is won weeks later), and an unchanged object costs a read, not a write.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+from canonical.rows import CanonicalRow
+from connections.stripe import normalize as stripe_normalize
+from connections.stripe.client import Page, StripeApi
+from connections.sync.engine import Batch
+
+DAY = 86_400
+# (stream, list resource, look-back below the high-water mark)
+LIST_STREAMS = (
+    ("stripe.payment_intents", "payment_intents", 2 * DAY),
+    ("stripe.charges", "charges", 7 * DAY),
+    ("stripe.refunds", "refunds", 7 * DAY),
+    ("stripe.disputes", "disputes", 60 * DAY),
+)
+PAYOUT_LOOKBACK = 14 * DAY
+BALANCE_TRANSACTION_LOOKBACK = 2 * DAY
+
+
+class RowErrors:
+    """Objects a normalizer refused: counted and reported on the job, never silently lost."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def normalize(self, obj: dict[str, Any], **kwargs: Any) -> CanonicalRow | None:
+        try:
+            return stripe_normalize.normalize(obj, **kwargs)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.messages.append(f"{obj.get('object', 'object')} {obj.get('id', '?')}: {exc}")
+            return None
+
+
+def _floor(state: dict[str, Any], lookback: int, backfill_start: date | None) -> int:
+    backfill = calendar.timegm(backfill_start.timetuple()) if backfill_start else 0
+    high_water = state.get("high_water")
+    return max(backfill, high_water - lookback) if high_water else backfill
+
+
+def paged_pass(
+    state: dict[str, Any],
+    *,
+    lookback: int,
+    backfill_start: date | None,
+    pages: Callable[[int, str | None], Iterator[Page]],
+    rows_for_page: Callable[[Page], tuple[list[CanonicalRow], int]],
+) -> Iterator[Batch]:
+    """One pass over a newest-first list, resumable after any yielded batch.
+
+    ``rows_for_page`` gives the page's rows and how many further pages it read for them.
+    """
+    current = state.get("pass") or {
+        "floor": _floor(state, lookback, backfill_start),
+        "after": None,
+        "newest": state.get("high_water"),
+    }
+    for page in pages(current["floor"], current["after"]):
+        newest = max(filter(None, [current["newest"], page.max_created]), default=None)
+        current = {"floor": current["floor"], "after": page.next_cursor, "newest": newest}
+        if page.has_more:
+            next_state = {"high_water": state.get("high_water"), "pass": current}
+        else:
+            next_state = {"high_water": newest, "pass": None}
+        rows, extra_pages = rows_for_page(page)
+        yield Batch(rows=rows, state=next_state, pages=1 + extra_pages, objects=len(page.data))
+
+
+class StripeListStream:
+    def __init__(
+        self, name: str, resource: str, lookback: int, api: StripeApi, backfill_start: date | None, errors: RowErrors
+    ) -> None:
+        self.name, self.resource, self.lookback = name, resource, lookback
+        self.api, self.backfill_start, self.errors = api, backfill_start, errors
+
+    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
+        return paged_pass(
+            state,
+            lookback=self.lookback,
+            backfill_start=self.backfill_start,
+            pages=lambda floor, after: self.api.iter_pages(self.resource, created_gte=floor, starting_after=after),
+            rows_for_page=lambda page: ([r for r in map(self.errors.normalize, page.data) if r is not None], 0),
+        )
+
+
+class StripePayoutStream:
+    """Payouts, each with every balance transaction it paid out (automatic payouts only:
+    Stripe cannot itemize a manual payout, which reconciliation reports as such)."""
+
+    name = "stripe.payouts"
+
+    def __init__(self, api: StripeApi, backfill_start: date | None, errors: RowErrors) -> None:
+        self.api, self.backfill_start, self.errors = api, backfill_start, errors
+
+    def rows_for_payout(self, payout: dict[str, Any]) -> tuple[list[CanonicalRow], int]:
+        """The payout's row and its lines' rows, and how many pages of lines that took."""
+        rows = [self.errors.normalize(payout)]
+        pages = 0
+        if payout.get("automatic"):
+            for page in self.api.payout_balance_transaction_pages(payout["id"]):
+                pages += 1
+                rows.extend(self.errors.normalize(bt, payout_source_id=payout["id"]) for bt in page.data)
+        return [r for r in rows if r is not None], pages
+
+    def rows_for_page(self, page: Page) -> tuple[list[CanonicalRow], int]:
+        rows: list[CanonicalRow] = []
+        pages = 0
+        for payout in page.data:
+            payout_rows, payout_pages = self.rows_for_payout(payout)
+            rows.extend(payout_rows)
+            pages += payout_pages
+        return rows, pages
+
+    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
+        return paged_pass(
+            state,
+            lookback=PAYOUT_LOOKBACK,
+            backfill_start=self.backfill_start,
+            pages=lambda floor, after: self.api.payout_pages(created_gte=floor, starting_after=after),
+            rows_for_page=self.rows_for_page,
+        )
+
+
+def stripe_streams(api: StripeApi, *, backfill_start: date | None, errors: RowErrors) -> list:
+    streams: list = [StripeListStream(n, r, lb, api, backfill_start, errors) for n, r, lb in LIST_STREAMS]
+    streams.append(StripePayoutStream(api, backfill_start, errors))
+    # Last, so lines not yet paid out are known too; the upsert keeps payout links made above.
+    streams.append(
+        StripeListStream(
+            "stripe.balance_transactions",
+            "balance_transactions",
+            BALANCE_TRANSACTION_LOOKBACK,
+            api,
+            backfill_start,
+            errors,
+        )
+    )
+    return streams
+
+
+RETRIEVERS = {
+    "ch": "charges",
+    "py": "charges",
+    "pi": "payment_intents",
+    "re": "refunds",
+    "pyr": "refunds",
+    "dp": "disputes",
+    "du": "disputes",
+    "po": "payouts",
+    "txn": "balance_transactions",
+}
+
+
+class StripeTargetedStream:
+    """A webhook's targeted sync: fetch exactly the named objects (never trust the body)."""
+
+    name = "stripe.targeted"
+
+    def __init__(self, api: StripeApi, ids: list[str], errors: RowErrors, payout_stream: StripePayoutStream) -> None:
+        self.api, self.ids, self.errors, self.payout_stream = api, ids, errors, payout_stream
+
+    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
+        rows: list[CanonicalRow] = []
+        for obj_id in self.ids:
+            resource = RETRIEVERS.get(obj_id.split("_", 1)[0])
+            if resource is None:
+                self.errors.messages.append(f"{obj_id}: not a Stripe object this product syncs")
+                continue
+            obj = self.api.retrieve(resource, obj_id)
+            if resource == "payouts":
+                rows.extend(self.payout_stream.rows_for_payout(obj)[0])
+            else:
+                row = self.errors.normalize(obj)
+                if row is not None:
+                    rows.append(row)
+        yield Batch(rows=rows, state=state, objects=len(self.ids))

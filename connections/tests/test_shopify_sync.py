@@ -1,0 +1,99 @@
+"""Syncing a Shopify Payments shop from the Shopify sandbox (GraphQL over real HTTP)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+from django.db.models import Sum
+
+from canonical.models import Order, Payment, Payout, PayoutLine, Refund
+from connections.shopify.client import RetryPolicy
+from connections.shopify.sandbox.server import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP_DOMAIN, build_shopify_sandbox
+from connections.sync.runner import sync_job_run, sync_start
+from ecomops.sandbox_http import SandboxServer
+
+FAST = {"retry": RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)}
+
+
+@pytest.fixture
+def sandbox():
+    # A generous cost budget: the throttling itself is tested in the client's own tests.
+    app = build_shopify_sandbox(days=6, orders_per_day=6, maximum_available=20000.0, restore_rate=20000.0)
+    with SandboxServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def shop(tenant_a, in_tenant, sandbox):
+    from connections.services import connection_create
+
+    with in_tenant(tenant_a.tenant):
+        yield connection_create(
+            actor=tenant_a.admin,
+            name="Shop",
+            provider="shopify",
+            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
+            base_url=sandbox.url,
+            account_id=DEFAULT_SHOP_DOMAIN,
+            backfill_start=date(2026, 5, 1),
+        )
+
+
+def run_sync(connection):
+    job = sync_start(connection=connection, trigger="test", enqueue=False)
+    return sync_job_run(job=job, client_options=FAST)
+
+
+def test_shopify_sync_fills_orders_payments_refunds_payouts_and_lines(shop):
+    job = run_sync(shop)
+
+    assert job.status == "succeeded", job.error_message
+    assert Order.objects.filter(source="shopify").count() > 20
+    assert Payment.objects.filter(source="shopify").count() > 20
+    assert Refund.objects.exists()
+    assert Payout.objects.exists()
+    paid = Payout.objects.filter(status="paid")
+    assert paid.exists()
+    for payout in paid:
+        # every line but the payout's own transfer line
+        lines = PayoutLine.objects.filter(payout_source_id=payout.source_id).exclude(source_object_id=payout.source_id)
+        assert lines.aggregate(total=Sum("net_minor"))["total"] == payout.amount_minor, payout.source_id
+
+
+def test_shopify_resync_writes_nothing_and_advance_adds(shop, sandbox):
+    run_sync(shop)
+    again = run_sync(shop)
+    assert (again.created_count, again.updated_count) == (0, 0)
+
+    httpx.post(f"{sandbox.url}/__sandbox__/advance", json={"days": 1})
+    later = run_sync(shop)
+
+    assert later.status == "succeeded"
+    assert later.created_count > 0
+
+
+def test_shopify_throttled_and_5xx_then_success(shop, sandbox):
+    httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "429", "count": 2})
+    httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "502", "count": 1})
+
+    job = run_sync(shop)
+
+    assert job.status == "succeeded", job.error_message
+
+
+def test_shopify_connection_test_reports_a_bad_token_in_words(shop):
+    from connections.services import connection_test, connection_update
+
+    ok, message = connection_test(actor=None, connection=shop)
+    assert ok, message
+
+    connection_update(actor=None, connection=shop, credentials={"access_token": "shpat_wrong_token_123456"})
+    shop.refresh_from_db()
+    ok, message = connection_test(actor=None, connection=shop)
+    shop.refresh_from_db()
+
+    assert not ok
+    assert "shpat_wrong_token_123456" not in message
+    assert shop.status == "broken"

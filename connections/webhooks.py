@@ -1,0 +1,181 @@
+"""Webhook endpoints: verify the signature, record the event once, queue a targeted sync.
+
+The body is trusted for nothing beyond the ids it names: the sync fetches those objects
+from the provider's API. A missing or bad signature gets 400 and nothing else happens
+(beyond an audit line in the connection's tenant).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import stripe
+import structlog
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from audit.models import Outcome
+from audit.services import audit_record
+from connections.models import Connection, Provider, WebhookEvent
+from connections.sync.runner import sync_start
+from ecomops.tenancy import tenant_context
+from tenants.models import WebhookRoute
+
+logger = structlog.get_logger(__name__)
+STRIPE_TOLERANCE_SECONDS = 300
+STRIPE_ID_FIELDS = ("id", "charge", "payment_intent", "payout")
+STRIPE_ID_PREFIXES = ("ch_", "py_", "pi_", "re_", "pyr_", "dp_", "du_", "po_", "txn_")
+
+
+def _refuse(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"detail": message}, status=status)
+
+
+def _connection_for(connection_id: Any, provider: str):
+    route = WebhookRoute.objects.filter(connection_id=connection_id, provider=provider).select_related("tenant").first()
+    return route
+
+
+def stripe_target_ids(event: dict[str, Any]) -> list[str]:
+    obj = (event.get("data") or {}).get("object") or {}
+    ids = []
+    for name in STRIPE_ID_FIELDS:
+        value = obj.get(name)
+        if isinstance(value, str) and value.startswith(STRIPE_ID_PREFIXES) and value not in ids:
+            ids.append(value)
+    return ids
+
+
+def shopify_target_ids(topic: str, body: dict[str, Any]) -> list[str]:
+    if topic.startswith("orders/"):
+        gid = body.get("admin_graphql_api_id") or (f"gid://shopify/Order/{body['id']}" if body.get("id") else None)
+        return [gid] if gid else []
+    if topic.startswith("refunds/") and body.get("order_id"):
+        return [f"gid://shopify/Order/{body['order_id']}"]
+    if topic.startswith("disputes/") and body.get("id"):
+        return [f"gid://shopify/ShopifyPaymentsDispute/{body['id']}"]
+    if topic.startswith("payouts/") and body.get("id"):
+        return [f"gid://shopify/ShopifyPaymentsPayout/{body['id']}"]
+    return []
+
+
+def _accept(connection: Connection, event_id: str, event_type: str, target_ids: list[str]) -> JsonResponse:
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                connection=connection, event_id=event_id, event_type=event_type, target_ids=target_ids
+            )
+    except IntegrityError:
+        audit_record(
+            action="webhook.duplicate",
+            actor_kind="webhook",
+            target=connection,
+            detail={"event_id": event_id, "type": event_type},
+        )
+        return JsonResponse({"status": "duplicate", "event_id": event_id}, status=200)
+    job = None
+    if target_ids and connection.enabled:
+        job = sync_start(connection=connection, trigger="webhook", target_ids=target_ids)
+        WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
+    audit_record(
+        action="webhook.received",
+        actor_kind="webhook",
+        target=connection,
+        detail={
+            "event_id": event_id,
+            "type": event_type,
+            "targets": target_ids,
+            "sync_job": str(job.pk) if job else None,
+        },
+    )
+    return JsonResponse(
+        {"status": "accepted", "event_id": event_id, "sync_job": str(job.pk) if job else None}, status=202
+    )
+
+
+def _rejected(connection: Connection, reason: str) -> JsonResponse:
+    audit_record(
+        action="webhook.rejected",
+        actor_kind="webhook",
+        target=connection,
+        outcome=Outcome.DENIED,
+        detail={"reason": reason},
+    )
+    logger.warning("webhook_rejected", connection_id=str(connection.pk), reason=reason)
+    return _refuse(reason)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
+    route = _connection_for(connection_id, Provider.STRIPE)
+    if route is None:
+        return _refuse("Unknown webhook endpoint.", status=404)
+    payload = request.body
+    with tenant_context(route.tenant):
+        connection = Connection.objects.filter(pk=connection_id).first()
+        if connection is None:
+            return _refuse("Unknown webhook endpoint.", status=404)
+        secret = (connection.credentials or {}).get("webhook_secret")
+        if not secret:
+            return _rejected(connection, "This connection has no webhook signing secret configured.")
+        header = request.headers.get("Stripe-Signature")
+        if not header:
+            return _rejected(connection, "Missing Stripe-Signature header.")
+        try:
+            stripe.WebhookSignature.verify_header(payload.decode("utf-8"), header, secret, STRIPE_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError as exc:
+            reason = "timestamp outside the tolerance zone" if "tolerance" in str(exc).lower() else "signature mismatch"
+            return _rejected(connection, f"Invalid Stripe signature ({reason}).")
+        except UnicodeDecodeError:
+            return _rejected(connection, "Body is not UTF-8.")
+        try:
+            event = json.loads(payload)
+            event_id, event_type = str(event["id"]), str(event["type"])
+        except (ValueError, KeyError, TypeError):
+            return _rejected(connection, "Signed body is not a Stripe event.")
+        return _accept(connection, event_id, event_type, stripe_target_ids(event))
+
+
+def shopify_hmac(body: bytes, secret: str) -> str:
+    """Shopify's webhook signature: base64 of HMAC-SHA256 of the raw body with the app secret.
+
+    (ShopifyAPI 12 verifies OAuth query-string HMACs only, not webhook bodies.)
+    """
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@csrf_exempt
+@require_POST
+def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
+    route = _connection_for(connection_id, Provider.SHOPIFY)
+    if route is None:
+        return _refuse("Unknown webhook endpoint.", status=404)
+    body = request.body
+    with tenant_context(route.tenant):
+        connection = Connection.objects.filter(pk=connection_id).first()
+        if connection is None:
+            return _refuse("Unknown webhook endpoint.", status=404)
+        secret = (connection.credentials or {}).get("webhook_secret")
+        if not secret:
+            return _rejected(connection, "This connection has no webhook signing secret configured.")
+        supplied = request.headers.get("X-Shopify-Hmac-Sha256", "")
+        if not supplied or not hmac.compare_digest(supplied, shopify_hmac(body, secret)):
+            return _rejected(connection, "Invalid or missing X-Shopify-Hmac-Sha256.")
+        event_id = request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
+        topic = request.headers.get("X-Shopify-Topic", "")
+        if not event_id or not topic:
+            return _rejected(connection, "Missing X-Shopify-Webhook-Id or X-Shopify-Topic.")
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return _rejected(connection, "Signed body is not JSON.")
+        return _accept(
+            connection, event_id, topic, shopify_target_ids(topic, parsed if isinstance(parsed, dict) else {})
+        )
