@@ -72,15 +72,24 @@ def dedupe_key(connection_id: uuid.UUID | str, kind: str, source_id: str) -> str
     return f"{connection_id}:{kind}:{source_id}"
 
 
-def content_hash(row: CanonicalRow) -> str:
+def content_hash(row: CanonicalRow, raw_json: bytes | None = None) -> str:
+    """What a row was built from: its fields (but sticky ones) and the source object as sent.
+
+    The raw object is hashed as serialized (key order as the provider sent it), so the same
+    bytes serve the hash and the COPY.
+    """
     sticky = STICKY_COLUMNS.get(row.kind, ())
     fields = {k: v for k, v in row.fields.items() if k not in sticky} if sticky else row.fields
-    payload = orjson.dumps(
-        [fields, row.raw_data, row.source_created_at, row.source_updated_at],
-        option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS,
-        default=_json_default,
+    digest = hashlib.md5(usedforsecurity=False)
+    digest.update(
+        orjson.dumps(
+            [fields, row.source_created_at, row.source_updated_at],
+            option=orjson.OPT_SORT_KEYS,
+            default=_json_default,
+        )
     )
-    return hashlib.md5(payload, usedforsecurity=False).hexdigest()
+    digest.update(raw_json if raw_json is not None else orjson.dumps(row.raw_data, default=_json_default))
+    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:
@@ -107,6 +116,25 @@ def _staging_value(column: str, value: Any, kind: str = "") -> Any:
     if column in ("raw_data", "fee_details"):
         return orjson.dumps(value, default=_json_default).decode()
     return value
+
+
+def copy_values(row: CanonicalRow, connection_id: uuid.UUID, subsidiary_id: str, synced_at: datetime) -> tuple:
+    """One row as COPY values, in ``columns_for(row.kind)`` order."""
+    raw_json = orjson.dumps(row.raw_data, default=_json_default)
+    kind = row.kind
+    return (
+        dedupe_key(connection_id, kind, row.source_id),
+        row.source,
+        row.source_id,
+        connection_id,
+        subsidiary_id,
+        raw_json.decode(),
+        content_hash(row, raw_json),
+        row.source_created_at,
+        row.source_updated_at,
+        synced_at,
+        *[_staging_value(f, row.fields[f], kind) for f in KIND_FIELDS[kind]],
+    )
 
 
 def columns_for(kind: str) -> tuple[str, ...]:
@@ -158,19 +186,7 @@ def _upsert_kind(
         cursor.execute(f"TRUNCATE {stage}")  # in case the caller's transaction spans batches
         with cursor.cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN") as copy:
             for row in rows:
-                common = (
-                    dedupe_key(connection_id, kind, row.source_id),
-                    row.source,
-                    row.source_id,
-                    connection_id,
-                    subsidiary_id,
-                    _staging_value("raw_data", row.raw_data),
-                    content_hash(row),
-                    row.source_created_at,
-                    row.source_updated_at,
-                    synced_at,
-                )
-                copy.write_row(common + tuple(_staging_value(f, row.fields[f], kind) for f in KIND_FIELDS[kind]))
+                copy.write_row(copy_values(row, connection_id, subsidiary_id, synced_at))
         sticky = STICKY_COLUMNS.get(kind, ())
         updates = ", ".join(
             f"{c} = COALESCE(NULLIF(EXCLUDED.{c}, ''), t.{c})" if c in sticky else f"{c} = EXCLUDED.{c}"

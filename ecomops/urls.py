@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("connections.api.urls")),
+    path("", include("canonical.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

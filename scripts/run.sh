@@ -27,6 +27,12 @@ trap cleanup INT TERM EXIT
 $PY manage.py migrate_schemas --executor standard -v 0
 $PY manage.py ensure_demo
 
+if [ "${SANDBOXES:-1}" = "1" ]; then
+  # Stripe, Shopify and NetSuite sandboxes on loopback, with the demo tenant's connections
+  # pointed at them: a business to sync, reconcile and post without any outside account.
+  $PY manage.py sandbox --configure-demo &
+  pids+=($!)
+fi
 $PY manage.py qcluster &
 pids+=($!)
 $PY manage.py runserver "127.0.0.1:${PORT}" --noreload &

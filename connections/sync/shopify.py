@@ -16,7 +16,7 @@ from typing import Any
 from canonical.rows import CanonicalRow
 from connections.shopify import normalize as shopify_normalize
 from connections.shopify.client import Page, ShopifyClient
-from connections.sync.engine import Batch
+from connections.sync.engine import Batch, list_with_last
 
 PAYOUT_LOOKBACK = timedelta(days=14)
 LINE_LOOKBACK = timedelta(days=3)
@@ -59,24 +59,34 @@ def forward_pass(
     backfill_start: date | None,
     time_field: str,
     pages: Callable[[str | None, str | None], Iterator[Page]],
-    rows_for_page: Callable[[Page], tuple[list[CanonicalRow], int]],
+    chunks_for_page: Callable[[Page], Iterator[tuple[list[CanonicalRow], int]]],
 ) -> Iterator[Batch]:
-    """One resumable pass over a cursor-paged connection filtered by ``time_field >= since``."""
+    """One resumable pass over a cursor-paged connection filtered by ``time_field >= since``.
+
+    As for Stripe, a page's rows may come in chunks; only the last moves the cursor on.
+    """
     current = state.get("pass") or {
         "since": _since(state, lookback, backfill_start),
         "after": None,
         "newest": state.get("high_water"),
     }
+    before_page = {"high_water": state.get("high_water"), "pass": current}
     for page in pages(current["since"], current["after"]):
         stamps = [n.get(time_field) for n in page.nodes if n.get(time_field)]
         newest = max([s for s in [current["newest"], *stamps] if s], key=_parse, default=None)
         current = {"since": current["since"], "after": page.end_cursor or current["after"], "newest": newest}
         if page.has_next_page:
-            next_state = {"high_water": state.get("high_water"), "pass": current}
+            after_page = {"high_water": state.get("high_water"), "pass": current}
         else:
-            next_state = {"high_water": newest, "pass": None}
-        rows, extra_pages = rows_for_page(page)
-        yield Batch(rows=rows, state=next_state, pages=1 + extra_pages, objects=len(page.nodes))
+            after_page = {"high_water": newest, "pass": None}
+        for (rows, extra_pages), is_last in list_with_last(chunks_for_page(page)):
+            yield Batch(
+                rows=rows,
+                state=after_page if is_last else before_page,
+                pages=extra_pages + (1 if is_last else 0),
+                objects=len(page.nodes) if is_last else 0,
+            )
+        before_page = after_page
 
 
 class ShopifyStream:
@@ -88,7 +98,7 @@ class ShopifyStream:
         backfill_start: date | None,
         time_field: str,
         pages: Callable[[str | None, str | None], Iterator[Page]],
-        rows_for_page: Callable[[Page], tuple[list[CanonicalRow], int]],
+        chunks_for_page: Callable[[Page], Iterator[tuple[list[CanonicalRow], int]]],
     ) -> None:
         self.name = name
         self.options = {
@@ -96,7 +106,7 @@ class ShopifyStream:
             "backfill_start": backfill_start,
             "time_field": time_field,
             "pages": pages,
-            "rows_for_page": rows_for_page,
+            "chunks_for_page": chunks_for_page,
         }
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
@@ -105,19 +115,15 @@ class ShopifyStream:
 
 def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, errors: ShopifyRowErrors) -> list:
     def simple(normalizer):
-        return lambda page: ([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)
+        return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
 
-    def payout_rows(page: Page) -> tuple[list[CanonicalRow], int]:
-        rows: list[CanonicalRow] = []
-        pages = 0
+    def payout_chunks(page: Page) -> Iterator[tuple[list[CanonicalRow], int]]:
+        # A payout's lines a page at a time, then the payout: memory stays flat per payout size.
         for payout in page.nodes:
-            rows += errors.rows(shopify_normalize.normalize_payout, payout)
             for line_page in client.iter_balance_transactions(payout_id=payout["id"]):
-                pages += 1
-                rows += [
-                    r for n in line_page.nodes for r in errors.rows(shopify_normalize.normalize_balance_transaction, n)
-                ]
-        return rows, pages
+                normalize_line = shopify_normalize.normalize_balance_transaction
+                yield [r for n in line_page.nodes for r in errors.rows(normalize_line, n)], 1
+            yield errors.rows(shopify_normalize.normalize_payout, payout), 0
 
     return [
         ShopifyStream(
@@ -126,7 +132,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             backfill_start=backfill_start,
             time_field="updatedAt",
             pages=lambda since, after: client.iter_orders(updated_at_min=since, after=after),
-            rows_for_page=simple(shopify_normalize.normalize_order),
+            chunks_for_page=simple(shopify_normalize.normalize_order),
         ),
         ShopifyStream(
             "shopify.disputes",
@@ -134,7 +140,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             backfill_start=backfill_start,
             time_field="initiatedAt",
             pages=lambda since, after: client.iter_disputes(initiated_at_min=since, after=after),
-            rows_for_page=simple(shopify_normalize.normalize_dispute),
+            chunks_for_page=simple(shopify_normalize.normalize_dispute),
         ),
         ShopifyStream(
             "shopify.payouts",
@@ -142,7 +148,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             backfill_start=backfill_start,
             time_field="issuedAt",
             pages=lambda since, after: client.iter_payouts(issued_at_min=since, after=after),
-            rows_for_page=payout_rows,
+            chunks_for_page=payout_chunks,
         ),
         ShopifyStream(
             "shopify.balance_transactions",
@@ -152,7 +158,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             pages=lambda since, after: client.iter_balance_transactions(
                 search=f"processed_at:>='{since}'" if since else None, after=after
             ),
-            rows_for_page=simple(shopify_normalize.normalize_balance_transaction),
+            chunks_for_page=simple(shopify_normalize.normalize_balance_transaction),
         ),
     ]
 

@@ -19,7 +19,7 @@ from typing import Any
 from canonical.rows import CanonicalRow
 from connections.stripe import normalize as stripe_normalize
 from connections.stripe.client import Page, StripeApi
-from connections.sync.engine import Batch
+from connections.sync.engine import Batch, list_with_last
 
 DAY = 86_400
 # (stream, list resource, look-back below the high-water mark)
@@ -59,26 +59,36 @@ def paged_pass(
     lookback: int,
     backfill_start: date | None,
     pages: Callable[[int, str | None], Iterator[Page]],
-    rows_for_page: Callable[[Page], tuple[list[CanonicalRow], int]],
+    chunks_for_page: Callable[[Page], Iterator[tuple[list[CanonicalRow], int]]],
 ) -> Iterator[Batch]:
     """One pass over a newest-first list, resumable after any yielded batch.
 
-    ``rows_for_page`` gives the page's rows and how many further pages it read for them.
+    ``chunks_for_page`` yields a page's rows in chunks, each with the number of further
+    pages read for it (a payout's lines). Only the last chunk of a page moves the cursor
+    past the page; a crash inside a page re-reads it, which the upsert makes harmless.
     """
     current = state.get("pass") or {
         "floor": _floor(state, lookback, backfill_start),
         "after": None,
         "newest": state.get("high_water"),
     }
+    before_page = {"high_water": state.get("high_water"), "pass": current}
     for page in pages(current["floor"], current["after"]):
         newest = max(filter(None, [current["newest"], page.max_created]), default=None)
         current = {"floor": current["floor"], "after": page.next_cursor, "newest": newest}
         if page.has_more:
-            next_state = {"high_water": state.get("high_water"), "pass": current}
+            after_page = {"high_water": state.get("high_water"), "pass": current}
         else:
-            next_state = {"high_water": newest, "pass": None}
-        rows, extra_pages = rows_for_page(page)
-        yield Batch(rows=rows, state=next_state, pages=1 + extra_pages, objects=len(page.data))
+            after_page = {"high_water": newest, "pass": None}
+        chunks = list_with_last(chunks_for_page(page))
+        for (rows, extra_pages), is_last in chunks:
+            yield Batch(
+                rows=rows,
+                state=after_page if is_last else before_page,
+                pages=extra_pages + (1 if is_last else 0),
+                objects=len(page.data) if is_last else 0,
+            )
+        before_page = after_page
 
 
 class StripeListStream:
@@ -94,7 +104,7 @@ class StripeListStream:
             lookback=self.lookback,
             backfill_start=self.backfill_start,
             pages=lambda floor, after: self.api.iter_pages(self.resource, created_gte=floor, starting_after=after),
-            rows_for_page=lambda page: ([r for r in map(self.errors.normalize, page.data) if r is not None], 0),
+            chunks_for_page=lambda page: iter([([r for r in map(self.errors.normalize, page.data) if r], 0)]),
         )
 
 
@@ -107,24 +117,21 @@ class StripePayoutStream:
     def __init__(self, api: StripeApi, backfill_start: date | None, errors: RowErrors) -> None:
         self.api, self.backfill_start, self.errors = api, backfill_start, errors
 
-    def rows_for_payout(self, payout: dict[str, Any]) -> tuple[list[CanonicalRow], int]:
-        """The payout's row and its lines' rows, and how many pages of lines that took."""
-        rows = [self.errors.normalize(payout)]
-        pages = 0
+    def chunks_for_payout(self, payout: dict[str, Any]) -> Iterator[tuple[list[CanonicalRow], int]]:
+        """The payout's lines a page at a time (a payout can pay out many thousands), then the payout."""
         if payout.get("automatic"):
             for page in self.api.payout_balance_transaction_pages(payout["id"]):
-                pages += 1
-                rows.extend(self.errors.normalize(bt, payout_source_id=payout["id"]) for bt in page.data)
-        return [r for r in rows if r is not None], pages
+                rows = [self.errors.normalize(bt, payout_source_id=payout["id"]) for bt in page.data]
+                yield [r for r in rows if r is not None], 1
+        row = self.errors.normalize(payout)
+        yield ([row] if row is not None else []), 0
 
-    def rows_for_page(self, page: Page) -> tuple[list[CanonicalRow], int]:
-        rows: list[CanonicalRow] = []
-        pages = 0
+    def rows_for_payout(self, payout: dict[str, Any]) -> list[CanonicalRow]:
+        return [row for rows, _ in self.chunks_for_payout(payout) for row in rows]
+
+    def chunks_for_page(self, page: Page) -> Iterator[tuple[list[CanonicalRow], int]]:
         for payout in page.data:
-            payout_rows, payout_pages = self.rows_for_payout(payout)
-            rows.extend(payout_rows)
-            pages += payout_pages
-        return rows, pages
+            yield from self.chunks_for_payout(payout)
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
         return paged_pass(
@@ -132,7 +139,7 @@ class StripePayoutStream:
             lookback=PAYOUT_LOOKBACK,
             backfill_start=self.backfill_start,
             pages=lambda floor, after: self.api.payout_pages(created_gte=floor, starting_after=after),
-            rows_for_page=self.rows_for_page,
+            chunks_for_page=self.chunks_for_page,
         )
 
 
@@ -183,7 +190,7 @@ class StripeTargetedStream:
                 continue
             obj = self.api.retrieve(resource, obj_id)
             if resource == "payouts":
-                rows.extend(self.payout_stream.rows_for_payout(obj)[0])
+                rows.extend(self.payout_stream.rows_for_payout(obj))
             else:
                 row = self.errors.normalize(obj)
                 if row is not None:

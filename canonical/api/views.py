@@ -1,0 +1,88 @@
+"""``/api/v1/tables/<table>/``: query any canonical table; ``?format=csv`` streams it as CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from canonical.filters import FILTERS
+from canonical.selectors import FilterError, table_rows
+from ecomops.api.pagination import Pagination
+
+HIDDEN = {"tenant_id", "raw_data", "content_hash"}
+
+
+def _columns(model) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields if f.attname not in HIDDEN]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class TableView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="tables_query",
+        parameters=[
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+            OpenApiParameter("include_raw", bool, description="include the source object as received"),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request, table: str):
+        filters = request.query_params.copy()
+        wants_csv = filters.pop("format", ["json"])[-1] == "csv"
+        include_raw = filters.pop("include_raw", ["false"])[-1].lower() in ("1", "true", "yes")
+        for name in ("page", "page_size"):
+            filters.pop(name, None)
+        try:
+            rows = table_rows(user=request.user, table=table, filters=filters)
+        except FilterError as exc:
+            raise ValidationError(exc.errors) from exc
+        model = FILTERS[table]._meta.model
+        if not request.user.has_perm(f"canonical.view_{model._meta.model_name}"):
+            raise PermissionDenied("Your role in this tenant does not allow viewing this table.")
+        columns = _columns(model) + (["raw_data"] if include_raw else [])
+        if wants_csv:
+            if not request.user.has_perm("tenants.export_data"):
+                raise PermissionDenied("Your role in this tenant does not allow exports.")
+            return self._csv(table, rows, columns)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows.values(*columns), request, view=self)
+        return paginator.get_paginated_response(list(page))
+
+    def _csv(self, table: str, rows, columns: list[str]) -> StreamingHttpResponse:
+        writer = csv.writer(_Echo())
+
+        def stream() -> Iterator[str]:
+            yield writer.writerow(columns)
+            for row in rows.values_list(*columns).iterator(chunk_size=2000):
+                yield writer.writerow(row)
+
+        response = StreamingHttpResponse(stream(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
+        return response
+
+
+class TableListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="tables_list", responses={200: dict})
+    def get(self, request):
+        return Response(
+            [
+                {"table": name, "columns": _columns(f._meta.model)}
+                for name, f in FILTERS.items()
+                if request.user.has_perm(f"canonical.view_{f._meta.model._meta.model_name}")
+            ]
+        )

@@ -1,0 +1,66 @@
+"""One FilterSet per canonical model, shared by the API, the pages and the selectors."""
+
+from __future__ import annotations
+
+import django_filters
+
+from canonical.models import Dispute, Order, Payment, Payout, PayoutLine, Refund
+
+COMMON = ["source", "connection", "source_id"]
+
+
+class CanonicalFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="source_created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="source_created_at", lookup_expr="lt")
+    ordering = django_filters.OrderingFilter(
+        fields=(("source_created_at", "created"), ("synced_at", "synced"), ("source_id", "source_id"))
+    )
+
+
+class OrderFilter(CanonicalFilter):
+    class Meta:
+        model = Order
+        fields = [*COMMON, "currency", "financial_status", "cancelled", "order_number"]
+
+
+class PaymentFilter(CanonicalFilter):
+    class Meta:
+        model = Payment
+        fields = [*COMMON, "currency", "status", "gateway", "is_gift_card", "order_source_id"]
+
+
+class RefundFilter(CanonicalFilter):
+    class Meta:
+        model = Refund
+        fields = [*COMMON, "currency", "status", "payment_source_id", "order_source_id"]
+
+
+class DisputeFilter(CanonicalFilter):
+    class Meta:
+        model = Dispute
+        fields = [*COMMON, "currency", "status", "payment_source_id"]
+
+
+class PayoutFilter(CanonicalFilter):
+    arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
+    arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+
+    class Meta:
+        model = Payout
+        fields = [*COMMON, "currency", "status", "method", "automatic"]
+
+
+class PayoutLineFilter(CanonicalFilter):
+    class Meta:
+        model = PayoutLine
+        fields = [*COMMON, "currency", "type", "reporting_category", "payout_source_id", "source_object_id"]
+
+
+FILTERS = {
+    "orders": OrderFilter,
+    "payments": PaymentFilter,
+    "refunds": RefundFilter,
+    "disputes": DisputeFilter,
+    "payouts": PayoutFilter,
+    "payout_lines": PayoutLineFilter,
+}

@@ -1,0 +1,165 @@
+"""Webhooks: only a valid signature does anything; duplicates and replays are harmless."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from connections.models import SyncJob, WebhookEvent
+from connections.services import connection_create
+from connections.shopify.sandbox.server import sign_webhook as shopify_sign
+from connections.stripe.sandbox.server import sign_webhook as stripe_sign
+
+STRIPE_SECRET = "whsec_test_signing_secret_abc"
+SHOPIFY_SECRET = "shpss_test_app_secret_xyz"
+
+
+@pytest.fixture
+def hooks(tenant_a, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        stripe_conn = connection_create(
+            actor=tenant_a.admin,
+            name="Stripe",
+            provider="stripe",
+            credentials={"api_key": "sk_test_x_1234567890", "webhook_secret": STRIPE_SECRET},
+        )
+        shop_conn = connection_create(
+            actor=tenant_a.admin,
+            name="Shop",
+            provider="shopify",
+            credentials={"access_token": "shpat_x_1234567890", "webhook_secret": SHOPIFY_SECRET},
+            account_id="demo.myshopify.com",
+        )
+    return stripe_conn, shop_conn
+
+
+def stripe_event(event_id: str = "evt_1", obj_id: str = "ch_123", **extra) -> bytes:
+    obj = {"id": obj_id, "object": "charge", "amount": 999999, "payment_intent": "pi_777", **extra}
+    return json.dumps({"id": event_id, "object": "event", "type": "charge.refunded", "data": {"object": obj}}).encode()
+
+
+def post_stripe(client: Client, conn, body: bytes, signature: str | None):
+    headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature is not None else {}
+    return client.post(f"/webhooks/stripe/{conn.pk}/", body, content_type="application/json", **headers)
+
+
+def _state(tenant, in_tenant):
+    with in_tenant(tenant):
+        return (
+            list(SyncJob.objects.values_list("trigger", "target_ids")),
+            WebhookEvent.objects.count(),
+            sorted(AuditEvent.objects.filter(action__startswith="webhook.").values_list("action", "outcome")),
+        )
+
+
+def test_valid_stripe_webhook_queues_a_targeted_sync_of_the_named_ids(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    body = stripe_event()
+
+    response = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+
+    assert response.status_code == 202, response.content
+    jobs, events, audits = _state(tenant_a.tenant, in_tenant)
+    assert jobs == [("webhook", ["ch_123", "pi_777"])]  # ids only: the amount in the body is ignored
+    assert events == 1
+    assert audits == [("webhook.received", "success")]
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [("forged", "signature mismatch"), ("missing", "Missing Stripe-Signature"), ("old", "tolerance")],
+)
+def test_bad_stripe_signatures_are_400_and_do_nothing(hooks, tenant_a, in_tenant, case, reason):
+    stripe_conn, _ = hooks
+    body = stripe_event()
+    signature = {
+        "forged": stripe_sign(body, "whsec_someone_else"),
+        "missing": None,
+        "old": stripe_sign(body, STRIPE_SECRET, timestamp=int(time.time()) - 3600),
+    }[case]
+
+    response = post_stripe(Client(), stripe_conn, body, signature)
+
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    jobs, events, audits = _state(tenant_a.tenant, in_tenant)
+    assert (jobs, events) == ([], 0)
+    assert audits == [("webhook.rejected", "denied")]
+
+
+def test_tampered_body_with_a_valid_signature_is_refused(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    signature = stripe_sign(stripe_event(), STRIPE_SECRET)
+
+    response = post_stripe(Client(), stripe_conn, stripe_event(obj_id="ch_evil"), signature)
+
+    assert response.status_code == 400
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+def test_a_replayed_or_redelivered_event_syncs_once(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    body = stripe_event(event_id="evt_replayed")
+    signature = stripe_sign(body, STRIPE_SECRET)
+    client = Client()
+
+    first = post_stripe(client, stripe_conn, body, signature)
+    again = post_stripe(client, stripe_conn, body, signature)
+
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["status"] == "duplicate"
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert len(jobs) == 1
+    assert events == 1
+
+
+def test_unknown_webhook_endpoint_is_404(db):
+    response = Client().post(
+        "/webhooks/stripe/00000000-0000-0000-0000-000000000000/", b"{}", content_type="application/json"
+    )
+    assert response.status_code == 404
+
+
+def test_stripe_url_does_not_accept_a_shopify_connection(hooks):
+    _, shop_conn = hooks
+    assert post_stripe(Client(), shop_conn, stripe_event(), "t=1,v1=x").status_code == 404
+
+
+def _post_shopify(conn, body: bytes, hmac_value: str | None, webhook_id: str = "wh-1"):
+    headers = {"HTTP_X_SHOPIFY_TOPIC": "orders/updated", "HTTP_X_SHOPIFY_WEBHOOK_ID": webhook_id}
+    if hmac_value is not None:
+        headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = hmac_value
+    return Client().post(f"/webhooks/shopify/{conn.pk}/", body, content_type="application/json", **headers)
+
+
+def test_valid_shopify_webhook_queues_the_order(hooks, tenant_a, in_tenant):
+    _, shop_conn = hooks
+    body = json.dumps(
+        {
+            "id": 820982911946154508,
+            "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
+            "total_price": "1.00",
+        }
+    ).encode()
+
+    response = _post_shopify(shop_conn, body, shopify_sign(body, SHOPIFY_SECRET))
+    duplicate = _post_shopify(shop_conn, body, shopify_sign(body, SHOPIFY_SECRET))
+
+    assert (response.status_code, duplicate.status_code) == (202, 200)
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert jobs == [("webhook", ["gid://shopify/Order/820982911946154508"])]
+    assert events == 1
+
+
+@pytest.mark.parametrize("hmac_value", [None, "bm90IHRoZSByaWdodCBobWFj"])
+def test_bad_shopify_hmac_is_400(hooks, tenant_a, in_tenant, hmac_value):
+    _, shop_conn = hooks
+
+    response = _post_shopify(shop_conn, b'{"id": 1}', hmac_value)
+
+    assert response.status_code == 400
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)

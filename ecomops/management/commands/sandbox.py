@@ -1,0 +1,134 @@
+"""Serve the Stripe, Shopify and NetSuite sandboxes on loopback ports (development only).
+
+With ``--configure-demo`` the demo tenant's connections are pointed at them, so `make run`
+gives a business to sync, reconcile and post without any outside account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ecomops.sandbox_http import SandboxServer
+
+DEMO_NETSUITE_ACCOUNT = "1234567_SB1"
+
+
+def _demo_secret(name: str) -> str:
+    # Stable across restarts so the demo connections keep working; sandbox-only values.
+    return hashlib.sha256(f"ecomops-demo-sandbox:{name}".encode()).hexdigest()
+
+
+class Command(BaseCommand):
+    help = "Serve the Stripe, Shopify and NetSuite sandboxes on 127.0.0.1 (never under production settings)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--stripe-port", type=int, default=12111)
+        parser.add_argument("--shopify-port", type=int, default=12112)
+        parser.add_argument("--netsuite-port", type=int, default=12113)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument(
+            "--configure-demo",
+            action="store_true",
+            help="create or update the demo tenant's connections to point at these sandboxes",
+        )
+
+    def handle(self, *args, **options) -> None:
+        if not getattr(settings, "ECOMOPS_SANDBOXES_ALLOWED", False):
+            raise CommandError("The sandboxes are development fakes and never run under production settings.")
+        from connections.shopify.sandbox.server import DEFAULT_ACCESS_TOKEN, build_shopify_sandbox
+        from connections.stripe.sandbox.server import DEFAULT_API_KEY, build_stripe_sandbox
+        from netsuite.sandbox.server import build_netsuite_sandbox
+
+        data_dir = Path(settings.BASE_DIR) / ".data"
+        data_dir.mkdir(exist_ok=True)
+        netsuite = build_netsuite_sandbox(
+            DEMO_NETSUITE_ACCOUNT,
+            consumer_key=_demo_secret("consumer_key"),
+            consumer_secret=_demo_secret("consumer_secret"),
+            token_id=_demo_secret("token_id"),
+            token_secret=_demo_secret("token_secret"),
+            db_path=str(data_dir / "netsuite-sandbox.sqlite3"),
+        )
+        servers = {
+            "stripe": SandboxServer(
+                build_stripe_sandbox(seed=options["seed"], days=options["days"]), port=options["stripe_port"]
+            ),
+            "shopify": SandboxServer(
+                build_shopify_sandbox(
+                    seed=options["seed"],
+                    days=options["days"],
+                    start=date(2024, 1, 1),
+                    maximum_available=20000.0,
+                    restore_rate=2000.0,
+                ),
+                port=options["shopify_port"],
+            ),
+            "netsuite": SandboxServer(netsuite.app, port=options["netsuite_port"]),
+        }
+        for name, server in servers.items():
+            server.start()
+            self.stdout.write(f"{name:9} sandbox on {server.url}")
+        if options["configure_demo"]:
+            self._configure_demo(servers, DEFAULT_API_KEY, DEFAULT_ACCESS_TOKEN, netsuite.credentials)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for server in servers.values():
+                server.stop()
+
+    def _configure_demo(self, servers, stripe_key: str, shopify_token: str, ns_credentials) -> None:
+        from connections.models import Connection
+        from connections.services import connection_create, connection_update
+        from ecomops.tenancy import tenant_context
+        from tenants.demo import DEMO_SLUG
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        if tenant is None:
+            raise CommandError("No demo tenant: run `manage.py ensure_demo` first.")
+        wanted = {
+            "Stripe (sandbox)": {
+                "provider": "stripe",
+                "base_url": servers["stripe"].url,
+                "credentials": {"api_key": stripe_key, "webhook_secret": _demo_secret("stripe_wh")},
+            },
+            "Shopify (sandbox)": {
+                "provider": "shopify",
+                "base_url": servers["shopify"].url,
+                "account_id": "ecomops-demo.myshopify.com",
+                "credentials": {"access_token": shopify_token, "webhook_secret": _demo_secret("shopify_wh")},
+            },
+            "NetSuite (sandbox)": {
+                "provider": "netsuite",
+                "base_url": servers["netsuite"].url,
+                "account_id": ns_credentials.account_id,
+                "credentials": {
+                    "consumer_key": ns_credentials.consumer_key,
+                    "consumer_secret": ns_credentials.consumer_secret,
+                    "token_id": ns_credentials.token_id,
+                    "token_secret": ns_credentials.token_secret,
+                },
+            },
+        }
+        with tenant_context(tenant):
+            for name, spec in wanted.items():
+                existing = Connection.objects.filter(tenant_id=tenant.pk, name=name).first()
+                if existing is None:
+                    connection_create(actor=None, name=name, backfill_start=date(2024, 1, 1), **spec)
+                else:
+                    connection_update(
+                        actor=None, connection=existing, credentials=spec["credentials"], base_url=spec["base_url"]
+                    )
+        self.stdout.write("Demo tenant's connections point at the sandboxes.")
