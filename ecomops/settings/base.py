@@ -116,6 +116,7 @@ DATABASES["default"]["ENGINE"] = "ecomops.db"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_ecomops")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now; silences the transition warning
 
 # --- auth ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"
