@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -111,13 +112,13 @@ def _rejected(connection: Connection, reason: str) -> JsonResponse:
     return _refuse(reason)
 
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
-    route = _connection_for(connection_id, Provider.STRIPE)
+def _receive(
+    request: HttpRequest, connection_id: Any, provider: str, verify: Callable[[Connection, str], JsonResponse]
+) -> JsonResponse:
+    """What every webhook shares: find the tenant, enter it, require a signing secret, verify."""
+    route = _connection_for(connection_id, provider)
     if route is None:
         return _refuse("Unknown webhook endpoint.", status=404)
-    payload = request.body
     with tenant_context(route.tenant):
         connection = Connection.objects.filter(pk=connection_id).first()
         if connection is None:
@@ -125,6 +126,15 @@ def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
         secret = (connection.credentials or {}).get("webhook_secret")
         if not secret:
             return _rejected(connection, "This connection has no webhook signing secret configured.")
+        return verify(connection, secret)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
+    payload = request.body
+
+    def verify(connection: Connection, secret: str) -> JsonResponse:
         header = request.headers.get("Stripe-Signature")
         if not header:
             return _rejected(connection, "Missing Stripe-Signature header.")
@@ -142,6 +152,8 @@ def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
             return _rejected(connection, "Signed body is not a Stripe event.")
         return _accept(connection, event_id, event_type, stripe_target_ids(event))
 
+    return _receive(request, connection_id, Provider.STRIPE, verify)
+
 
 def shopify_hmac(body: bytes, secret: str) -> str:
     """Shopify's webhook signature: base64 of HMAC-SHA256 of the raw body with the app secret.
@@ -154,17 +166,9 @@ def shopify_hmac(body: bytes, secret: str) -> str:
 @csrf_exempt
 @require_POST
 def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
-    route = _connection_for(connection_id, Provider.SHOPIFY)
-    if route is None:
-        return _refuse("Unknown webhook endpoint.", status=404)
     body = request.body
-    with tenant_context(route.tenant):
-        connection = Connection.objects.filter(pk=connection_id).first()
-        if connection is None:
-            return _refuse("Unknown webhook endpoint.", status=404)
-        secret = (connection.credentials or {}).get("webhook_secret")
-        if not secret:
-            return _rejected(connection, "This connection has no webhook signing secret configured.")
+
+    def verify(connection: Connection, secret: str) -> JsonResponse:
         supplied = request.headers.get("X-Shopify-Hmac-Sha256", "")
         if not supplied or not hmac.compare_digest(supplied, shopify_hmac(body, secret)):
             return _rejected(connection, "Invalid or missing X-Shopify-Hmac-Sha256.")
@@ -179,3 +183,5 @@ def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
         return _accept(
             connection, event_id, topic, shopify_target_ids(topic, parsed if isinstance(parsed, dict) else {})
         )
+
+    return _receive(request, connection_id, Provider.SHOPIFY, verify)

@@ -86,6 +86,25 @@ def list_with_last(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
     yield (previous if has_previous else ([], 0)), True
 
 
+def page_batches(
+    chunks: Iterator[tuple[list[CanonicalRow], int]],
+    *,
+    before_page: dict[str, Any],
+    after_page: dict[str, Any],
+    objects: int,
+) -> Iterator[Batch]:
+    """One source page as batches: the page's rows may come in chunks (a payout's lines, a
+    page at a time); every chunk but the last keeps the state from before the page, so only
+    a fully written page moves the cursor past it. A crash inside a page re-reads it."""
+    for (rows, extra_pages), is_last in list_with_last(chunks):
+        yield Batch(
+            rows=rows,
+            state=after_page if is_last else before_page,
+            pages=extra_pages + (1 if is_last else 0),
+            objects=objects if is_last else 0,
+        )
+
+
 _DONE = object()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from canonical.rows import CanonicalRow
 from connections.shopify import normalize as shopify_normalize
 from connections.shopify.client import Page, ShopifyClient
-from connections.sync.engine import Batch, list_with_last
+from connections.sync.engine import Batch, page_batches
 
 PAYOUT_LOOKBACK = timedelta(days=14)
 LINE_LOOKBACK = timedelta(days=3)
@@ -79,13 +79,9 @@ def forward_pass(
             after_page = {"high_water": state.get("high_water"), "pass": current}
         else:
             after_page = {"high_water": newest, "pass": None}
-        for (rows, extra_pages), is_last in list_with_last(chunks_for_page(page)):
-            yield Batch(
-                rows=rows,
-                state=after_page if is_last else before_page,
-                pages=extra_pages + (1 if is_last else 0),
-                objects=len(page.nodes) if is_last else 0,
-            )
+        yield from page_batches(
+            chunks_for_page(page), before_page=before_page, after_page=after_page, objects=len(page.nodes)
+        )
         before_page = after_page
 
 

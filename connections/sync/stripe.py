@@ -19,7 +19,7 @@ from typing import Any
 from canonical.rows import CanonicalRow
 from connections.stripe import normalize as stripe_normalize
 from connections.stripe.client import Page, StripeApi
-from connections.sync.engine import Batch, list_with_last
+from connections.sync.engine import Batch, page_batches
 
 DAY = 86_400
 # (stream, list resource, look-back below the high-water mark)
@@ -80,14 +80,9 @@ def paged_pass(
             after_page = {"high_water": state.get("high_water"), "pass": current}
         else:
             after_page = {"high_water": newest, "pass": None}
-        chunks = list_with_last(chunks_for_page(page))
-        for (rows, extra_pages), is_last in chunks:
-            yield Batch(
-                rows=rows,
-                state=after_page if is_last else before_page,
-                pages=extra_pages + (1 if is_last else 0),
-                objects=len(page.data) if is_last else 0,
-            )
+        yield from page_batches(
+            chunks_for_page(page), before_page=before_page, after_page=after_page, objects=len(page.data)
+        )
         before_page = after_page
 
 
