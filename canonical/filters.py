@@ -10,8 +10,12 @@ COMMON = ["source", "connection", "source_id"]
 
 
 class CanonicalFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="source_created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="source_created_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="source_created_at", lookup_expr="gte", label="Created from"
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="source_created_at", lookup_expr="lt", label="Created before"
+    )
     ordering = django_filters.OrderingFilter(
         fields=(("source_created_at", "created"), ("synced_at", "synced"), ("source_id", "source_id"))
     )
@@ -42,8 +46,8 @@ class DisputeFilter(CanonicalFilter):
 
 
 class PayoutFilter(CanonicalFilter):
-    arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
-    arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+    arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte", label="Arrives from")
+    arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte", label="Arrives by")
 
     class Meta:
         model = Payout

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit import views as audit_views
+from canonical import views as canonical_views
 from connections import webhooks
 from ecomops.api.health import LivenessView, ReadinessView
 from tenants import views as tenant_views
@@ -12,7 +14,9 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("connections.api.urls")),
+    path("", include("recon.api.urls")),
     path("", include("canonical.api.urls")),
+    path("", include("netsuite.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -24,6 +28,9 @@ urlpatterns = [
     path("login/", tenant_views.login_page, name="login"),
     path("logout/", tenant_views.logout_page, name="logout"),
     path("tenants/switch/", tenant_views.switch_tenant_page, name="switch-tenant"),
+    path("", include("connections.urls")),
+    path("data/", canonical_views.table_page, name="data"),
+    path("audit/", audit_views.audit_page, name="audit"),
     path("admin/login/", tenant_views.login_page),  # one login page for console and admin
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

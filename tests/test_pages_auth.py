@@ -104,15 +104,19 @@ def test_openapi_schema_and_docs(api, db):
     assert api.get("/api/v1/docs/").status_code == 200
 
 
-def test_admin_shows_connections_masked_and_canonical_rows_read_only(browser, tenant_a, in_tenant):  # noqa: ANN001
+def test_admin_shows_connections_masked_and_canonical_rows_read_only(browser, tenant_a, in_tenant):
     from canonical.models import PayoutLine
     from canonical.tests.factories import payout_line_row
     from canonical.upsert import upsert_rows
     from connections.services import connection_create
 
     with in_tenant(tenant_a.tenant):
-        conn = connection_create(actor=tenant_a.admin, name="Stripe EU", provider="stripe",
-                                 credentials={"api_key": "sk_test_AdminPageSecret_7f3e"})
+        conn = connection_create(
+            actor=tenant_a.admin,
+            name="Stripe EU",
+            provider="stripe",
+            credentials={"api_key": "sk_test_AdminPageSecret_7f3e"},
+        )
         upsert_rows([payout_line_row("txn_admin_1")], connection_id=conn.pk, tenant_id=conn.tenant_id)
         line = PayoutLine.objects.get(source_id="txn_admin_1")
     _login(browser, "admin@acme.example.com")

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from canonical.exports import csv_response, table_columns
 from canonical.filters import FILTERS
 from canonical.selectors import FilterError, table_rows
 from ecomops.api.pagination import Pagination
-
-HIDDEN = {"tenant_id", "raw_data", "content_hash"}
-
-
-def _columns(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields if f.attname not in HIDDEN]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 class TableView(APIView):
@@ -52,26 +38,14 @@ class TableView(APIView):
         model = FILTERS[table]._meta.model
         if not request.user.has_perm(f"canonical.view_{model._meta.model_name}"):
             raise PermissionDenied("Your role in this tenant does not allow viewing this table.")
-        columns = _columns(model) + (["raw_data"] if include_raw else [])
+        columns = table_columns(model, include_raw=include_raw)
         if wants_csv:
             if not request.user.has_perm("tenants.export_data"):
                 raise PermissionDenied("Your role in this tenant does not allow exports.")
-            return self._csv(table, rows, columns)
+            return csv_response(rows, columns, table)
         paginator = Pagination()
         page = paginator.paginate_queryset(rows.values(*columns), request, view=self)
         return paginator.get_paginated_response(list(page))
-
-    def _csv(self, table: str, rows, columns: list[str]) -> StreamingHttpResponse:
-        writer = csv.writer(_Echo())
-
-        def stream() -> Iterator[str]:
-            yield writer.writerow(columns)
-            for row in rows.values_list(*columns).iterator(chunk_size=2000):
-                yield writer.writerow(row)
-
-        response = StreamingHttpResponse(stream(), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
-        return response
 
 
 class TableListView(APIView):
@@ -81,7 +55,7 @@ class TableListView(APIView):
     def get(self, request):
         return Response(
             [
-                {"table": name, "columns": _columns(f._meta.model)}
+                {"table": name, "columns": table_columns(f._meta.model)}
                 for name, f in FILTERS.items()
                 if request.user.has_perm(f"canonical.view_{f._meta.model._meta.model_name}")
             ]

@@ -206,3 +206,21 @@ def test_key_rotation_re_encrypts_without_losing_access(api_as, tenant_a, in_ten
     with in_tenant(tenant_a.tenant):
         assert Connection.objects.get(pk=created["id"]).credentials["api_key"] == SECRET_KEY
     assert "re-encrypted 1" in out.getvalue()
+
+
+def test_table_csv_export_over_the_api(api_as, tenant_a, in_tenant):
+    from canonical.tests.factories import payout_line_row
+    from canonical.upsert import upsert_rows
+    from connections.services import connection_create
+
+    with in_tenant(tenant_a.tenant):
+        conn = connection_create(actor=tenant_a.admin, name="x", provider="stripe", credentials={"api_key": SECRET_KEY})
+        upsert_rows([payout_line_row(f"txn_{i}") for i in range(3)], connection_id=conn.pk, tenant_id=conn.tenant_id)
+
+    response = api_as(tenant_a.accountant, tenant_a.tenant).get("/api/v1/tables/payout_lines/", {"format": "csv"})
+    viewer = api_as(tenant_a.viewer, tenant_a.tenant).get("/api/v1/tables/payout_lines/", {"format": "csv"})
+
+    rows = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert len(rows) == 4
+    assert rows[0].startswith("id,")
+    assert viewer.status_code == 403  # viewers read, they do not export

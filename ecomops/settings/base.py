@@ -6,6 +6,7 @@ no ``DATABASE_URL`` the embedded PostgreSQL server in ``.data/pg`` is started an
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,6 +114,10 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if not DATABASES["default"]["HOST"] and DATABASES["default"].get("OPTIONS", {}).get("host"):
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["ENGINE"] = "ecomops.db"
+# Which process a database session belongs to, in pg_stat_activity: "ecomops qcluster", ...
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = (
+    "ecomops " + (sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else Path(sys.argv[0]).name)
+)[:63]
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_ecomops")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -176,6 +181,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "ecomops.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "URL_FORMAT_OVERRIDE": None,  # ?format=csv on the tables endpoint is ours, not a renderer switch
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "EcomOps API",

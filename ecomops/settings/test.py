@@ -4,7 +4,7 @@ import os
 import uuid
 
 from .base import *  # noqa: F403
-from .base import Q_CLUSTER
+from .base import DATABASES, Q_CLUSTER
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests
@@ -15,3 +15,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; n
 _RUN = os.environ.setdefault("ECOMOPS_TEST_RUN", uuid.uuid4().hex[:8])
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 Q_CLUSTER = {**Q_CLUSTER, "name": f"ecomops-test-{_RUN}-{_WORKER}", "workers": 1, "poll": 0.1}
+# A test database per run as well: two test sessions on one machine (two terminals, or a
+# session and a benchmark) must not drop each other's database.
+if not os.environ.get("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": f"test_ecomops_{_RUN}"}
+
+# The browser tests run the real server with these settings and no collectstatic step.
+WHITENOISE_USE_FINDERS = True

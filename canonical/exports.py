@@ -1,0 +1,43 @@
+"""CSV export of a canonical table, streamed (used by the API and the pages)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.db.models import Model, QuerySet
+from django.http import StreamingHttpResponse
+
+from ecomops.tenancy import current_tenant, tenant_context
+
+HIDDEN_COLUMNS = {"tenant_id", "raw_data", "content_hash"}
+
+
+def table_columns(model: type[Model], *, include_raw: bool = False) -> list[str]:
+    columns = [f.attname for f in model._meta.concrete_fields if f.attname not in HIDDEN_COLUMNS]
+    return [*columns, "raw_data"] if include_raw else columns
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(rows: QuerySet, columns: list[str], filename: str) -> StreamingHttpResponse:
+    """Stream rows as CSV without holding the table in memory.
+
+    The body is produced after the view has returned, when the request middleware has left
+    the tenant: the stream enters the tenant's context again for as long as it reads.
+    """
+    writer = csv.writer(_Echo())
+    tenant = current_tenant()
+
+    def stream() -> Iterator[str]:
+        with tenant_context(tenant):
+            yield writer.writerow(columns)
+            for row in rows.values_list(*columns).iterator(chunk_size=2000):
+                yield writer.writerow(row)
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
