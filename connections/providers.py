@@ -15,11 +15,13 @@ AUTH_FAILURE_CODES = {
     "INVALID_LOGIN_CREDENTIALS",
     "USER_ERROR_INVALID_CREDENTIALS",
     "api_key_expired",
+    "platform_api_key_expired",  # Stripe Connect: the platform's key expired
     "invalid_api_key",
     "ACCESS_DENIED",
     "invalid_client",
     "invalid_grant",
     "unauthorized_client",
+    "invalid_token",  # RFC 6750: an OAuth 2.0 bearer token refused (expired or revoked)
 }
 
 
@@ -57,4 +59,16 @@ def is_auth_failure(exc: BaseException) -> bool:
     """True when an error means the credentials are bad or revoked, whatever the status used."""
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
     code = str(getattr(exc, "code", "") or "")
-    return status in AUTH_FAILURE_STATUSES or code in AUTH_FAILURE_CODES or exc.__class__.__name__.endswith("AuthError")
+    # GraphQL answers 200 and names the refusal per error (Shopify: extensions.code ACCESS_DENIED
+    # when the token no longer grants the scope the sync reads).
+    graphql_codes = {
+        str((error.get("extensions") or {}).get("code") or "")
+        for error in (getattr(exc, "errors", None) or [])
+        if isinstance(error, dict)
+    }
+    return (
+        status in AUTH_FAILURE_STATUSES
+        or code in AUTH_FAILURE_CODES
+        or bool(graphql_codes & AUTH_FAILURE_CODES)
+        or exc.__class__.__name__.endswith("AuthError")
+    )

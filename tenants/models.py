@@ -33,6 +33,26 @@ class Tenant(TenantMixin):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Reconciliation settings (recon reads them; the owner changes them).
+    recon_amount_tolerance_minor = models.PositiveIntegerField(
+        default=0, help_text="How far a payment may differ from its order, in minor units, before it is an exception."
+    )
+    recon_freshness_hours = models.PositiveIntegerField(
+        default=24, help_text="A source not synced successfully within this many hours makes a recon run stale."
+    )
+    recon_unpaid_grace_days = models.PositiveIntegerField(
+        default=7, help_text="Days a paid order may wait for its payout before it is an exception."
+    )
+
+    # NetSuite posting (netsuite.services reads it): post reconciled payouts at once, or only
+    # after a user whose role may approve postings has approved each journal entry.
+    posting_mode = models.CharField(
+        max_length=16,
+        choices=[("auto", "Automatically"), ("approval", "After approval")],
+        default="approval",
+        help_text="Post reconciled payouts to NetSuite automatically, or after approval.",
+    )
+
     auto_create_schema = True
     auto_drop_schema = True
 

@@ -72,7 +72,11 @@ def switch_tenant_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenants/dashboard.html", {})
+    from ecomops.tenancy import current_tenant
+    from recon.selectors import recon_summary
+
+    recon = recon_summary(user=request.user) if current_tenant() else None
+    return render(request, "tenants/dashboard.html", {"recon": recon})
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None, credentials=None):

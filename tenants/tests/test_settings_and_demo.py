@@ -77,7 +77,7 @@ def test_demo_user_cannot_sign_in_under_production_settings(api, db, settings):
     assert refused.status_code == 401
 
 
-def test_sandboxes_are_refused_under_production_settings(db):  # noqa: ANN001
+def test_sandboxes_are_refused_under_production_settings(db):
     result = _manage("sandbox", "--stripe-port", "0", "--shopify-port", "0", "--netsuite-port", "0", env=PROD_ENV)
     assert result.returncode != 0
     assert "never run under production settings" in result.stderr

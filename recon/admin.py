@@ -1,0 +1,117 @@
+"""The finance console's reconciliation: runs, payout statuses (re-run from here) and the
+exceptions queue (acknowledge, resolve with a note). Data is written by services only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.http import HttpRequest
+
+from ecomops.admin_site import ReadOnlyTenantAdmin
+from recon.models import ReconException, ReconPayout, ReconRun, RunTrigger
+from recon.services import exception_bulk, recon_run_start
+from tenants.services import ServiceError
+
+
+@admin.register(ReconRun)
+class ReconRunAdmin(ReadOnlyTenantAdmin):
+    list_display = [
+        "queued_at",
+        "status",
+        "trigger",
+        "mode",
+        "requested_by_email",
+        "payouts_evaluated",
+        "payouts_with_exceptions",
+        "exceptions_opened",
+        "exceptions_auto_resolved",
+        "open_exceptions",
+        "duration_ms",
+        "stale_reason",
+    ]
+    list_filter = ["status", "trigger", "mode"]
+    search_fields = ["id", "requested_by_email", "stale_reason", "error_message"]
+    date_hierarchy = "queued_at"
+
+
+class ExceptionActionForm(ActionForm):
+    note = forms.CharField(required=False, label="Note", help_text="Required to resolve.")
+
+
+@admin.register(ReconException)
+class ReconExceptionAdmin(ReadOnlyTenantAdmin):
+    list_display = [
+        "reason",
+        "subject_ref",
+        "payout",
+        "state",
+        "expected_minor",
+        "expected_currency",
+        "actual_minor",
+        "actual_currency",
+        "message",
+        "note",
+        "last_seen_at",
+    ]
+    list_filter = ["state", "reason", "subject_type", "resolved_by_kind"]
+    search_fields = ["subject_ref", "payout__source_id", "note", "system_note"]
+    list_select_related = ["payout", "connection"]
+    action_form = ExceptionActionForm
+    actions = ["acknowledge_selected", "resolve_selected"]
+
+    @admin.action(description="Acknowledge the selected exceptions", permissions=["work"])
+    def acknowledge_selected(self, request: HttpRequest, queryset) -> None:
+        self._act(request, queryset, "acknowledge")
+
+    @admin.action(description="Resolve the selected exceptions (with the note)", permissions=["work"])
+    def resolve_selected(self, request: HttpRequest, queryset) -> None:
+        self._act(request, queryset, "resolve")
+
+    def _act(self, request: HttpRequest, queryset, action: str) -> None:
+        note = request.POST.get("note", "")
+        try:
+            result = exception_bulk(
+                actor=request.user, ids=list(queryset.values_list("pk", flat=True)[:1000]), action=action, note=note
+            )
+        except ServiceError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{len(result.changed)} exception(s) {action}d.")
+        if result.skipped:
+            self.message_user(request, f"{len(result.skipped)} skipped (already in that state).", messages.WARNING)
+
+    def has_work_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("recon.work_exception")
+
+
+@admin.register(ReconPayout)
+class ReconPayoutAdmin(ReadOnlyTenantAdmin):
+    list_display = [
+        "payout",
+        "status",
+        "currency",
+        "payout_amount_minor",
+        "lines_total_minor",
+        "difference_minor",
+        "line_count",
+        "open_exceptions",
+        "evaluated_at",
+    ]
+    list_filter = ["status", "currency"]
+    search_fields = ["payout__source_id"]
+    list_select_related = ["payout"]
+    actions = ["rerun_selected"]
+
+    @admin.action(description="Re-run reconciliation of the selected payouts", permissions=["run"])
+    def rerun_selected(self, request: HttpRequest, queryset) -> None:
+        payout_ids = [str(pk) for pk in queryset.values_list("payout_id", flat=True)]
+        try:
+            run = recon_run_start(actor=request.user, trigger=RunTrigger.ADMIN, payout_ids=payout_ids)
+        except ServiceError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Reconciliation of {len(payout_ids)} payout(s) queued (run {run.pk}).")
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("recon.run_recon")

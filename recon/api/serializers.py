@@ -1,0 +1,172 @@
+"""Input and output shapes of the recon API (kept apart, as CONVENTIONS asks)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from canonical.models import Payout
+from recon.models import ReconException, ReconRun
+from recon.services import ACTIONS
+
+
+class RunCreateInput(serializers.Serializer):
+    connection_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=500)
+    payout_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        max_length=10_000,
+        help_text="Canonical payout ids or processor payout ids (po_..., Shopify GIDs).",
+    )
+    date_from = serializers.DateField(required=False, allow_null=True)
+    date_to = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": ["date_to is before date_from."]})
+        return attrs
+
+
+class RunOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ReconRun
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "mode",
+            "requested_by_id",
+            "requested_by_email",
+            "sync_job_id",
+            "correlation_id",
+            "connection_ids",
+            "payout_ids",
+            "date_from",
+            "date_to",
+            "payouts_evaluated",
+            "payouts_reconciled",
+            "payouts_with_exceptions",
+            "payouts_pending",
+            "lines_evaluated",
+            "exceptions_opened",
+            "exceptions_updated",
+            "exceptions_reopened",
+            "exceptions_auto_resolved",
+            "open_exceptions",
+            "exceptions_by_reason",
+            "freshness",
+            "stale_reason",
+            "error_message",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+
+
+class ExceptionOutput(serializers.ModelSerializer):
+    payout_source_id = serializers.CharField(source="payout.source_id", default=None, read_only=True)
+    difference_minor = serializers.IntegerField(read_only=True, allow_null=True)
+    message = serializers.CharField(read_only=True)
+    # A plain string in the schema: an enum named "state" collides with other apps' states.
+    state = serializers.CharField(read_only=True, help_text="open, acknowledged or resolved")
+
+    class Meta:
+        model = ReconException
+        fields = [
+            "id",
+            "reason",
+            "subject_type",
+            "subject_id",
+            "subject_ref",
+            "payout",
+            "payout_source_id",
+            "connection",
+            "involved",
+            "expected_minor",
+            "expected_currency",
+            "actual_minor",
+            "actual_currency",
+            "difference_minor",
+            "message",
+            "detail",
+            "occurred_on",
+            "state",
+            "state_changed_at",
+            "acknowledged_by_id",
+            "acknowledged_by_email",
+            "acknowledged_at",
+            "resolved_by_kind",
+            "resolved_by_id",
+            "resolved_by_email",
+            "resolved_at",
+            "note",
+            "system_note",
+            "first_seen_run",
+            "last_seen_run",
+            "first_seen_at",
+            "last_seen_at",
+        ]
+
+
+class AcknowledgeInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+
+class ResolveInput(serializers.Serializer):
+    note = serializers.CharField(max_length=4000, help_text="Why it is resolved (required).")
+
+
+class BulkInput(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+    action = serializers.ChoiceField(choices=ACTIONS)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["action"] == "resolve" and not attrs.get("note", "").strip():
+            raise serializers.ValidationError({"note": ["A note saying why is required to resolve exceptions."]})
+        return attrs
+
+
+class BulkOutput(serializers.Serializer):
+    changed = serializers.ListField(child=serializers.UUIDField())
+    skipped = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class PayoutOutput(serializers.ModelSerializer):
+    """A canonical payout with what reconciliation concluded about it (None: never evaluated)."""
+
+    connection_name = serializers.CharField(source="connection.name", read_only=True)
+    recon_status = serializers.CharField(source="recon.status", read_only=True, allow_null=True, default=None)
+    lines_total_minor = serializers.IntegerField(
+        source="recon.lines_total_minor", read_only=True, allow_null=True, default=None
+    )
+    difference_minor = serializers.IntegerField(
+        source="recon.difference_minor", read_only=True, allow_null=True, default=None
+    )
+    line_count = serializers.IntegerField(source="recon.line_count", read_only=True, allow_null=True, default=None)
+    open_exceptions = serializers.IntegerField(
+        source="recon.open_exceptions", read_only=True, allow_null=True, default=None
+    )
+    evaluated_at = serializers.DateTimeField(source="recon.evaluated_at", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "source",
+            "source_id",
+            "connection",
+            "connection_name",
+            "currency",
+            "amount_minor",
+            "status",
+            "method",
+            "automatic",
+            "arrival_date",
+            "recon_status",
+            "lines_total_minor",
+            "difference_minor",
+            "line_count",
+            "open_exceptions",
+            "evaluated_at",
+        ]

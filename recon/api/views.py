@@ -1,0 +1,158 @@
+"""The recon API: thin views over ``recon.selectors`` and ``recon.services``.
+
+Permissions per method (``TenantPermission``): reading needs the model's ``view_`` permission,
+starting a run ``recon.run_recon``, working exceptions ``recon.work_exception``. Ids of
+another tenant (in the URL or the body) answer 404, like ids that do not exist.
+"""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ecomops.api.permissions import TenantPermission
+from recon import selectors, services
+from recon.api import serializers as s
+from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
+from recon.models import RunTrigger
+
+
+def _not_found(exc: services.ScopeNotFound) -> NotFound:
+    error = NotFound({"detail": str(exc), exc.field: [str(exc)]} if exc.field else str(exc))
+    return error
+
+
+class RunListView(ListAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconrun"], "POST": ["recon.run_recon"]}
+    serializer_class = s.RunOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReconRunFilter
+
+    def get_queryset(self):
+        return selectors.recon_run_list(user=self.request.user)
+
+    @extend_schema(request=s.RunCreateInput, responses={202: s.RunOutput})
+    def post(self, request):
+        data = s.RunCreateInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        try:
+            run = services.recon_run_start(actor=request.user, trigger=RunTrigger.API, **data.validated_data)
+        except services.ScopeNotFound as exc:
+            raise _not_found(exc) from exc
+        return Response(s.RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailView(RetrieveAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconrun"]}
+    serializer_class = s.RunOutput
+
+    def get_queryset(self):
+        return selectors.recon_run_list(user=self.request.user)
+
+
+class ExceptionListView(ListAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconexception"]}
+    serializer_class = s.ExceptionOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReconExceptionFilter
+
+    def get_queryset(self):
+        return selectors.exception_list(user=self.request.user)
+
+
+class ExceptionDetailView(RetrieveAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconexception"]}
+    serializer_class = s.ExceptionOutput
+
+    def get_queryset(self):
+        return selectors.exception_list(user=self.request.user)
+
+
+class ExceptionAcknowledgeView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["recon.work_exception"]}
+
+    @extend_schema(request=s.AcknowledgeInput, responses={200: s.ExceptionOutput})
+    def post(self, request, pk):
+        exception = selectors.exception_get(user=request.user, pk=pk)
+        data = s.AcknowledgeInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        exception = services.exception_acknowledge(actor=request.user, exception=exception, **data.validated_data)
+        return Response(s.ExceptionOutput(exception).data)
+
+
+class ExceptionResolveView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["recon.work_exception"]}
+
+    @extend_schema(request=s.ResolveInput, responses={200: s.ExceptionOutput})
+    def post(self, request, pk):
+        exception = selectors.exception_get(user=request.user, pk=pk)
+        data = s.ResolveInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        exception = services.exception_resolve(actor=request.user, exception=exception, **data.validated_data)
+        return Response(s.ExceptionOutput(exception).data)
+
+
+class ExceptionBulkView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["recon.work_exception"]}
+
+    @extend_schema(request=s.BulkInput, responses={200: s.BulkOutput})
+    def post(self, request):
+        data = s.BulkInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.exception_bulk(actor=request.user, **data.validated_data)
+        except services.ScopeNotFound as exc:
+            raise _not_found(exc) from exc
+        return Response({"changed": result.changed, "skipped": result.skipped})
+
+
+class PayoutListView(ListAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconpayout"]}
+    serializer_class = s.PayoutOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PayoutStatusFilter
+
+    def get_queryset(self):
+        return selectors.payout_list(user=self.request.user)
+
+
+class PayoutDetailView(RetrieveAPIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconpayout"]}
+    serializer_class = s.PayoutOutput
+
+    def get_queryset(self):
+        return selectors.payout_list(user=self.request.user)
+
+
+class PayoutExplainView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconpayout"]}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("line_limit", int, description="At most this many lines (1-10000, default 1000)")],
+        responses={200: dict},
+    )
+    def get(self, request, pk):
+        raw = request.query_params.get("line_limit", "1000")
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise ValidationError({"line_limit": [f"{raw!r} is not a whole number."]}) from None
+        if not 1 <= limit <= 10_000:
+            raise ValidationError({"line_limit": ["line_limit must be between 1 and 10000."]})
+        return Response(selectors.payout_explain(user=request.user, payout_id=pk, line_limit=limit))

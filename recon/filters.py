@@ -1,0 +1,66 @@
+"""One FilterSet per model, shared by the API, the admin and the selectors."""
+
+from __future__ import annotations
+
+import django_filters
+
+from canonical.models import Payout
+from recon.models import ExceptionState, PayoutStatus, Reason, ReconException, ReconRun, RunMode, RunStatus, RunTrigger
+
+
+class ReconRunFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=RunStatus.choices)
+    trigger = django_filters.MultipleChoiceFilter(choices=RunTrigger.choices)
+    mode = django_filters.ChoiceFilter(choices=RunMode.choices)
+    queued_after = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
+    queued_before = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+
+    class Meta:
+        model = ReconRun
+        fields = ["status", "trigger", "mode"]
+
+
+class ReconExceptionFilter(django_filters.FilterSet):
+    """``?reason=a&reason=b&state=open&payout=<id>&connection=<id>&date_from=&date_to=``.
+
+    ``date_from`` / ``date_to`` bound the subject's own date (a payout's arrival, an order's
+    creation); ``seen_after`` / ``seen_before`` when the engine last saw the exception.
+    """
+
+    reason = django_filters.MultipleChoiceFilter(choices=Reason.choices)
+    state = django_filters.MultipleChoiceFilter(choices=ExceptionState.choices)
+    payout = django_filters.UUIDFilter(field_name="payout_id")
+    payout_source_id = django_filters.CharFilter(field_name="payout__source_id")
+    connection = django_filters.UUIDFilter(field_name="connection_id")
+    subject = django_filters.CharFilter(field_name="subject_ref")
+    subject_type = django_filters.CharFilter()
+    date_from = django_filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
+    seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
+
+    class Meta:
+        model = ReconException
+        fields = ["reason", "state", "payout", "connection", "subject_type"]
+
+
+class PayoutStatusFilter(django_filters.FilterSet):
+    """Canonical payouts by their reconciliation status (``unevaluated``: no run has seen them)."""
+
+    status = django_filters.ChoiceFilter(
+        choices=[*PayoutStatus.choices, ("unevaluated", "Not evaluated yet")], method="filter_status"
+    )
+    connection = django_filters.UUIDFilter(field_name="connection_id")
+    source_id = django_filters.CharFilter()
+    currency = django_filters.CharFilter(lookup_expr="iexact")
+    arrival_from = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
+    arrival_to = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+
+    class Meta:
+        model = Payout
+        fields = ["connection", "source_id", "currency"]
+
+    def filter_status(self, queryset, name, value):
+        if value == "unevaluated":
+            return queryset.filter(recon__isnull=True)
+        return queryset.filter(recon__status=value)

@@ -1,0 +1,72 @@
+"""``manage.py recon --tenant SLUG [--payout ID ...] [--connection ID ...] [--from DATE --to DATE]``
+
+Reconciles in the foreground, inside the tenant's context, and prints the outcome counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.services import ServiceError
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+class Command(BaseCommand):
+    help = "Reconcile a tenant's payouts now (in the foreground) and print what was found."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--tenant", required=True, help="the tenant's slug (or id)")
+        parser.add_argument("--payout", action="append", default=[], help="a payout id or po_... (repeatable)")
+        parser.add_argument("--connection", action="append", default=[], help="a connection id (repeatable)")
+        parser.add_argument("--from", dest="date_from", type=_date, help="payouts arriving on or after (YYYY-MM-DD)")
+        parser.add_argument("--to", dest="date_to", type=_date, help="payouts arriving on or before (YYYY-MM-DD)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from ecomops.tenancy import tenant_context
+        from recon.models import RunStatus, RunTrigger
+        from recon.services import recon_run_execute, recon_run_start
+        from tenants.services import find_tenant
+
+        tenant = find_tenant(options["tenant"])
+        if tenant is None:
+            raise CommandError(f"Unknown tenant {options['tenant']!r}: give an existing tenant's slug or id.")
+        with tenant_context(tenant):
+            try:
+                run = recon_run_start(
+                    trigger=RunTrigger.COMMAND,
+                    connection_ids=options["connection"] or None,
+                    payout_ids=options["payout"] or None,
+                    date_from=options["date_from"],
+                    date_to=options["date_to"],
+                    enqueue=False,
+                )
+            except ServiceError as exc:
+                raise CommandError(str(exc)) from exc
+            run = recon_run_execute(run=run)
+        self.stdout.write(f"Run {run.pk} ({run.mode}): {run.status} in {run.duration_ms or 0} ms")
+        self.stdout.write(
+            f"  payouts evaluated {run.payouts_evaluated}: reconciled {run.payouts_reconciled}, "
+            f"with exceptions {run.payouts_with_exceptions}, pending {run.payouts_pending}; "
+            f"lines {run.lines_evaluated}"
+        )
+        self.stdout.write(
+            f"  exceptions opened {run.exceptions_opened}, updated {run.exceptions_updated}, "
+            f"reopened {run.exceptions_reopened}, resolved (cause gone) {run.exceptions_auto_resolved}; "
+            f"open in the tenant {run.open_exceptions}"
+        )
+        for reason, count in sorted(run.exceptions_by_reason.items()):
+            self.stdout.write(f"    {reason}: {count}")
+        if run.status == RunStatus.STALE:
+            self.stdout.write(self.style.WARNING(f"  STALE: {run.stale_reason}"))
+        if run.status == RunStatus.FAILED:
+            raise CommandError(f"The run failed: {run.error_message}")

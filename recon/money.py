@@ -1,0 +1,48 @@
+"""Minor-unit exponents as each processor counts them, for FX comparisons and display.
+
+Stripe documents its own list (docs.stripe.com/currencies): zero-decimal currencies, and
+three-decimal ones whose last digit must be 0. Where Stripe differs from ISO 4217 (ISK,
+HUF, TWD, UGX are sent with two decimals for backwards compatibility; MGA is zero-decimal),
+amounts in its API follow its list, so a conversion must too. Shopify speaks ISO 4217
+(``connections.shopify.money.currency_exponent``, which reads CLDR through babel).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connections.shopify.money import MoneyError, currency_exponent
+
+STRIPE_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def minor_exponent(currency: str, source: str = "stripe") -> int:
+    """Decimal places of ``currency``'s minor unit in ``source``'s API (USD 2, JPY 0, KWD 3)."""
+    code = (currency or "").upper()
+    if source == "stripe":
+        if code in STRIPE_ZERO_DECIMAL:
+            return 0
+        return 3 if code in STRIPE_THREE_DECIMAL else 2
+    try:
+        return currency_exponent(code)
+    except MoneyError:
+        return 2
+
+
+def format_minor(amount: int | None, currency: str, source: str = "stripe") -> str:
+    """``10050, "USD"`` → ``"100.50 USD"``; ``5000, "JPY"`` → ``"5000 JPY"``; None → ``"—"``."""
+    if amount is None:
+        return "—"
+    exponent = minor_exponent(currency, source)
+    value = Decimal(amount).scaleb(-exponent)
+    return f"{value:.{exponent}f} {currency}".strip()
+
+
+def exponent_sql(column: str) -> str:
+    """A SQL expression for the Stripe exponent of a currency column (codes come from this module)."""
+    zero = ", ".join(f"'{code}'" for code in sorted(STRIPE_ZERO_DECIMAL))
+    three = ", ".join(f"'{code}'" for code in sorted(STRIPE_THREE_DECIMAL))
+    return f"(CASE WHEN {column} IN ({zero}) THEN 0 WHEN {column} IN ({three}) THEN 3 ELSE 2 END)"

@@ -1,0 +1,360 @@
+"""Reads for reconciliation. Each takes the user and narrows by permission; missing and
+forbidden look the same (an empty queryset, or 404)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection as db
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from canonical.models import Payout
+from connections.models import Connection, ConnectionStatus
+from ecomops.tenancy import current_tenant_id
+from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
+from recon.models import ExceptionState, PayoutStatus, ReconException, ReconRun, RunStatus
+from recon.money import format_minor
+
+OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
+
+
+def _filtered(filterset_class: Any, queryset: QuerySet, filters: dict | None) -> QuerySet:
+    if not filters:
+        return queryset
+    filterset = filterset_class(filters, queryset=queryset)
+    if not filterset.is_valid():
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(filterset.errors.as_json())
+    return filterset.qs
+
+
+def recon_run_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconRun]:
+    if not user.has_perm("recon.view_reconrun"):
+        return ReconRun.objects.none()
+    # Filter by tenant in the query too: RLS is the wall, not the filter (DESIGN §4).
+    queryset = ReconRun.objects.filter(tenant_id=current_tenant_id()).order_by("-queued_at")
+    return _filtered(ReconRunFilter, queryset, filters)
+
+
+def recon_run_get(*, user: Any, pk: Any) -> ReconRun:
+    run = recon_run_list(user=user).filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+def exception_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconException]:
+    if not user.has_perm("recon.view_reconexception"):
+        return ReconException.objects.none()
+    queryset = (
+        ReconException.objects.filter(tenant_id=current_tenant_id())
+        .select_related("connection", "payout")
+        .order_by("-last_seen_at", "reason", "subject_ref")
+    )
+    return _filtered(ReconExceptionFilter, queryset, filters)
+
+
+def exception_get(*, user: Any, pk: Any) -> ReconException:
+    exception = exception_list(user=user).filter(pk=pk).first()
+    if exception is None:
+        raise Http404
+    return exception
+
+
+def payout_list(*, user: Any, filters: dict | None = None) -> QuerySet[Payout]:
+    """Canonical payouts with their reconciliation status (``payout.recon``, None if never evaluated)."""
+    if not user.has_perm("recon.view_reconpayout"):
+        return Payout.objects.none()
+    queryset = (
+        Payout.objects.filter(tenant_id=current_tenant_id())
+        .select_related("recon", "connection")
+        .order_by("-arrival_date", "-source_created_at", "source_id")
+    )
+    return _filtered(PayoutStatusFilter, queryset, filters)
+
+
+def payout_get(*, user: Any, pk: Any) -> Payout:
+    payout = payout_list(user=user).filter(pk=pk).first()
+    if payout is None:
+        raise Http404
+    return payout
+
+
+# ---------------------------------------------------------------------- explain
+
+_EXPLAIN_LINES = """
+    SELECT l.id, l.source_id, l.type, l.reporting_category, l.currency, l.amount_minor, l.fee_minor, l.net_minor,
+           l.fee_details, l.exchange_rate, l.source_object_id, l.source_object_type, l.source_order_id,
+           l.source_created_at,
+           pm.id, pm.source_id, pm.currency, pm.amount_minor, pm.gateway, pm.is_gift_card, pm.order_source_id,
+           o.id, o.source_id, o.order_number, o.currency, o.total_minor, o.gift_card_sold_minor, o.cancelled,
+           r.id, r.source_id, r.currency, r.amount_minor, r.payment_source_id,
+           d.id, d.source_id, d.currency, d.amount_minor, d.status, d.payment_source_id,
+           op.id, op.source_id, op.amount_minor, op.status
+    FROM canonical_payoutline l
+    LEFT JOIN canonical_payment pm ON l.reporting_category = 'charge' AND pm.tenant_id = %(t)s
+         AND pm.connection_id = l.connection_id AND pm.source_id = l.source_object_id
+    LEFT JOIN canonical_order o ON o.tenant_id = %(t)s AND o.connection_id = pm.connection_id
+         AND o.source_id = pm.order_source_id
+    LEFT JOIN canonical_refund r ON l.reporting_category IN ('refund', 'refund_failure') AND r.tenant_id = %(t)s
+         AND r.connection_id = l.connection_id AND r.source_id = l.source_object_id
+    LEFT JOIN canonical_dispute d ON l.reporting_category IN ('dispute', 'dispute_reversal') AND d.tenant_id = %(t)s
+         AND d.connection_id = l.connection_id AND d.source_id = l.source_object_id
+    LEFT JOIN canonical_payout op ON l.reporting_category IN ('payout', 'payout_reversal') AND op.tenant_id = %(t)s
+         AND op.connection_id = l.connection_id AND op.source_id = l.source_object_id
+    WHERE l.tenant_id = %(t)s AND l.connection_id = %(c)s AND l.payout_source_id = %(p)s
+    ORDER BY l.source_created_at NULLS LAST, l.source_id
+    LIMIT %(limit)s
+"""
+
+
+def _fee_details_sum(details: Any) -> int | None:
+    try:
+        return sum(int(d["amount_minor"]) for d in details or [])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _matched(row: tuple, category: str, payout: Payout) -> dict[str, Any] | None:
+    (pm_id, pm_ref, pm_cur, pm_amount, gateway, gift, order_ref,
+     o_id, o_ref, o_number, o_cur, o_total, o_gift, o_cancelled,
+     r_id, r_ref, r_cur, r_amount, r_payment,
+     d_id, d_ref, d_cur, d_amount, d_status, d_payment,
+     op_id, op_ref, op_amount, op_status) = row[14:]  # fmt: skip
+    if pm_id:
+        order = None
+        if o_id:
+            order = {
+                "id": str(o_id),
+                "source_id": o_ref,
+                "order_number": o_number,
+                "currency": o_cur,
+                "total_minor": o_total,
+                # gift cards sold are a liability the customer prepaid, not revenue
+                "gift_card_sold_minor": o_gift,
+                "cancelled": o_cancelled,
+            }
+        return {
+            "type": "payment",
+            "id": str(pm_id),
+            "source_id": pm_ref,
+            "currency": pm_cur,
+            "amount_minor": pm_amount,
+            "gateway": gateway,
+            "is_gift_card": gift,
+            "order_source_id": order_ref or None,
+            "order": order,
+        }
+    if r_id:
+        return {
+            "type": "refund",
+            "id": str(r_id),
+            "source_id": r_ref,
+            "currency": r_cur,
+            "amount_minor": r_amount,
+            "payment_source_id": r_payment or None,
+        }
+    if d_id:
+        return {
+            "type": "dispute",
+            "id": str(d_id),
+            "source_id": d_ref,
+            "currency": d_cur,
+            "amount_minor": d_amount,
+            "status": d_status,
+            "payment_source_id": d_payment or None,
+        }
+    if op_id and op_id != payout.pk:
+        # another payout's line carried here: an instant payout made in between, or the
+        # funds of a failed payout coming back
+        return {"type": "payout", "id": str(op_id), "source_id": op_ref, "amount_minor": op_amount, "status": op_status}
+    return None
+
+
+def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict[str, Any]:
+    """Everything about one payout's reconciliation: its lines, what each matched, the
+    exceptions and the difference. The basis of the page, the API and the MCP tool.
+
+    Computed live from the canonical tables (the lines of one payout, through the indexes),
+    so it is right even between runs; the stored status says what the last run concluded.
+    """
+    payout = payout_get(user=user, pk=payout_id)
+    tenant_id = current_tenant_id()
+    source = payout.connection.provider if payout.connection_id else "stripe"
+    with db.cursor() as cursor:
+        cursor.execute(
+            _EXPLAIN_LINES,
+            {"t": tenant_id, "c": payout.connection_id, "p": payout.source_id, "limit": max(1, line_limit) + 1},
+        )
+        rows = cursor.fetchall()
+    truncated = len(rows) > line_limit
+    rows = rows[:line_limit]
+    exceptions = list(
+        ReconException.objects.filter(tenant_id=tenant_id, payout=payout)
+        .select_related("connection")
+        .order_by("state", "reason", "subject_ref")
+    )
+    by_subject: dict[str, list[str]] = {}
+    for exception in exceptions:
+        if exception.state in OPEN_STATES:
+            by_subject.setdefault(str(exception.subject_id), []).append(exception.reason)
+
+    lines, by_category = [], {}
+    total = 0
+    for row in rows:
+        (line_id, ref, line_type, category, currency, amount, fee, net, fee_details, rate,
+         object_id, object_type, order_id, created) = row[:14]  # fmt: skip
+        own = object_id == payout.source_id
+        fee_sum = _fee_details_sum(fee_details)
+        if not own:
+            total += net
+            bucket = by_category.setdefault(category, {"count": 0, "amount_minor": 0, "fee_minor": 0, "net_minor": 0})
+            bucket["count"] += 1
+            bucket["amount_minor"] += amount
+            bucket["fee_minor"] += fee
+            bucket["net_minor"] += net
+        lines.append(
+            {
+                "id": str(line_id),
+                "source_id": ref,
+                "type": line_type,
+                "category": category,
+                "currency": currency,
+                "amount_minor": amount,
+                "fee_minor": fee,
+                "net_minor": net,
+                "exchange_rate": str(rate.normalize()) if isinstance(rate, Decimal) else rate,
+                "source_object_id": object_id or None,
+                "source_object_type": object_type or None,
+                "source_order_id": order_id or None,
+                "created_at": created.isoformat() if created else None,
+                "own_payout_line": own,
+                "net_ok": net == amount - fee,
+                "fee_ok": fee_sum is None or fee_sum == fee,
+                "matched": None if own else _matched(row, category, payout),
+                "exceptions": by_subject.get(str(line_id), []),
+            }
+        )
+    recon = getattr(payout, "recon", None)
+    itemized = bool(lines)
+    difference = payout.amount_minor - total if itemized else None
+    open_exceptions = [e for e in exceptions if e.state in OPEN_STATES]
+    if not itemized and not payout.automatic:
+        summary = (
+            f"Payout {payout.source_id} of {format_minor(payout.amount_minor, payout.currency, source)} was made by "
+            "hand: the processor lists no lines for it, so it cannot be itemized."
+        )
+    elif difference == 0:
+        summary = (
+            f"The {len(lines) - sum(1 for line in lines if line['own_payout_line'])} lines add up to the payout, "
+            f"{format_minor(payout.amount_minor, payout.currency, source)}."
+        )
+    else:
+        summary = (
+            f"The lines add up to {format_minor(total, payout.currency, source)}; the payout is "
+            f"{format_minor(payout.amount_minor, payout.currency, source)}: a difference of "
+            f"{format_minor(difference, payout.currency, source)}."
+        )
+    if open_exceptions:
+        summary += (
+            f" {len(open_exceptions)} open exception(s): "
+            + "; ".join(sorted({e.reason for e in open_exceptions}))
+            + "."
+        )
+    return {
+        "payout": {
+            "id": str(payout.pk),
+            "source_id": payout.source_id,
+            "source": payout.source,
+            "connection": {"id": str(payout.connection_id), "name": payout.connection.name, "provider": source},
+            "currency": payout.currency,
+            "amount_minor": payout.amount_minor,
+            "status": payout.status,
+            "automatic": payout.automatic,
+            "method": payout.method,
+            "arrival_date": payout.arrival_date.isoformat() if payout.arrival_date else None,
+            "failure_code": payout.failure_code or None,
+            "reversal_of_source_id": payout.reversal_of_source_id or None,
+        },
+        "status": recon.status if recon else None,
+        "evaluated_at": recon.evaluated_at.isoformat() if recon else None,
+        "last_run_id": str(recon.last_run_id) if recon and recon.last_run_id else None,
+        "lines_total_minor": total if itemized else None,
+        "difference_minor": difference,
+        "difference": format_minor(difference, payout.currency, source) if difference is not None else None,
+        "by_category": by_category,
+        "line_count": len(lines),
+        "lines_truncated": truncated,
+        "lines": lines,
+        "exceptions": [
+            {
+                "id": str(e.pk),
+                "reason": e.reason,
+                "state": e.state,
+                "subject_type": e.subject_type,
+                "subject_ref": e.subject_ref,
+                "expected_minor": e.expected_minor,
+                "expected_currency": e.expected_currency,
+                "actual_minor": e.actual_minor,
+                "actual_currency": e.actual_currency,
+                "difference_minor": e.difference_minor,
+                "message": e.message,
+                "note": e.note,
+                "system_note": e.system_note,
+            }
+            for e in exceptions
+        ],
+        "summary": summary,
+    }
+
+
+# ---------------------------------------------------------------------- dashboard
+
+
+def recon_summary(*, user: Any) -> dict[str, Any] | None:
+    """What the dashboard says about reconciliation: the last run (stale or not), payouts by
+    status, open exceptions by reason, and connections whose credentials were refused."""
+    if not user.has_perm("recon.view_reconrun"):
+        return None
+    tenant_id = current_tenant_id()
+    last = ReconRun.objects.filter(tenant_id=tenant_id).exclude(status=RunStatus.QUEUED).order_by("-queued_at").first()
+    by_status = dict(
+        Payout.objects.filter(tenant_id=tenant_id, recon__isnull=False)
+        .values_list("recon__status")
+        .annotate(n=Count("id"))
+        .values_list("recon__status", "n")
+    )
+    open_by_reason = dict(
+        ReconException.objects.filter(tenant_id=tenant_id, state__in=OPEN_STATES)
+        .values_list("reason")
+        .annotate(n=Count("id"))
+        .values_list("reason", "n")
+        .order_by("-n")
+    )
+    broken = list(
+        Connection.objects.filter(tenant_id=tenant_id)
+        .filter(Q(status=ConnectionStatus.BROKEN) | Q(status=ConnectionStatus.ERROR))
+        .order_by("name")
+        .values("id", "name", "provider", "status", "status_message")
+    )
+    stale = last is not None and last.status == RunStatus.STALE
+    all_green = (
+        last is not None
+        and last.status == RunStatus.COMPLETED
+        and not broken
+        and not open_by_reason
+        and by_status.get(PayoutStatus.EXCEPTIONS, 0) == 0
+    )
+    return {
+        "last_run": last,
+        "stale": stale,
+        "stale_reason": last.stale_reason if stale else "",
+        "payouts": {status: by_status.get(status, 0) for status in PayoutStatus.values},
+        "open_exceptions": sum(open_by_reason.values()),
+        "open_by_reason": open_by_reason,
+        "broken_connections": broken,
+        "all_green": all_green,
+    }

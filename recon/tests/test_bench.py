@@ -1,0 +1,25 @@
+"""``manage.py bench recon`` at a tiny size: every planted fault found, nothing else."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+from django.core.management import call_command
+
+
+def test_bench_recon_finds_every_planted_fault_and_nothing_else(live_db):
+    out = StringIO()
+
+    call_command("bench", "recon", "--payouts", "20", "--lines", "10", "--json", stdout=out)
+
+    result = json.loads(out.getvalue())
+    assert result["lines"] == 200
+    assert result["found"] == result["planted"]
+    assert result["planted"]["payout_total_mismatch"] == 1
+    assert result["planted"]["line_net_mismatch"] == 2
+    assert (result["false_positives"], result["missed"]) == (0, 0)
+    assert result["rerun_mode"] == "incremental"
+    assert result["rerun_exceptions_changed"] == 0
+    for key in ("seconds", "baseline_seconds", "ratio", "rerun_seconds", "rerun_ratio"):
+        assert result[key] >= 0
