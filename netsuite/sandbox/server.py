@@ -200,6 +200,9 @@ class NetSuiteSandbox(SandboxApp):
         self.tokens_issued = 0
         self.concurrency_rejections = 0
         self.auth_failures: list[str] = []
+        # Time spent answering API calls (injected latency excluded): lets a benchmark tell
+        # the client's own cost from the server's.
+        self.service_seconds = 0.0
 
     # ------------------------------------------------------------------- registration
 
@@ -229,6 +232,7 @@ class NetSuiteSandbox(SandboxApp):
                 "concurrency_rejections": self.concurrency_rejections,
                 "auth_failures": list(self.auth_failures),
                 "journal_entries": self.store.count_journals(),
+                "service_ms": round(self.service_seconds * 1000, 3),
             }
 
     def reset_stats(self) -> None:
@@ -239,6 +243,7 @@ class NetSuiteSandbox(SandboxApp):
             self.tokens_issued = 0
             self.concurrency_rejections = 0
             self.auth_failures.clear()
+            self.service_seconds = 0.0
 
     def control(self, request: SandboxRequest) -> SandboxResponse:
         """The shared control routes, with NetSuite counters added to ``stats``."""
@@ -281,6 +286,15 @@ class NetSuiteSandbox(SandboxApp):
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:
         """Route one API request."""
+        started = time.perf_counter()
+        try:
+            return self._handle(request)
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.service_seconds += elapsed
+
+    def _handle(self, request: SandboxRequest) -> SandboxResponse:
         try:
             if request.path == TOKEN_PATH:
                 return self._token_endpoint(request)

@@ -72,3 +72,101 @@ def sandbox_factory(oauth2_private_key: str) -> Iterator[object]:
 def sandbox(sandbox_factory) -> Sandbox:  # type: ignore[no-untyped-def]
     """A default sandbox."""
     return sandbox_factory()
+
+
+# ------------------------------------------------------------------ posting (Django side)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_slot_providers(django_db_setup):  # type: ignore[no-untyped-def]
+    """The PostgreSQL slot provider keeps a connection per process: close it before the test
+    database is dropped (an open session would block the drop)."""
+    yield
+    from netsuite.connection import close_slot_providers, forget_shared_clients
+
+    forget_shared_clients()
+    close_slot_providers()
+
+
+class PostingWorld:
+    """A tenant with a Stripe connection, a NetSuite connection at the sandbox, and a full GL mapping."""
+
+    def __init__(self, world, sandbox: Sandbox, stripe, netsuite, mapping) -> None:  # type: ignore[no-untyped-def]
+        self.world = world
+        self.tenant = world.tenant
+        self.sandbox = sandbox
+        self.stripe = stripe
+        self.netsuite = netsuite
+        self.mapping = mapping
+
+    def client(self, **options: object):  # type: ignore[no-untyped-def]
+        """The NetSuite connection's own client (PostgreSQL slots), with fast retries."""
+        from netsuite.connection import netsuite_client
+
+        options.setdefault("retry_budget", FAST_RETRIES)
+        options.setdefault("rng", random.Random(7))
+        return netsuite_client(self.netsuite, **options)
+
+    def journal_count(self, external_id: str | None = None) -> int:
+        """Journal entries in the sandbox (with that external id), by SuiteQL over HTTP."""
+        sql = "SELECT COUNT(*) AS n FROM transaction WHERE recordtype = 'journalentry'"
+        if external_id is not None:
+            sql += f" AND externalid = '{external_id}'"
+        with self.client() as client:
+            return int(client.suiteql(sql).all()[0]["n"])
+
+    def upserts(self) -> int:
+        return int(self.sandbox.app.stats()["calls"].get("journalentry.upsert", 0))
+
+
+def tba_credentials(sandbox: Sandbox) -> dict[str, str]:
+    c = sandbox.credentials
+    return {
+        "consumer_key": c.consumer_key,
+        "consumer_secret": c.consumer_secret,
+        "token_id": c.token_id,
+        "token_secret": c.token_secret,
+    }
+
+
+def oauth2_credentials(sandbox: Sandbox) -> dict[str, str]:
+    c = sandbox.credentials
+    return {"client_id": c.client_id, "certificate_id": c.certificate_id, "private_key": c.private_key_pem or ""}
+
+
+def make_posting_world(world, sandbox: Sandbox, *, auth: str = "tba", mapping_values: dict | None = None):  # type: ignore[no-untyped-def]
+    """Connections and a GL mapping in the current tenant context (the caller entered it)."""
+    from connections.services import connection_create
+    from netsuite.services import gl_mapping_create
+    from netsuite.tests.factories import full_mapping_values
+
+    stripe = connection_create(
+        actor=world.admin,
+        name="Stripe",
+        provider="stripe",
+        credentials={"api_key": "sk_test_unused"},
+        subsidiary_id="1",
+    )
+    netsuite = connection_create(
+        actor=world.admin,
+        name="NetSuite",
+        provider="netsuite",
+        base_url=sandbox.url,
+        account_id=sandbox.credentials.account_id,
+        credentials=tba_credentials(sandbox) if auth == "tba" else oauth2_credentials(sandbox),
+    )
+    values = full_mapping_values(sandbox.credentials) if mapping_values is None else mapping_values
+    mapping = gl_mapping_create(
+        actor=world.admin, connection=stripe, netsuite_connection=netsuite, subsidiary_id="1", **values
+    )
+    return PostingWorld(world, sandbox, stripe, netsuite, mapping)
+
+
+@pytest.fixture
+def posting(tenant_a, in_tenant, sandbox):  # type: ignore[no-untyped-def]
+    """Tenant A, inside its context for the whole test, set up for posting to the sandbox."""
+    tenant = tenant_a.tenant
+    mode = tenant.posting_mode
+    with in_tenant(tenant):
+        yield make_posting_world(tenant_a, sandbox)
+    tenant.posting_mode = mode  # the object is shared by the session; the database row rolls back

@@ -1,0 +1,120 @@
+"""API shapes for NetSuite posting: input and output serializers kept apart."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
+from netsuite.services import POSTING_MODES
+
+MAX_SUITEQL_ROWS = 5000
+
+
+class GlMappingOutput(serializers.ModelSerializer):
+    connection_name = serializers.CharField(source="connection.name", read_only=True)
+    netsuite_connection_name = serializers.CharField(source="netsuite_connection.name", read_only=True)
+
+    class Meta:
+        model = GlMapping
+        fields = [
+            "id",
+            "connection",
+            "connection_name",
+            "netsuite_connection",
+            "netsuite_connection_name",
+            "subsidiary_id",
+            *ACCOUNT_FIELDS,
+            "currency_ids",
+            "created_at",
+            "updated_at",
+        ]
+
+
+# One optional field per mapping account (bank_account, clearing_account, ...), declared once.
+AccountInputs = type(
+    "AccountInputs",
+    (serializers.Serializer,),
+    {
+        name: serializers.CharField(
+            required=False, allow_blank=True, max_length=32, help_text="NetSuite internal id of the account"
+        )
+        for name in ACCOUNT_FIELDS
+    },
+)
+
+
+class GlMappingCreateInput(AccountInputs):
+    connection = serializers.UUIDField(help_text="The Stripe or Shopify connection whose payouts this maps.")
+    netsuite_connection = serializers.UUIDField(help_text="The NetSuite connection the entries go to.")
+    subsidiary_id = serializers.CharField(max_length=64)
+    currency_ids = serializers.DictField(child=serializers.CharField(max_length=32), required=False)
+
+
+class GlMappingUpdateInput(AccountInputs):
+    netsuite_connection = serializers.UUIDField(required=False)
+    subsidiary_id = serializers.CharField(max_length=64, required=False)
+    currency_ids = serializers.DictField(child=serializers.CharField(max_length=32), required=False)
+
+
+class PostingOutput(serializers.ModelSerializer):
+    connection_name = serializers.CharField(source="connection.name", read_only=True)
+
+    class Meta:
+        model = NetsuitePosting
+        fields = [
+            "id",
+            "payout",
+            "kind",
+            "connection",
+            "connection_name",
+            "source",
+            "source_id",
+            "external_id",
+            "state",
+            "amount_minor",
+            "currency",
+            "arrival_date",
+            "attempts",
+            "netsuite_internal_id",
+            "error_code",
+            "last_error",
+            "approved_by_email",
+            "approved_at",
+            "sending_started_at",
+            "posted_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PostingDetailOutput(PostingOutput):
+    """With the last request and response (secrets removed) and every attempt of the last send."""
+
+    class Meta(PostingOutput.Meta):
+        fields = [*PostingOutput.Meta.fields, "request", "response", "exchanges"]
+
+
+class PostingsComputedOutput(serializers.Serializer):
+    drafts = serializers.IntegerField()
+    approved = serializers.IntegerField()
+    reversals = serializers.IntegerField()
+    skipped_reason = serializers.CharField()
+
+
+class SuiteQLInput(serializers.Serializer):
+    connection = serializers.UUIDField(help_text="A NetSuite connection of this tenant.")
+    q = serializers.CharField(help_text="One read-only SELECT statement.", trim_whitespace=True)
+    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=MAX_SUITEQL_ROWS)
+
+
+class SuiteQLOutput(serializers.Serializer):
+    rows = serializers.ListField(child=serializers.DictField())
+    count = serializers.IntegerField()
+    total_results = serializers.IntegerField(allow_null=True)
+    truncated = serializers.BooleanField()
+    truncation_reason = serializers.CharField(allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class PostingSettings(serializers.Serializer):
+    posting_mode = serializers.ChoiceField(choices=POSTING_MODES)

@@ -1,0 +1,231 @@
+"""The NetSuite API: GL mappings, postings (approve, retry), SuiteQL, the posting mode.
+
+Views are thin: parse input, call one selector or service, render. Each states its
+permissions per method; ids of another tenant answer 404 like missing ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.models import Outcome
+from audit.services import audit_record
+from connections.models import Connection, Provider
+from ecomops.api.pagination import Pagination
+from ecomops.api.permissions import TenantPermission
+from ecomops.tenancy import current_tenant, current_tenant_id
+from netsuite import selectors, services
+from netsuite.api import serializers as s
+from netsuite.connection import shared_client
+from netsuite.errors import NetSuiteClientError, NetSuiteError
+from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
+
+
+def _connection_or_404(pk: uuid.UUID) -> Connection:
+    connection = Connection.objects.filter(tenant_id=current_tenant_id(), pk=pk).first()
+    if connection is None:
+        raise Http404
+    return connection
+
+
+class GlMappingListView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["netsuite.view_glmapping"], "POST": ["netsuite.add_glmapping"]}
+
+    @extend_schema(responses={200: s.GlMappingOutput(many=True)})
+    def get(self, request):
+        try:
+            mappings = selectors.gl_mapping_list(user=request.user, filters=request.query_params)
+        except selectors.FilterError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(s.GlMappingOutput(mappings, many=True).data)
+
+    @extend_schema(request=s.GlMappingCreateInput, responses={201: s.GlMappingOutput})
+    def post(self, request):
+        data = s.GlMappingCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        mapping = services.gl_mapping_create(
+            actor=request.user,
+            connection=_connection_or_404(values.pop("connection")),
+            netsuite_connection=_connection_or_404(values.pop("netsuite_connection")),
+            subsidiary_id=values.pop("subsidiary_id"),
+            **values,
+        )
+        return Response(s.GlMappingOutput(mapping).data, status=status.HTTP_201_CREATED)
+
+
+class GlMappingDetailView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {
+        "GET": ["netsuite.view_glmapping"],
+        "PATCH": ["netsuite.change_glmapping"],
+        "DELETE": ["netsuite.delete_glmapping"],
+    }
+
+    @extend_schema(responses={200: s.GlMappingOutput})
+    def get(self, request, pk):
+        return Response(s.GlMappingOutput(selectors.gl_mapping_get(user=request.user, pk=pk)).data)
+
+    @extend_schema(request=s.GlMappingUpdateInput, responses={200: s.GlMappingOutput})
+    def patch(self, request, pk):
+        mapping = selectors.gl_mapping_get(user=request.user, pk=pk)
+        data = s.GlMappingUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "netsuite_connection" in changes:
+            changes["netsuite_connection"] = _connection_or_404(changes["netsuite_connection"])
+        mapping = services.gl_mapping_update(actor=request.user, mapping=mapping, **changes)
+        return Response(s.GlMappingOutput(mapping).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        services.gl_mapping_delete(actor=request.user, mapping=selectors.gl_mapping_get(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PostingListView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["netsuite.view_netsuiteposting"]}
+
+    @extend_schema(responses={200: s.PostingOutput(many=True)})
+    def get(self, request):
+        try:
+            postings = selectors.posting_list(user=request.user, filters=request.query_params)
+        except selectors.FilterError as exc:
+            raise ValidationError(exc.errors) from exc
+        paginator = Pagination()
+        page = paginator.paginate_queryset(postings, request, view=self)
+        return paginator.get_paginated_response(s.PostingOutput(page, many=True).data)
+
+
+class PostingDetailView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["netsuite.view_netsuiteposting"]}
+
+    @extend_schema(responses={200: s.PostingDetailOutput})
+    def get(self, request, pk):
+        return Response(s.PostingDetailOutput(selectors.posting_get(user=request.user, pk=pk)).data)
+
+
+class PostingApproveView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.approve_posting"]}
+
+    @extend_schema(request=None, responses={200: s.PostingOutput})
+    def post(self, request, pk):
+        posting = selectors.posting_get(user=request.user, pk=pk)
+        return Response(s.PostingOutput(services.posting_approve(posting=posting, actor=request.user)).data)
+
+
+class PostingRetryView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.retry_posting"]}
+
+    @extend_schema(request=None, responses={202: s.PostingOutput})
+    def post(self, request, pk):
+        posting = selectors.posting_get(user=request.user, pk=pk)
+        posting = services.posting_retry(posting=posting, actor=request.user)
+        return Response(s.PostingOutput(posting).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PostingComputeView(APIView):
+    """Create the postings that reconciled payouts call for (what a recon run does on its own)."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.add_netsuiteposting"]}
+
+    @extend_schema(request=None, responses={200: s.PostingsComputedOutput})
+    def post(self, request):
+        result = services.postings_after_recon()
+        return Response(
+            {
+                "drafts": result.drafts,
+                "approved": result.approved,
+                "reversals": result.reversals,
+                "skipped_reason": result.skipped_reason,
+            }
+        )
+
+
+class PostingSettingsView(APIView):
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["netsuite.view_netsuiteposting"], "PATCH": ["tenants.manage_settings"]}
+
+    @extend_schema(responses={200: s.PostingSettings})
+    def get(self, request):
+        return Response({"posting_mode": current_tenant().posting_mode})
+
+    @extend_schema(request=s.PostingSettings, responses={200: s.PostingSettings})
+    def patch(self, request):
+        data = s.PostingSettings(data=request.data)
+        data.is_valid(raise_exception=True)
+        mode = services.posting_mode_set(actor=request.user, mode=data.validated_data["posting_mode"])
+        return Response({"posting_mode": mode})
+
+
+class SuiteQLView(APIView):
+    """One read-only SELECT against a NetSuite connection; rows come back as NetSuite sends them."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.run_suiteql"]}
+
+    @extend_schema(request=s.SuiteQLInput, responses={200: s.SuiteQLOutput})
+    def post(self, request):
+        data = s.SuiteQLInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        query, limit = data.validated_data["q"], data.validated_data["limit"]
+        connection = _connection_or_404(data.validated_data["connection"])
+        if connection.provider != Provider.NETSUITE:
+            raise ValidationError({"connection": [f"{connection.name} is not a NetSuite connection."]})
+        try:
+            validate_read_only(query)
+        except SuiteQLValidationError as exc:
+            raise ValidationError({"q": [str(exc)]}) from exc
+        try:
+            result = shared_client(connection).suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
+            rows = result.all()
+        except NetSuiteError as exc:
+            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
+            if exc.status == 400:  # NetSuite's verdict on the query itself
+                raise ValidationError({"q": [f"NetSuite refused the query: {exc.detail}"]}) from exc
+            return Response(
+                {"detail": f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", "code": "netsuite_error"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        except NetSuiteClientError as exc:
+            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
+            return Response(
+                {"detail": f"NetSuite could not be reached: {exc}", "code": "netsuite_unavailable"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        self._audit(request, connection, query, Outcome.SUCCESS, {"rows": len(rows), "truncated": result.truncated})
+        return Response(
+            {
+                "rows": rows,
+                "count": len(rows),
+                "total_results": result.total_results,
+                "truncated": result.truncated,
+                "truncation_reason": result.truncation_reason,
+                "warnings": result.warnings,
+            }
+        )
+
+    @staticmethod
+    def _audit(request, connection: Connection, query: str, outcome: str, detail: dict[str, Any]) -> None:
+        audit_record(
+            action="netsuite.suiteql",
+            actor=request.user,
+            target=connection,
+            outcome=outcome,
+            detail={"query": query[:2000], **detail},
+        )

@@ -1,0 +1,34 @@
+"""One FilterSet per model, shared by the API, the pages and the selectors."""
+
+from __future__ import annotations
+
+import django_filters
+
+from netsuite.models import GlMapping, NetsuitePosting, PostingKind, PostingState
+
+
+class PostingFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=PostingState.choices)
+    kind = django_filters.ChoiceFilter(choices=PostingKind.choices)
+    payout = django_filters.UUIDFilter(field_name="payout_id")
+    connection = django_filters.UUIDFilter(field_name="connection_id")
+    source_id = django_filters.CharFilter(field_name="source_id")
+    external_id = django_filters.CharFilter(field_name="external_id")
+    arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
+    arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+    ordering = django_filters.OrderingFilter(
+        fields=(("created_at", "created"), ("arrival_date", "arrival_date"), ("posted_at", "posted"))
+    )
+
+    class Meta:
+        model = NetsuitePosting
+        fields = ["state", "kind", "payout", "connection", "source", "source_id", "external_id", "error_code"]
+
+
+class GlMappingFilter(django_filters.FilterSet):
+    connection = django_filters.UUIDFilter(field_name="connection_id")
+    netsuite_connection = django_filters.UUIDFilter(field_name="netsuite_connection_id")
+
+    class Meta:
+        model = GlMapping
+        fields = ["connection", "netsuite_connection", "subsidiary_id"]

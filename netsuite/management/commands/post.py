@@ -1,0 +1,89 @@
+"""``manage.py post --tenant SLUG [--payout ID ...]``: post reconciled payouts to NetSuite now.
+
+Creates the postings reconciliation calls for (drafts in approval mode, approved ones in
+automatic mode), then sends every approved posting and resumes every posting a crashed
+worker left ``sending``, here in this process (``--enqueue`` hands them to the workers
+instead). Sending is exactly-once whoever does it: see ``netsuite.services``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ecomops.tenancy import tenant_context
+
+
+class Command(BaseCommand):
+    help = "Post reconciled payouts of a tenant to NetSuite (create postings, send approved ones, resume stuck ones)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tenant", required=True, help="tenant slug")
+        parser.add_argument(
+            "--payout",
+            action="append",
+            dest="payouts",
+            help="a payout id or its source id (po_..., a Shopify GID); repeat for several (default: all)",
+        )
+        parser.add_argument("--enqueue", action="store_true", help="queue the sends on the posting workers")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from netsuite.models import NetsuitePosting
+        from netsuite.services import posting_enqueue, posting_send, postings_after_recon, postings_pending
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant {options['tenant']!r}.")
+        with tenant_context(tenant):
+            payout_ids = self._payout_ids(options["payouts"]) if options["payouts"] else None
+            created = postings_after_recon(payout_ids=payout_ids, enqueue=False)
+            if created.skipped_reason:
+                self.stdout.write(f"Nothing to post: {created.skipped_reason}.")
+                return
+            self.stdout.write(
+                f"Postings created: {created.approved} approved, {created.drafts} awaiting approval "
+                f"({created.reversals} reversals of failed payouts); posting mode: {tenant.posting_mode}."
+            )
+            pending = postings_pending(payout_ids=payout_ids)
+            if options["enqueue"]:
+                for posting_id in pending:
+                    posting_enqueue(posting_id=posting_id, tenant_id=tenant.pk)
+                self.stdout.write(f"Queued {len(pending)} posting(s) on the posting queue.")
+                return
+            outcome: Counter[str] = Counter()
+            for posting_id in pending:
+                posting = posting_send(posting_id=posting_id)
+                state = posting.state if posting else "missing"
+                outcome[state] += 1
+                if posting is not None and state == "failed":
+                    self.stdout.write(f"  {posting.source_id}: failed - {posting.last_error}")
+                elif posting is not None and state == "sending":
+                    self.stdout.write(f"  {posting.source_id}: being sent by another worker, left to it")
+            waiting = NetsuitePosting.objects.filter(tenant_id=tenant.pk, state="draft").count()
+            self.stdout.write(
+                f"Sent {len(pending)}: {outcome['posted']} posted, {outcome['failed']} failed, "
+                f"{outcome['sending']} in progress elsewhere; {waiting} draft(s) await approval."
+            )
+
+    @staticmethod
+    def _payout_ids(references: list[str]) -> list[Any]:
+        """Payouts of the current tenant by id or by source id; an unknown one is an error."""
+        import uuid
+
+        from canonical.models import Payout
+        from ecomops.tenancy import current_tenant_id
+
+        found = []
+        for reference in references:
+            payouts = Payout.objects.filter(tenant_id=current_tenant_id())
+            try:
+                payout = payouts.filter(pk=uuid.UUID(reference)).first()
+            except ValueError:
+                payout = payouts.filter(source_id=reference).first()
+            if payout is None:
+                raise CommandError(f"No payout {reference!r} in this tenant.")
+            found.append(payout.pk)
+        return found

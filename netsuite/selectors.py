@@ -1,0 +1,282 @@
+"""Reads for NetSuite posting: what a payout consists of, and the lists users see.
+
+:func:`payout_summaries` turns canonical payouts into the pure builder's
+:class:`~netsuite.journal.PayoutSummary`: one ``GROUP BY`` over the payout lines (sums
+happen in SQL, on integers), then a fold of the few group rows into the summary fields.
+Its sign rule is the builder's: each field is a sum of balance-transaction amounts, so the
+fields add up to the lines' net, which for a reconciled payout is the payout amount.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connection as db
+from django.db.models import QuerySet
+from django.http import Http404
+
+from canonical.models import Payout, PayoutLine
+from ecomops.tenancy import current_tenant_id
+from netsuite.filters import GlMappingFilter, PostingFilter
+from netsuite.journal import JournalBuildError, PayoutSummary
+from netsuite.models import GlMapping, NetsuitePosting
+
+# Where a line's *amount* goes, by reporting category (both providers' vocabularies; see
+# canonical.rows and connections.shopify.normalize). A line's *fee* goes to processor fees,
+# or to dispute fees on dispute lines (Stripe books the dispute fee as the fee of the
+# dispute line, and refunds it as a negative fee on the dispute_reversal line).
+AMOUNT_FIELD_BY_CATEGORY: dict[str, str] = {
+    "charge": "gross_charges_minor",
+    "charge_failure": "gross_charges_minor",  # Stripe: a paid charge that failed later (ACH), a negative charge
+    "partial_capture_reversal": "gross_charges_minor",
+    "refund": "refunds_minor",
+    "refund_failure": "refunds_minor",  # a refund that bounced: the money is back, against the refunds account
+    "dispute": "disputes_minor",
+    "dispute_reversal": "dispute_reversals_minor",
+    "fee": "processor_fees_minor",  # fees billed as lines of their own
+    "payout_reversal": "payout_reversal_minor",  # a failed payout's money back in the balance
+    # Another payout's own line swept into this one (Stripe's instant payouts): money that
+    # left the processor balance for the bank earlier, so it moves through clearing as well.
+    "payout": "payout_reversal_minor",
+    "payout_minimum_balance_hold": "reserve_holds_minor",
+    "payout_minimum_balance_release": "reserve_releases_minor",
+    "adjustment": "adjustments_minor",
+}
+# Reserve categories with no direction in the name: a negative line holds, a positive one releases.
+SIGNED_RESERVE_CATEGORIES = frozenset({"reserve_transaction", "risk_reserved_funds", "connect_reserved_funds"})
+# Everything else (Shopify's shopify_billing, tax, financing, transfer, other; Stripe's topup,
+# transfer, other_adjustment, ...) is booked as an adjustment until someone maps it better.
+UNKNOWN_CATEGORY_FIELD = "adjustments_minor"
+DISPUTE_CATEGORIES = frozenset({"dispute", "dispute_reversal"})
+# Shopify books the dispute fee, and its refund, as lines of their own inside the dispute categories.
+DISPUTE_FEE_TYPES = ("chargeback_fee", "chargeback_fee_refund")
+
+
+def amount_field(category: str, negative: bool) -> str:
+    """The PayoutSummary field a line's amount adds to."""
+    if category in SIGNED_RESERVE_CATEGORIES:
+        return "reserve_holds_minor" if negative else "reserve_releases_minor"
+    return AMOUNT_FIELD_BY_CATEGORY.get(category, UNKNOWN_CATEGORY_FIELD)
+
+
+def fee_field(category: str) -> str:
+    """The PayoutSummary field a line's fee (subtracted) goes to."""
+    return "dispute_fees_minor" if category in DISPUTE_CATEGORIES else "processor_fees_minor"
+
+
+class NotPostableError(JournalBuildError):
+    """The payout's data cannot make an entry (no lines, mixed currencies, no date)."""
+
+
+@dataclass(frozen=True)
+class LineGroup:
+    """The sums of one payout's lines sharing category, dispute-fee-ness, sign and currency."""
+
+    category: str
+    dispute_fee_line: bool
+    negative: bool
+    currency: str
+    amount: int
+    fee: int
+    net: int
+    lines: int
+
+
+# One payout's lines grouped by (category, dispute-fee line, sign, currency), as a JSON array
+# of arrays, for the payout whose id, connection and source id the caller's query names
+# (``{payout}``: a table alias or CTE with ``id``, ``connection_id`` and ``source_id``
+# columns, named by the caller's prefix). The payout's own line (the transfer to the bank,
+# whose source object is the payout itself) is excluded: it is what the other lines add up
+# to, not one of them. Used as a correlated subquery, so one statement can carry it.
+LINE_GROUPS_SUBQUERY = """(
+    SELECT json_agg(json_build_array(g.category, g.fee_line, g.negative, g.currency, g.amount, g.fee, g.net, g.lines))
+    FROM (
+        SELECT l.reporting_category AS category, lower(l.type) = ANY(%(fee_types)s) AS fee_line,
+               l.amount_minor < 0 AS negative, l.currency,
+               SUM(l.amount_minor)::bigint AS amount, SUM(l.fee_minor)::bigint AS fee,
+               SUM(l.net_minor)::bigint AS net, COUNT(*) AS lines
+        FROM canonical_payoutline l
+        WHERE l.tenant_id = %(tenant)s AND l.connection_id = {payout}connection_id
+          AND l.payout_source_id = {payout}source_id AND l.source_object_id <> {payout}source_id
+        GROUP BY 1, 2, 3, 4
+    ) g
+)"""
+_SUMMARIES_SQL = (
+    "SELECT p.id, "
+    + LINE_GROUPS_SUBQUERY.format(payout="p.")
+    + " FROM canonical_payout p WHERE p.tenant_id = %(tenant)s AND p.id = ANY(%(ids)s)"
+)
+
+
+def line_groups(raw: Any) -> list[LineGroup]:
+    """The groups from LINE_GROUPS_SUBQUERY's JSON (text or already parsed; NULL: no lines)."""
+    if raw is None:
+        return []
+    rows = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    return [LineGroup(*row) for row in rows]
+
+
+def line_group_parameters(tenant_id: Any) -> dict[str, Any]:
+    """The parameters LINE_GROUPS_SUBQUERY needs."""
+    return {"tenant": tenant_id, "fee_types": list(DISPUTE_FEE_TYPES)}
+
+
+def payout_summaries(*, payouts: Iterable[Payout]) -> dict[uuid.UUID, PayoutSummary | JournalBuildError]:
+    """Each payout's summary by category, or why it cannot have one; one query for all of them."""
+    payouts = list(payouts)
+    if not payouts:
+        return {}
+    tenant_id = current_tenant_id()
+    with db.cursor() as cursor:
+        cursor.execute(_SUMMARIES_SQL, {**line_group_parameters(tenant_id), "ids": [p.pk for p in payouts]})
+        groups = {payout_id: line_groups(raw) for payout_id, raw in cursor.fetchall()}
+    return {p.pk: summarize(p, groups.get(p.pk, []), tenant_id) for p in payouts}
+
+
+def payout_summary(*, payout: Payout) -> PayoutSummary:
+    """One payout's summary; raises JournalBuildError when it cannot have one."""
+    result = payout_summaries(payouts=[payout])[payout.pk]
+    if isinstance(result, JournalBuildError):
+        raise result
+    return result
+
+
+def summarize(payout: Payout, groups: list[LineGroup], tenant_id: Any) -> PayoutSummary | JournalBuildError:
+    """Fold a payout's line groups into the builder's summary (or say why there is none)."""
+    label = f"{payout.source} payout {payout.source_id}"
+    if not groups:
+        return NotPostableError(
+            f"{label} has no itemized lines (a manual or instant payout is itemized inside a later automatic "
+            "payout); it cannot be posted as an entry of its own"
+        )
+    currencies = sorted({g.currency.upper() for g in groups} | {payout.currency.upper()})
+    if len(currencies) > 1:
+        return NotPostableError(f"{label} mixes currencies ({', '.join(currencies)}); lines must be in its currency")
+    if payout.arrival_date is None:
+        return NotPostableError(f"{label} has no arrival date")
+    fields: dict[str, int] = defaultdict(int)
+    for group in groups:
+        if group.dispute_fee_line and group.category in DISPUTE_CATEGORIES:
+            fields["dispute_fees_minor"] += group.amount
+        else:
+            fields[amount_field(group.category, group.negative)] += group.amount
+        fields[fee_field(group.category)] -= group.fee
+    return PayoutSummary(
+        tenant_id=str(tenant_id),
+        source=payout.source,  # type: ignore[arg-type]
+        payout_id=payout.source_id,
+        currency=payout.currency.upper(),
+        arrival_date=payout.arrival_date,
+        subsidiary_id=payout.subsidiary_id,
+        amount_minor=payout.amount_minor,
+        currency_exponent=_processor_exponent(payout),
+        **fields,
+    )
+
+
+def _processor_exponent(payout: Payout) -> int | None:
+    """Stripe's own exponent where it differs from ISO 4217 (ISK, HUF... in two decimals)."""
+    if payout.source != "stripe":
+        return None  # Shopify speaks ISO 4217
+    from recon.money import minor_exponent
+
+    return minor_exponent(payout.currency, "stripe")
+
+
+def reversal_summary(*, payout: Payout) -> PayoutSummary:
+    """The entry that takes back a posted payout that failed: the bank credited, clearing debited.
+
+    Dated the day the processor returned the money (its ``payout_reversal`` line), else the
+    arrival date.
+    """
+    failed_on = (
+        PayoutLine.objects.filter(
+            tenant_id=payout.tenant_id,
+            connection_id=payout.connection_id,
+            source_object_id=payout.source_id,
+            reporting_category="payout_reversal",
+        )
+        .order_by("source_created_at")
+        .values_list("source_created_at", flat=True)
+        .first()
+    )
+    transaction_date: date | None = failed_on.date() if failed_on else payout.arrival_date
+    if transaction_date is None:
+        raise NotPostableError(f"{payout.source} payout {payout.source_id} has no date to reverse it on")
+    return PayoutSummary(
+        tenant_id=str(payout.tenant_id),
+        source=payout.source,  # type: ignore[arg-type]
+        payout_id=payout.source_id,
+        currency=payout.currency.upper(),
+        arrival_date=transaction_date,
+        subsidiary_id=payout.subsidiary_id,
+        amount_minor=-payout.amount_minor,
+        payout_reversal_minor=-payout.amount_minor,
+        kind="reversal",
+        currency_exponent=_processor_exponent(payout),
+    )
+
+
+# ------------------------------------------------------------------------- user-facing lists
+
+
+class FilterError(ValueError):
+    """Bad filter values: answered as 400 naming the fields."""
+
+    def __init__(self, errors: Mapping[str, Any]) -> None:
+        super().__init__("invalid filters")
+        self.errors = dict(errors)
+
+
+def posting_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[NetsuitePosting]:
+    """The tenant's postings the user may see, filtered (``netsuite.filters.PostingFilter``)."""
+    if not user.has_perm("netsuite.view_netsuiteposting"):
+        return NetsuitePosting.objects.none()
+    queryset = NetsuitePosting.objects.filter(tenant_id=current_tenant_id()).select_related("connection")
+    filterset = PostingFilter(filters or {}, queryset=queryset.order_by("-created_at", "external_id"))
+    if not filterset.is_valid():
+        raise FilterError(filterset.errors)
+    return filterset.qs
+
+
+def posting_get(*, user: Any, pk: Any) -> NetsuitePosting:
+    """One posting, or 404 whether it is missing, another tenant's, or not the user's to see."""
+    try:
+        key = uuid.UUID(str(pk))
+    except ValueError:
+        raise Http404 from None
+    posting = posting_list(user=user).filter(pk=key).first()
+    if posting is None:
+        raise Http404
+    return posting
+
+
+def gl_mapping_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[GlMapping]:
+    """The tenant's GL mappings the user may see."""
+    if not user.has_perm("netsuite.view_glmapping"):
+        return GlMapping.objects.none()
+    queryset = GlMapping.objects.filter(tenant_id=current_tenant_id()).select_related(
+        "connection", "netsuite_connection"
+    )
+    filterset = GlMappingFilter(filters or {}, queryset=queryset.order_by("connection__name", "subsidiary_id", "pk"))
+    if not filterset.is_valid():
+        raise FilterError(filterset.errors)
+    return filterset.qs
+
+
+def gl_mapping_get(*, user: Any, pk: Any) -> GlMapping:
+    """One mapping, or 404."""
+    try:
+        key = uuid.UUID(str(pk))
+    except ValueError:
+        raise Http404 from None
+    mapping = gl_mapping_list(user=user).filter(pk=key).first()
+    if mapping is None:
+        raise Http404
+    return mapping

@@ -1,0 +1,19 @@
+"""Worker entries for NetSuite posting (run by ``ecomops.tasks.run_tenant_task`` inside the tenant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netsuite.services import posting_send, postings_after_recon
+
+
+def posting_send_task(*, posting_id: str) -> str:
+    """Send one posting; a redelivered or duplicated task finds it posted (or being sent) and stops."""
+    posting = posting_send(posting_id=posting_id)
+    return posting.state if posting is not None else "missing"
+
+
+def postings_after_recon_task(*, run_id: str | None = None) -> dict[str, Any]:
+    """Create (and in automatic mode queue) the postings a recon run made possible."""
+    result = postings_after_recon(run_id=run_id)
+    return {"drafts": result.drafts, "approved": result.approved, "reversals": result.reversals}

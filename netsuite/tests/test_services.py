@@ -1,0 +1,550 @@
+"""Posting services against the NetSuite sandbox over real HTTP: creating, approving, sending
+exactly once under faults, refusing what must not be sent, and GL mapping rules.
+
+Each proof of "one entry" counts the sandbox's records through SuiteQL, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection as db
+
+from audit.models import AuditEvent
+from canonical.models import Payout
+from canonical.upsert import upsert_rows
+from netsuite.models import NetsuitePosting, PostingError, PostingKind, PostingState
+from netsuite.services import (
+    _send_lock_key,
+    gl_mapping_create,
+    gl_mapping_update,
+    posting_approve,
+    posting_mode_set,
+    posting_retry,
+    posting_send,
+    postings_after_recon,
+)
+from netsuite.tests.conftest import make_posting_world
+from netsuite.tests.factories import (
+    PayoutSpec,
+    build_payout_rows,
+    queued_posting_ids,
+    reconcile,
+    run_queued_posting_tasks,
+    write_payouts,
+)
+from tenants.services import ServiceError
+
+
+def inject(posting, **fault) -> None:  # type: ignore[no-untyped-def]
+    httpx.post(f"{posting.sandbox.url}/__sandbox__/faults", json=fault).raise_for_status()
+
+
+def reconciled(posting, *specs: PayoutSpec) -> None:  # type: ignore[no-untyped-def]
+    write_payouts(posting.stripe, *specs)
+    reconcile()
+
+
+def posting_for(source_id: str, kind: str = PostingKind.PAYOUT) -> NetsuitePosting:
+    return NetsuitePosting.objects.get(source_id=source_id, kind=kind)
+
+
+def approved(posting, source_id: str, **spec) -> NetsuitePosting:  # type: ignore[no-untyped-def]
+    """A reconciled payout's posting, approved by the accountant (its send queued)."""
+    reconciled(posting, PayoutSpec(source_id, **spec))
+    postings_after_recon()
+    return posting_approve(posting=posting_for(source_id), actor=posting.world.accountant)
+
+
+def sandbox_entry(posting, external_id: str) -> dict:  # type: ignore[no-untyped-def]
+    with posting.client() as client:
+        return client.get("journalentry", f"eid:{external_id}", expand_sub_resources=True)
+
+
+def secrets_of(posting) -> list[str]:  # type: ignore[no-untyped-def]
+    c = posting.sandbox.credentials
+    return [c.consumer_key, c.consumer_secret, c.token_id, c.token_secret, c.client_id]
+
+
+# ------------------------------------------------------------------- creating postings
+
+
+def test_approval_mode_creates_drafts_and_sends_nothing(posting) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_a"), PayoutSpec("po_b", charges=(20000,), refunds=((0, 500),)))
+
+    result = postings_after_recon(run_id="run-1")
+
+    assert (result.drafts, result.approved) == (2, 0)
+    assert set(NetsuitePosting.objects.values_list("state", flat=True)) == {PostingState.DRAFT}
+    assert queued_posting_ids(posting.tenant.pk) == []
+    assert posting.upserts() == 0
+    again = postings_after_recon()
+    assert again.created == 0  # idempotent: one posting per payout
+    assert NetsuitePosting.objects.count() == 2
+
+
+def test_auto_mode_queues_and_the_worker_posts_one_balanced_entry(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    posting_mode_set(actor=posting.world.owner, mode="auto")
+    reconciled(posting, PayoutSpec("po_auto", charges=(20000,), refunds=((0, 5000),)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = postings_after_recon()
+    assert result.approved == 1
+    assert queued_posting_ids(posting.tenant.pk) == result.enqueued
+
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.POSTED]
+
+    sent = posting_for("po_auto")
+    entry = sandbox_entry(posting, sent.external_id)
+    assert entry["id"] == sent.netsuite_internal_id
+    assert entry["trandate"] == "2026-11-03"
+    assert "po_auto" in entry["memo"]
+    lines = [(i["account"]["id"], i.get("debit"), i.get("credit")) for i in entry["line"]["items"]]
+    assert lines == [
+        ("101", Decimal("143.9"), None),
+        ("110", None, Decimal("200.0")),
+        ("401", Decimal("50.0"), None),
+        ("601", Decimal("6.1"), None),
+    ]
+    assert posting.journal_count(sent.external_id) == 1
+    assert sent.approved_by_id is None
+    assert sent.approved_at is not None
+
+
+def test_postings_need_a_netsuite_connection(tenant_b, in_tenant) -> None:  # type: ignore[no-untyped-def]
+    from connections.services import connection_create
+
+    with in_tenant(tenant_b.tenant):
+        stripe = connection_create(
+            actor=None, name="Stripe", provider="stripe", credentials={"api_key": "sk_test_x"}, subsidiary_id="1"
+        )
+        write_payouts(stripe, PayoutSpec("po_nowhere"))
+        reconcile()
+
+        result = postings_after_recon()
+
+        assert result.skipped_reason == "no enabled NetSuite connection"
+        assert not NetsuitePosting.objects.exists()
+
+
+def test_payout_with_exceptions_gets_no_posting(posting) -> None:  # type: ignore[no-untyped-def]
+    spec = build_payout_rows(PayoutSpec("po_short", charges=(10000,)))
+    for row in spec.rows:
+        if row.kind == "payout":
+            row.fields["amount_minor"] += 100  # the bank got more than the lines add up to
+    upsert_rows(spec.rows, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+    reconcile()
+
+    assert postings_after_recon().created == 0
+
+
+# ---------------------------------------------------------------------- approving
+
+
+def test_accountant_approval_then_send_posts(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_ok"))
+    postings_after_recon()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = posting_approve(posting=posting_for("po_ok"), actor=posting.world.accountant)
+
+    assert result.state == PostingState.APPROVED
+    assert result.approved_by_email == posting.world.accountant.email
+    assert queued_posting_ids(posting.tenant.pk) == [str(result.pk)]
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.POSTED]
+    assert posting.journal_count(result.external_id) == 1
+    assert AuditEvent.objects.filter(action="netsuite.posting_approved", target_id=str(result.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="netsuite.posting_sent", target_id=str(result.pk), outcome="success"
+    ).exists()
+
+
+def test_approving_twice_is_refused(posting) -> None:  # type: ignore[no-untyped-def]
+    first = approved(posting, "po_twice")
+    with pytest.raises(ServiceError, match="Only a draft can be approved"):
+        posting_approve(posting=first, actor=posting.world.accountant)
+
+
+def test_unmapped_account_blocks_approval_with_its_reason(posting) -> None:  # type: ignore[no-untyped-def]
+    gl_mapping_update(actor=None, mapping=posting.mapping, refunds_account="")
+    reconciled(posting, PayoutSpec("po_refunded", charges=(20000,), refunds=((0, 5000),)))
+    postings_after_recon()
+    draft = posting_for("po_refunded")
+
+    with pytest.raises(ServiceError) as refused:
+        posting_approve(posting=draft, actor=posting.world.accountant)
+
+    assert refused.value.code == PostingError.UNMAPPED_ACCOUNT
+    assert refused.value.field == "gl_mapping"
+    assert "refunds" in str(refused.value)
+    draft.refresh_from_db()
+    assert draft.state == PostingState.DRAFT
+    assert draft.error_code == PostingError.UNMAPPED_ACCOUNT
+    assert "refunds" in draft.last_error
+    assert posting.upserts() == 0
+
+
+def test_unmapped_account_fails_an_automatic_send_then_retry_after_mapping_posts(posting) -> None:  # type: ignore[no-untyped-def]
+    posting_mode_set(actor=None, mode="auto")
+    gl_mapping_update(actor=None, mapping=posting.mapping, dispute_fees_account="")
+    reconciled(posting, PayoutSpec("po_disputed", charges=(50000, 10000), disputes=((1, "lost"),)))
+    postings_after_recon()
+
+    failed = posting_send(posting_id=posting_for("po_disputed").pk, client=posting.client())
+
+    assert failed.state == PostingState.FAILED
+    assert failed.error_code == PostingError.UNMAPPED_ACCOUNT
+    assert "dispute_fees" in failed.last_error
+    assert failed.attempts == 0  # refused before anything was sent
+    assert posting.upserts() == 0
+
+    gl_mapping_update(actor=posting.world.admin, mapping=posting.mapping, dispute_fees_account="603")
+    posting_retry(posting=failed, actor=posting.world.admin)
+    sent = posting_send(posting_id=failed.pk, client=posting.client())
+    assert sent.state == PostingState.POSTED
+    assert posting.journal_count(sent.external_id) == 1
+
+
+def test_payout_without_mapping_is_refused_with_reason(posting) -> None:  # type: ignore[no-untyped-def]
+    from connections.services import connection_create
+
+    other = connection_create(
+        actor=None, name="Stripe EU", provider="stripe", credentials={"api_key": "sk_test_y"}, subsidiary_id="2"
+    )
+    write_payouts(other, PayoutSpec("po_eu"))
+    reconcile()
+    postings_after_recon()
+
+    with pytest.raises(ServiceError, match="No GL mapping") as refused:
+        posting_approve(posting=posting_for("po_eu"), actor=posting.world.accountant)
+    assert refused.value.code == PostingError.NO_MAPPING
+
+
+# --------------------------------------------------------------------- sending, faults
+
+
+def test_sent_posting_keeps_request_and_response_without_secrets(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = posting_send(posting_id=approved(posting, "po_kept").pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    assert sent.attempts == 1
+    assert sent.request["method"] == "PUT"
+    assert sent.request["url"].endswith(f"/journalentry/eid:{sent.external_id}")
+    assert sent.request["headers"]["authorization"] == "OAuth [REDACTED]"
+    assert json.loads(sent.request["body"])["externalId"] == sent.external_id
+    assert sent.response["status"] == 204
+    assert sent.response["headers"]["location"].endswith(f"/journalentry/{sent.netsuite_internal_id}")
+    stored = json.dumps([sent.request, sent.response, sent.exchanges])
+    for secret in secrets_of(posting):
+        assert secret not in stored
+
+
+def test_oauth2_connection_posts_with_one_token(tenant_a, in_tenant, sandbox) -> None:  # type: ignore[no-untyped-def]
+    with in_tenant(tenant_a.tenant):
+        world = make_posting_world(tenant_a, sandbox, auth="oauth2")
+        for n in range(3):
+            write_payouts(world.stripe, PayoutSpec(f"po_oauth_{n}"))
+        reconcile()
+        postings_after_recon()
+        client = world.client()
+        for draft in NetsuitePosting.objects.order_by("source_id"):
+            posting_approve(posting=draft, actor=tenant_a.accountant)
+            assert posting_send(posting_id=draft.pk, client=client).state == PostingState.POSTED
+
+        assert sandbox.app.stats()["calls"] == {"oauth2.token": 1, "journalentry.upsert": 3}
+        sent = NetsuitePosting.objects.order_by("source_id").first()
+        assert sent.request["headers"]["authorization"] == "Bearer [REDACTED]"
+        assert world.journal_count() == 3
+
+
+def test_storm_of_429s_ends_in_success_within_the_retry_budget(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_storm")
+    inject(posting, kind="429", count=5)
+
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    assert [e["status"] for e in sent.exchanges] == [429, 429, 429, 429, 429, 204]
+    assert "CONCURRENCY_LIMIT_EXCEEDED" in sent.exchanges[0]["response_body"]
+    assert posting.journal_count(sent.external_id) == 1
+
+
+def test_storm_beyond_the_budget_fails_then_retry_posts_once(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_long_storm")
+    inject(posting, kind="429", count=50)
+
+    failed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert failed.state == PostingState.FAILED
+    assert failed.error_code == PostingError.NETSUITE_UNAVAILABLE
+    assert "CONCURRENCY_LIMIT_EXCEEDED" in failed.last_error
+    httpx.delete(f"{posting.sandbox.url}/__sandbox__/faults")  # the storm passes
+    assert posting.journal_count() == 0
+
+    posting_retry(posting=failed, actor=posting.world.admin)
+    sent = posting_send(posting_id=failed.pk, client=posting.client())
+    assert (sent.state, sent.attempts) == (PostingState.POSTED, 2)
+    assert posting.journal_count(sent.external_id) == 1
+
+
+def test_validation_error_is_not_retried(posting) -> None:  # type: ignore[no-untyped-def]
+    gl_mapping_update(actor=None, mapping=posting.mapping, clearing_account="999")  # no such account in NetSuite
+    queued = approved(posting, "po_bad_account")
+
+    failed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert failed.state == PostingState.FAILED
+    assert failed.error_code == PostingError.NETSUITE_REJECTED
+    assert "INVALID_KEY_OR_REF" in failed.last_error
+    assert len(failed.exchanges) == 1
+
+
+def test_lost_response_then_retry_leaves_exactly_one_entry(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_lost_answer")
+    inject(posting, kind="drop_after_commit", count=1)  # NetSuite commits, the answer never arrives
+
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    assert posting.upserts() == 2  # the entry was written twice over the same external id
+    assert posting.journal_count(sent.external_id) == 1
+    assert posting.journal_count() == 1
+    assert sent.exchanges[0]["status"] is None
+    assert sent.exchanges[0]["error"]
+    assert sandbox_entry(posting, sent.external_id)["id"] == sent.netsuite_internal_id
+
+
+def test_resuming_a_send_that_crashed_after_the_upsert_keeps_one_entry(posting) -> None:  # type: ignore[no-untyped-def]
+    from netsuite.services import prepare_entry
+
+    queued = approved(posting, "po_crashed")
+    # What a worker killed right after NetSuite committed leaves behind: the entry exists,
+    # the posting says "sending", and the dead worker's session (and its lock) is gone.
+    entry = prepare_entry(queued).body
+    with posting.client() as client:
+        first_id = client.upsert_by_external_id("journalentry", queued.external_id, entry)
+    NetsuitePosting.objects.filter(pk=queued.pk).update(state=PostingState.SENDING, attempts=1)
+
+    resumed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert resumed.state == PostingState.POSTED
+    assert resumed.netsuite_internal_id == first_id
+    assert resumed.attempts == 2
+    assert posting.journal_count(queued.external_id) == 1
+
+
+def test_second_sender_leaves_a_posting_being_sent_alone(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_busy")
+    NetsuitePosting.objects.filter(pk=queued.pk).update(state=PostingState.SENDING, attempts=1)
+    from ecomops.dbsetup import database_url
+
+    # Another live worker's session holds the posting's send lock.
+    with psycopg.connect(database_url(db.settings_dict), autocommit=True) as other_worker:
+        other_worker.execute("SELECT pg_advisory_lock(%s)", (_send_lock_key(queued.pk),))
+
+        untouched = posting_send(posting_id=queued.pk, client=posting.client())
+        assert untouched.state == PostingState.SENDING
+        assert posting.upserts() == 0
+        with pytest.raises(ServiceError, match="being sent right now"):
+            posting_retry(posting=untouched, actor=posting.world.admin)
+
+    # that worker died: its lock went with its session, the posting can be resumed
+    assert posting_send(posting_id=queued.pk, client=posting.client()).state == PostingState.POSTED
+    assert posting.journal_count(queued.external_id) == 1
+
+
+def test_unbalanced_entry_is_never_sent(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_changed", charges=(10000, 5000))
+    # A re-sync changed a line after the payout reconciled, and recon has not run since.
+    spec = build_payout_rows(PayoutSpec("po_changed", charges=(10000, 5000)))
+    changed = next(r for r in spec.rows if r.source_id == "txn_ch_changed_1")
+    changed.fields.update(amount_minor=5100, net_minor=5100 - changed.fields["fee_minor"])
+    changed.raw_data["amount"] = 5100
+    upsert_rows([changed], connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+
+    failed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert failed.state == PostingState.FAILED
+    assert failed.error_code == PostingError.UNBALANCED
+    assert "does not balance" in failed.last_error
+    assert "difference" in failed.last_error
+    assert posting.upserts() == 0
+    assert posting.journal_count() == 0
+
+
+def test_payout_no_longer_reconciled_is_not_sent(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_regressed")
+    spec = build_payout_rows(PayoutSpec("po_regressed"))
+    payout_row = next(r for r in spec.rows if r.kind == "payout")
+    payout_row.fields["amount_minor"] += 1
+    payout_row.raw_data["amount"] += 1
+    upsert_rows([payout_row], connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+    reconcile()
+
+    failed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert (failed.state, failed.error_code) == (PostingState.FAILED, PostingError.NOT_RECONCILED)
+    assert posting.upserts() == 0
+
+
+def test_sending_twice_sends_once(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_redelivered")
+
+    first = posting_send(posting_id=queued.pk, client=posting.client())
+    second = posting_send(posting_id=queued.pk, client=posting.client())  # a redelivered task
+
+    assert first.state == second.state == PostingState.POSTED
+    assert posting.upserts() == 1
+
+
+def test_failed_payout_after_posting_is_reversed(posting) -> None:  # type: ignore[no-untyped-def]
+    posting_mode_set(actor=None, mode="auto")
+    reconciled(posting, PayoutSpec("po_bounced"))
+    postings_after_recon()
+    original = posting_send(posting_id=posting_for("po_bounced").pk, client=posting.client())
+    assert original.state == PostingState.POSTED
+    # days later the bank returns the money: the payout is failed
+    spec = build_payout_rows(PayoutSpec("po_bounced", status="failed"))
+    upsert_rows(
+        [r for r in spec.rows if r.kind == "payout"],
+        connection_id=posting.stripe.pk,
+        tenant_id=posting.stripe.tenant_id,
+        subsidiary_id="1",
+    )
+    reconcile()
+
+    result = postings_after_recon()
+    reversal = posting_send(posting_id=posting_for("po_bounced", PostingKind.REVERSAL).pk, client=posting.client())
+
+    assert result.reversals == 1
+    assert reversal.state == PostingState.POSTED
+    assert reversal.external_id != original.external_id
+    assert "-rev-" in reversal.external_id
+    entry = sandbox_entry(posting, reversal.external_id)
+    assert [(i["account"]["id"], i.get("debit"), i.get("credit")) for i in entry["line"]["items"]] == [
+        ("101", None, Decimal("96.8")),
+        ("110", Decimal("96.8"), None),
+    ]
+    assert posting.journal_count() == 2  # the original stays, the reversal takes it back
+    assert postings_after_recon().created == 0
+
+
+def test_retry_refuses_drafts_and_posted(posting) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_draft"))
+    postings_after_recon()
+    with pytest.raises(ServiceError, match="approve it first"):
+        posting_retry(posting=posting_for("po_draft"), actor=posting.world.admin)
+    sent = posting_send(posting_id=approved(posting, "po_done").pk, client=posting.client())
+    with pytest.raises(ServiceError, match="cannot be retried"):
+        posting_retry(posting=sent, actor=posting.world.admin)
+
+
+# --------------------------------------------------------------------------- GL mapping
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"bank_account": "12a"}, "bank_account"),
+        ({"currency_ids": {"XYZ": "1"}}, "currency_ids"),
+        ({"currency_ids": {"USD": "one"}}, "currency_ids"),
+        ({"currency_ids": ["USD"]}, "currency_ids"),
+        ({"subsidiary_id": ""}, "subsidiary_id"),
+    ],
+)
+def test_mapping_input_is_checked(posting, values, field) -> None:  # type: ignore[no-untyped-def]
+    from connections.services import connection_create
+
+    other = connection_create(actor=None, name="Stripe 2", provider="stripe", credentials={"api_key": "sk_test_z"})
+    arguments = {"subsidiary_id": "3", **values}
+    with pytest.raises(ServiceError) as refused:
+        gl_mapping_create(actor=None, connection=other, netsuite_connection=posting.netsuite, **arguments)
+    assert refused.value.field == field
+
+
+def test_mapping_connections_must_be_the_right_providers(posting) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as wrong_netsuite:
+        gl_mapping_create(actor=None, connection=posting.stripe, netsuite_connection=posting.stripe, subsidiary_id="9")
+    assert wrong_netsuite.value.field == "netsuite_connection"
+    with pytest.raises(ServiceError) as wrong_source:
+        gl_mapping_create(
+            actor=None, connection=posting.netsuite, netsuite_connection=posting.netsuite, subsidiary_id="9"
+        )
+    assert wrong_source.value.field == "connection"
+
+
+def test_one_mapping_per_connection_and_subsidiary(posting) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as refused:
+        gl_mapping_create(
+            actor=None, connection=posting.stripe, netsuite_connection=posting.netsuite, subsidiary_id="1"
+        )
+    assert (refused.value.field, refused.value.code) == ("subsidiary_id", "exists")
+
+
+def test_mapping_changes_are_audited(posting) -> None:  # type: ignore[no-untyped-def]
+    gl_mapping_update(actor=posting.world.admin, mapping=posting.mapping, bank_account="120")
+
+    event = AuditEvent.objects.get(action="netsuite.gl_mapping_updated")
+    assert event.actor_email == posting.world.admin.email
+    assert event.detail["bank_account"] == ["101", "120"]
+
+
+def test_posting_mode_is_checked(posting) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as refused:
+        posting_mode_set(actor=None, mode="sometimes")
+    assert refused.value.field == "posting_mode"
+
+
+def test_payout_ids_scope_the_creation(posting) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_in"), PayoutSpec("po_out"))
+
+    result = postings_after_recon(payout_ids=[Payout.objects.get(source_id="po_in").pk])
+
+    assert result.drafts == 1
+    assert list(NetsuitePosting.objects.values_list("source_id", flat=True)) == ["po_in"]
+
+
+def _free_for_another_session(*postings: NetsuitePosting) -> bool:
+    """Can another session take these postings' send locks (i.e. nobody holds them)?"""
+    from ecomops.dbsetup import database_url
+
+    with psycopg.connect(database_url(db.settings_dict), autocommit=True) as other:
+        taken = [
+            other.execute("SELECT pg_try_advisory_lock(%s)", (_send_lock_key(p.pk),)).fetchone()[0] for p in postings
+        ]
+    return all(taken)
+
+
+def test_send_lock_is_released_after_success_failure_and_refusal(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = posting_send(posting_id=approved(posting, "po_lock_ok").pk, client=posting.client())
+    inject(posting, kind="500", count=50)
+    failed = posting_send(posting_id=approved(posting, "po_lock_fail").pk, client=posting.client())
+    httpx.delete(f"{posting.sandbox.url}/__sandbox__/faults")
+    queued = approved(posting, "po_lock_refused")
+    gl_mapping_update(actor=None, mapping=posting.mapping, processor_fees_account="")  # after the approval
+    refused = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert (sent.state, failed.state, refused.state) == (PostingState.POSTED, PostingState.FAILED, PostingState.FAILED)
+    assert failed.error_code == PostingError.NETSUITE_UNAVAILABLE
+    assert refused.error_code == PostingError.UNMAPPED_ACCOUNT
+    assert _free_for_another_session(sent, failed, refused)
+
+
+def test_no_secret_reaches_the_logs(posting, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    queued = approved(posting, "po_quiet")
+    inject(posting, kind="429", count=2)
+    inject(posting, kind="drop_after_commit", count=1)
+
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    assert "netsuite retry" in caplog.text  # the retries were logged...
+    for secret in secrets_of(posting):
+        assert secret not in caplog.text  # ...without a credential in them
