@@ -170,3 +170,18 @@ def posting(tenant_a, in_tenant, sandbox):  # type: ignore[no-untyped-def]
     with in_tenant(tenant):
         yield make_posting_world(tenant_a, sandbox)
     tenant.posting_mode = mode  # the object is shared by the session; the database row rolls back
+
+
+@pytest.fixture(autouse=True)
+def _empty_task_queue():  # noqa: ANN202
+    """Each test starts with an empty queue: with Redis as the broker, tasks a previous test
+    queued are not rolled back with its transaction."""
+    from django.conf import settings
+
+    from netsuite.tests.factories import _TAKEN, _take_posting_tasks
+
+    if settings.REDIS_URL:  # the ORM broker's queue is rolled back with each test already
+        _take_posting_tasks("-")
+    _TAKEN.clear()
+    yield
+    _TAKEN.clear()

@@ -265,28 +265,43 @@ def full_mapping_values(credentials: Any) -> dict[str, Any]:
     }
 
 
-def queued_posting_ids(tenant_id: Any) -> list[str]:
-    """Postings whose send is waiting in the django-q2 queue (ORM broker) for this tenant."""
-    from django_q.models import OrmQ
+# Tasks taken off the real broker (ORM or Redis, whichever the settings chose) by the
+# helpers below, per tenant, until a test runs them.
+_TAKEN: dict[str, list[tuple]] = {}
 
-    ids = []
-    for queued in OrmQ.objects.order_by("id"):
-        func, queued_tenant, kwargs, *_ = queued.task.get("args", ("", "", {}))
-        if func == "netsuite.tasks.posting_send_task" and queued_tenant == str(tenant_id):
-            ids.append(kwargs["posting_id"])
-    return ids
+
+def _take_posting_tasks(tenant_id: Any) -> list[tuple]:
+    """Drain the broker's queue; keep this tenant's posting sends, acknowledge everything."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    broker = get_broker()
+    taken = _TAKEN.setdefault(str(tenant_id), [])
+    # Redis's dequeue blocks a second on an empty list: ask for the size first.
+    while broker.queue_size():
+        batch = broker.dequeue()
+        if not batch:
+            break
+        for ack_id, payload in batch:
+            task = SignedPackage.loads(payload)
+            args = tuple(task.get("args", ()))
+            if len(args) >= 3 and args[0] == "netsuite.tasks.posting_send_task" and args[1] == str(tenant_id):
+                taken.append(args)
+            if ack_id is not None:
+                broker.acknowledge(ack_id)
+    return taken
+
+
+def queued_posting_ids(tenant_id: Any) -> list[str]:
+    """Postings whose send is waiting in the django-q2 queue for this tenant."""
+    return [args[2]["posting_id"] for args in _take_posting_tasks(tenant_id)]
 
 
 def run_queued_posting_tasks(tenant_id: Any) -> list[Any]:
     """Take this tenant's queued posting sends off the queue and run them as the worker would."""
-    from django_q.models import OrmQ
-
     from ecomops.tasks import run_tenant_task
 
-    results = []
-    for queued in list(OrmQ.objects.order_by("id")):
-        args = queued.task.get("args", ())
-        if len(args) >= 3 and args[0] == "netsuite.tasks.posting_send_task" and args[1] == str(tenant_id):
-            queued.delete()
-            results.append(run_tenant_task(*args))
+    tasks = _take_posting_tasks(tenant_id)
+    results = [run_tenant_task(*args) for args in tasks]
+    tasks.clear()
     return results
