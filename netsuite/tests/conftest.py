@@ -173,7 +173,7 @@ def posting(tenant_a, in_tenant, sandbox):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _empty_task_queue():  # noqa: ANN202
+def _empty_task_queue():
     """Each test starts with an empty queue: with Redis as the broker, tasks a previous test
     queued are not rolled back with its transaction."""
     from django.conf import settings
