@@ -15,7 +15,7 @@ class MoneyColumn(tables.Column):
     attrs = {"td": {"class": "num"}, "th": {"class": "num"}}
 
     def render(self, value, record):
-        return format_minor(value, record.currency)
+        return format_minor(value, record.currency, record.source)
 
 
 class CanonicalTable(tables.Table):

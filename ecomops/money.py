@@ -1,15 +1,41 @@
-"""Money for people: integer minor units shown in their currency, exactly (never via float)."""
+"""Money: minor-unit exponents as each processor counts them, and formatting for people.
+
+Stripe documents its own list (docs.stripe.com/currencies): zero-decimal currencies, and
+three-decimal ones. Where Stripe differs from ISO 4217 (ISK, HUF, TWD, UGX are sent with two
+decimals; MGA is zero-decimal), amounts in its API follow its list, so a conversion must too.
+Shopify speaks ISO 4217 (``connections.shopify.money.currency_exponent``, CLDR via babel).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency
+
+from connections.shopify.money import MoneyError, currency_exponent
+
+STRIPE_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 
-def format_minor(amount_minor: int | None, currency: str) -> str:
+def minor_exponent(currency: str, source: str = "stripe") -> int:
+    """Decimal places of ``currency``'s minor unit in ``source``'s API (USD 2, JPY 0, KWD 3)."""
+    code = (currency or "").upper()
+    if source == "stripe":
+        if code in STRIPE_ZERO_DECIMAL:
+            return 0
+        return 3 if code in STRIPE_THREE_DECIMAL else 2
+    try:
+        return currency_exponent(code)
+    except MoneyError:
+        return 2
+
+
+def format_minor(amount_minor: int | None, currency: str, source: str = "stripe") -> str:
+    """An integer amount in minor units shown in its currency, exactly (never via float)."""
     if amount_minor is None:
         return ""
-    exponent = get_currency_precision(currency)
-    amount = Decimal(int(amount_minor)).scaleb(-exponent)
+    amount = Decimal(int(amount_minor)).scaleb(-minor_exponent(currency, source))
     return format_currency(amount, currency, locale="en_US", currency_digits=True)

@@ -11,25 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connections.shopify.money import MoneyError, currency_exponent
-
-STRIPE_ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-
-
-def minor_exponent(currency: str, source: str = "stripe") -> int:
-    """Decimal places of ``currency``'s minor unit in ``source``'s API (USD 2, JPY 0, KWD 3)."""
-    code = (currency or "").upper()
-    if source == "stripe":
-        if code in STRIPE_ZERO_DECIMAL:
-            return 0
-        return 3 if code in STRIPE_THREE_DECIMAL else 2
-    try:
-        return currency_exponent(code)
-    except MoneyError:
-        return 2
+from ecomops.money import STRIPE_THREE_DECIMAL, STRIPE_ZERO_DECIMAL, minor_exponent
 
 
 def format_minor(amount: int | None, currency: str, source: str = "stripe") -> str:
