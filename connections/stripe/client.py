@@ -21,15 +21,16 @@ shapes the normalizers and the sandbox are written for). What it adds:
 * **Clear errors.** Everything that fails raises :class:`StripeSyncError` with the HTTP
   status, Stripe's error code and the page cursor, and never the API key.
 
-Speed: objects come from ``StripeClient.raw_request`` and the JSON body is parsed once
-more with orjson into plain dicts, skipping stripe-python's ``StripeObject`` conversion,
-which was the bottleneck. Measured on this 2-core machine paging 100,000 balance
-transactions from the scale sandbox, rate limit off: ``v1.balance_transactions.list`` +
-``to_dict()`` 8,500-10,000 objects/s; ``raw_request`` + orjson 38,000-40,000 objects/s
-with the sandbox in another process, 33,000-45,000 in the same one
-(``tests/test_client.py::test_paging_throughput``). With the default 25 requests/s the
-ceiling is 2,500 objects/s (10,000 at live mode's 100/s): benchmarks against the sandbox
-pass ``rate_limit=None``.
+Speed: objects come from the request ``StripeClient.raw_request`` makes, and the JSON body
+is parsed once, with orjson, into plain dicts, skipping stripe-python's stdlib parse and its
+``StripeObject`` conversion, which were the bottleneck (see ``_raw_get``), over urllib3
+rather than ``requests`` (see ``Urllib3Client``). Measured on this 2-core machine paging
+100,000 balance transactions from the scale sandbox, rate limit off:
+``v1.balance_transactions.list`` + ``to_dict()`` 8,500-10,000 objects/s; ``raw_request`` +
+orjson 38,000-40,000 objects/s with the sandbox in another process, 33,000-45,000 in the
+same one (``connections/stripe/tests/test_client.py::test_paging_throughput``). With the
+default 25 requests/s the ceiling is 2,500 objects/s (10,000 at live mode's 100/s):
+benchmarks against the sandbox pass ``rate_limit=None``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import Any
 
 import orjson
 import stripe
+import urllib3
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 STRIPE_API_VERSION = "2023-08-16"
@@ -156,6 +158,50 @@ class _Retryable(Exception):
         self.error = error
 
 
+class Urllib3Client(stripe.HTTPClient):
+    """stripe-python's transport on a urllib3 connection pool, without ``requests`` on top.
+
+    stripe-python lets a caller bring its own ``HTTPClient``. Its default,
+    ``RequestsClient``, spends most of a page's client-side time in ``requests`` itself
+    (session settings merged per call, cookie jars, hooks, response wrapping): 3.7 of the
+    14 s the sync held the GIL in a 50,000-transaction backfill, measured with py-spy. A
+    list page needs one keep-alive GET and the body's bytes; urllib3 (which ``requests``
+    runs on anyway) does exactly that, from one pool shared by the instance's threads.
+    Connection failures and timeouts become ``APIConnectionError`` as with the stock clients;
+    retrying them is ``StripeApi``'s business.
+    """
+
+    name = "urllib3"
+
+    def __init__(self, *, timeout: float = 30.0, pool_size: int = 4) -> None:
+        super().__init__()
+        self._timeout = urllib3.Timeout(total=timeout)
+        self._pool = urllib3.PoolManager(maxsize=pool_size, retries=False, timeout=self._timeout)
+
+    def request(
+        self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None
+    ) -> tuple[bytes, int, Any]:
+        try:
+            response = self._pool.request(
+                method.upper(), url, headers=dict(headers or {}), body=post_data, preload_content=True, redirect=False
+            )
+        except urllib3.exceptions.SSLError as exc:
+            raise stripe.APIConnectionError(
+                f"Could not verify Stripe's TLS certificate ({type(exc).__name__})", should_retry=False
+            ) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise stripe.APIConnectionError(
+                f"Unexpected error communicating with Stripe ({type(exc).__name__}: {exc})", should_retry=True
+            ) from exc
+        return response.data, response.status, response.headers
+
+    def request_stream(self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None) -> Any:
+        raise NotImplementedError("streamed Stripe responses are not used by this client")
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
 def _mask(key: str) -> str:
     match = re.match(r"^((?:sk|rk|pk)_(?:test|live)_)", key)
     prefix = match.group(1) if match else ""
@@ -203,7 +249,7 @@ class StripeApi:
             stripe_version=stripe_version,
             base_addresses={"api": self.base_url},
             max_network_retries=0,  # retries are ours (see the module docstring)
-            http_client=stripe.RequestsClient(timeout=timeout),
+            http_client=Urllib3Client(timeout=timeout),
         )
 
     def __repr__(self) -> str:  # never show the key, even in a traceback's locals
@@ -237,7 +283,7 @@ class StripeApi:
         self.limiter.acquire()
         self.stats.add(requests=1)
         try:
-            response = self._stripe.raw_request("get", path, **params)
+            body = self._raw_get(path, params)
         except stripe.APIConnectionError as exc:
             raise _Retryable(
                 StripeSyncError(
@@ -247,23 +293,35 @@ class StripeApi:
                     retryable=True,
                 )
             ) from exc
-        except stripe.APIError as exc:
-            if exc.http_status is not None and 200 <= exc.http_status < 300:
-                # stripe-python could not parse a 2xx body: a truncated or garbled page.
-                raise self._malformed(path, resource, cursor, page=page) from exc
-            error = self._error(exc, resource, cursor)
-            if error.retryable:
-                raise _Retryable(error) from exc
-            raise error from exc
         except stripe.StripeError as exc:
             error = self._error(exc, resource, cursor)
             if error.retryable:
                 raise _Retryable(error) from exc
             raise error from exc
         try:
-            return orjson.loads(response.body)
-        except orjson.JSONDecodeError as exc:  # pragma: no cover - stripe-python parsed it already
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise self._malformed(path, resource, cursor, page=page) from exc
+
+    def _raw_get(self, path: str, params: dict[str, Any]) -> bytes | str:
+        """``StripeClient.raw_request`` without its second JSON parse: the body of a 2xx.
+
+        ``raw_request`` is ``request_raw`` followed by ``_interpret_response``, which parses
+        every body with the stdlib ``json`` into a ``StripeResponse``; we parse it again with
+        orjson into the dicts the normalizers read, so a 2xx body was decoded twice (about a
+        quarter of a sync's CPU, measured with py-spy). Here only a non-2xx response goes
+        through ``_interpret_response``, which raises stripe-python's typed error for it
+        exactly as ``raw_request`` would. Both are stripe-python internals (pinned in
+        requirements.txt); ``connections/stripe/tests/test_client.py`` covers every error path through them.
+        """
+        requestor = self._stripe._requestor
+        body, status, headers = requestor.request_raw(
+            "get", path, params=params, options={}, base_address="api", api_mode="V1", usage=["raw_request"]
+        )
+        if 200 <= status < 300:
+            return body  # type: ignore[return-value]
+        requestor._interpret_response(body, status, headers, "V1")  # raises the typed StripeError
+        raise stripe.APIError(f"Stripe answered HTTP {status}", http_status=status)  # pragma: no cover
 
     @staticmethod
     def _malformed(path: str, resource: str | None, cursor: str | None, *, page: bool) -> StripeSyncError:

@@ -40,6 +40,8 @@ class Batch:
 
 class Stream(Protocol):
     name: str
+    # Streams of different lanes are read side by side (``run_streams``); optional, 0 if absent.
+    # lane: int
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]: ...
 
@@ -108,48 +110,74 @@ def page_batches(
 _DONE = object()
 
 
-def prefetched(batches: Iterator[Batch], depth: int = 4) -> Iterator[Batch]:
-    """Read the next batches in a thread while the caller writes the current one.
+def interleaved(sources: list[Iterator[Any]], depth: int = 4) -> Iterator[Any]:
+    """Read every source in a thread of its own; yield their items as they come.
 
-    Fetching (HTTP, JSON, normalizing) and writing (PostgreSQL) then overlap instead of
-    taking turns; both mostly wait on sockets, so the GIL is not the limit. The order of
-    batches, and so of committed cursor states, is unchanged. Streams must not touch the
-    database: they run in this thread, outside the tenant's connection.
+    Each source's items keep their order; items of different sources interleave. Fetching
+    (HTTP, JSON, normalizing) then overlaps with the caller's writing (PostgreSQL) and with
+    the other sources' waits on the provider. Threads, not processes: the work mostly waits
+    on sockets and the GIL is released meanwhile. A source's exception is raised in the
+    caller, in order; when the caller stops early, every thread stops too. Sources must not
+    touch the database: they run outside the tenant's connection.
     """
     import queue
     import threading
 
-    items: queue.Queue = queue.Queue(maxsize=depth)
+    items: queue.Queue = queue.Queue(maxsize=depth * max(1, len(sources)))
     stop = threading.Event()
 
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        items.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it in order
-            items.put(exc)
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
-    thread.start()
+    def produce(source: Iterator[Any]) -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it in order
+            put(exc)
+
+    threads = [
+        threading.Thread(target=produce, args=(source,), name=f"sync-fetch-{n}", daemon=True)
+        for n, source in enumerate(sources)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        while True:
+        running = len(threads)
+        while running:
             item = items.get()
             if item is _DONE:
-                return
+                running -= 1
+                continue
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
         stop.set()
-        thread.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)
+
+
+def prefetched(batches: Iterator[Batch], depth: int = 4) -> Iterator[Batch]:
+    """Read the next batches in a thread while the caller writes the current one."""
+    return interleaved([batches], depth)
+
+
+def lanes_of(streams: list[Stream]) -> list[list[Stream]]:
+    """Streams grouped by their ``lane`` (0 when unset), in order: lanes run side by side,
+    the streams of one lane one after another."""
+    lanes: dict[int, list[Stream]] = {}
+    for stream in streams:
+        lanes.setdefault(getattr(stream, "lane", 0), []).append(stream)
+    return [lanes[key] for key in sorted(lanes)]
 
 
 def run_streams(
@@ -160,32 +188,61 @@ def run_streams(
     commit_rows: int = DEFAULT_COMMIT_ROWS,
     on_commit: Callable[[SyncJob], None] | None = None,
 ) -> SyncProgress:
-    """Run every stream to the end, committing rows + cursor + progress batch by batch."""
+    """Run every stream to the end, committing rows + cursor + progress batch by batch.
+
+    Streams in different lanes (``Stream.lane``) are read at the same time, each lane in a
+    thread of its own; the batches are written here, one at a time, each in one transaction
+    with the cursor of the stream it came from. A stream's cursor only ever moves past what
+    is committed, whatever the other lanes do, so a crash or an error anywhere resumes every
+    stream from its own last committed batch.
+    """
     progress = SyncProgress()
-    for stream in streams:
-        cursor, _ = SyncCursor.objects.get_or_create(connection=connection, stream=stream.name)
-        SyncJob.objects.filter(pk=job.pk).update(current_stream=stream.name, heartbeat_at=timezone.now())
-        for batch in prefetched(_merge(stream.batches(dict(cursor.state)), commit_rows)):
-            with transaction.atomic():
-                result = upsert_rows(
-                    batch.rows,
-                    connection_id=connection.pk,
-                    tenant_id=connection.tenant_id,
-                    subsidiary_id=connection.subsidiary_id,
-                )
-                SyncCursor.objects.filter(pk=cursor.pk).update(state=batch.state, updated_at=timezone.now())
-                SyncJob.objects.filter(pk=job.pk).update(
-                    pages=F("pages") + batch.pages,
-                    object_count=F("object_count") + (batch.objects or len(batch.rows)),
-                    created_count=F("created_count") + result.created,
-                    updated_count=F("updated_count") + result.updated,
-                    unchanged_count=F("unchanged_count") + result.unchanged,
-                    heartbeat_at=timezone.now(),
-                )
-            progress.pages += batch.pages
-            progress.objects += batch.objects or len(batch.rows)
-            progress.result += result
-            if on_commit is not None:
-                on_commit(job)
-        logger.info("sync_stream_done", stream=stream.name, connection_id=str(connection.pk))
+    cursors = {
+        stream.name: SyncCursor.objects.get_or_create(connection=connection, stream=stream.name)[0]
+        for stream in streams
+    }
+    active: list[str] = []
+
+    def lane(streams_of_lane: list[Stream]) -> Iterator[tuple[str, Stream, Batch | None]]:
+        for stream in streams_of_lane:
+            yield "start", stream, None
+            for batch in _merge(stream.batches(dict(cursors[stream.name].state)), commit_rows):
+                yield "batch", stream, batch
+            yield "done", stream, None
+
+    def show_active() -> None:
+        current = ", ".join(active)[: SyncJob._meta.get_field("current_stream").max_length]
+        SyncJob.objects.filter(pk=job.pk).update(current_stream=current, heartbeat_at=timezone.now())
+
+    for event, stream, batch in interleaved([lane(group) for group in lanes_of(streams)]):
+        if event == "start":
+            active.append(stream.name)
+            show_active()
+            continue
+        if event == "done":
+            active.remove(stream.name)
+            logger.info("sync_stream_done", stream=stream.name, connection_id=str(connection.pk))
+            continue
+        assert batch is not None
+        with transaction.atomic():
+            result = upsert_rows(
+                batch.rows,
+                connection_id=connection.pk,
+                tenant_id=connection.tenant_id,
+                subsidiary_id=connection.subsidiary_id,
+            )
+            SyncCursor.objects.filter(pk=cursors[stream.name].pk).update(state=batch.state, updated_at=timezone.now())
+            SyncJob.objects.filter(pk=job.pk).update(
+                pages=F("pages") + batch.pages,
+                object_count=F("object_count") + (batch.objects or len(batch.rows)),
+                created_count=F("created_count") + result.created,
+                updated_count=F("updated_count") + result.updated,
+                unchanged_count=F("unchanged_count") + result.unchanged,
+                heartbeat_at=timezone.now(),
+            )
+        progress.pages += batch.pages
+        progress.objects += batch.objects or len(batch.rows)
+        progress.result += result
+        if on_commit is not None:
+            on_commit(job)
     return progress

@@ -88,9 +88,17 @@ def paged_pass(
 
 class StripeListStream:
     def __init__(
-        self, name: str, resource: str, lookback: int, api: StripeApi, backfill_start: date | None, errors: RowErrors
+        self,
+        name: str,
+        resource: str,
+        lookback: int,
+        api: StripeApi,
+        backfill_start: date | None,
+        errors: RowErrors,
+        *,
+        lane: int = 0,
     ) -> None:
-        self.name, self.resource, self.lookback = name, resource, lookback
+        self.name, self.resource, self.lookback, self.lane = name, resource, lookback, lane
         self.api, self.backfill_start, self.errors = api, backfill_start, errors
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
@@ -108,6 +116,7 @@ class StripePayoutStream:
     Stripe cannot itemize a manual payout, which reconciliation reports as such)."""
 
     name = "stripe.payouts"
+    lane = 1
 
     def __init__(self, api: StripeApi, backfill_start: date | None, errors: RowErrors) -> None:
         self.api, self.backfill_start, self.errors = api, backfill_start, errors
@@ -139,9 +148,12 @@ class StripePayoutStream:
 
 
 def stripe_streams(api: StripeApi, *, backfill_start: date | None, errors: RowErrors) -> list:
+    """Two lanes read side by side (``run_streams``): the objects (lane 0), and the money
+    movements (lane 1): payouts with their lines, then every balance transaction."""
     streams: list = [StripeListStream(n, r, lb, api, backfill_start, errors) for n, r, lb in LIST_STREAMS]
     streams.append(StripePayoutStream(api, backfill_start, errors))
-    # Last, so lines not yet paid out are known too; the upsert keeps payout links made above.
+    # After the payouts in their lane, so lines not yet paid out are known too, and the lines
+    # read above are found unchanged (the upsert keeps their payout links either way).
     streams.append(
         StripeListStream(
             "stripe.balance_transactions",
@@ -150,6 +162,7 @@ def stripe_streams(api: StripeApi, *, backfill_start: date | None, errors: RowEr
             api,
             backfill_start,
             errors,
+            lane=1,
         )
     )
     return streams

@@ -150,3 +150,26 @@ def test_a_revoked_key_marks_the_connection_broken(stripe_connection):
     assert stripe_connection.status == "broken"
     assert "sk_test_revoked_key_99" not in job.error_message
     assert "sk_test_revoked_key_99" not in stripe_connection.status_message
+
+
+def test_a_failure_in_one_lane_leaves_every_stream_resumable_to_the_clean_result(stripe_connection, sandbox):
+    # given: payouts (read beside the charges, in the other lane) get a truncated page
+    httpx.post(
+        f"{sandbox.url}/__sandbox__/faults", json={"kind": "malformed", "count": 1, "path_prefix": "/v1/payouts"}
+    )
+    failed = run_sync(stripe_connection, commit_rows=1)
+    assert failed.status == "failed"
+    assert "payouts" in failed.error_message
+
+    # when: the next run resumes every stream from its own committed cursor
+    resumed = run_sync(stripe_connection)
+    assert resumed.status == "succeeded", resumed.error_message
+    after_resume = table_checksum()
+
+    # then: the tables equal those of a clean run from nothing
+    for model in (PayoutLine, Payout, Refund, Dispute, Payment, Order):
+        model.objects.all().delete()
+    SyncCursor.objects.filter(connection=stripe_connection).delete()
+    clean = run_sync(stripe_connection)
+    assert clean.status == "succeeded"
+    assert table_checksum() == after_resume
