@@ -149,14 +149,65 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     audit_record(action="membership.removed", actor=actor, target=user, tenant=tenant)
 
 
-def tenant_update(*, actor: User, tenant: Tenant, name: str) -> Tenant:
-    name = (name or "").strip()
-    if not name:
-        raise ServiceError("A tenant name is required.", field="name")
-    previous = tenant.name
-    Tenant.objects.filter(pk=tenant.pk).update(name=name)
-    tenant.name = name
-    audit_record(action="tenant.updated", actor=actor, target=tenant, detail={"name": [previous, name]})
+# The reconciliation settings an owner may change, with their allowed range (inclusive). The
+# API's input serializer reads the same bounds, so both refuse the same values.
+RECON_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
+    "recon_amount_tolerance_minor": (0, 1_000_000),
+    "recon_freshness_hours": (1, 720),
+    "recon_unpaid_grace_days": (0, 365),
+}
+
+
+def _clean_recon_setting(name: str, value: object) -> int:
+    low, high = RECON_SETTING_BOUNDS[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ServiceError("A whole number is required.", field=name)
+    if not low <= value <= high:
+        raise ServiceError(f"Must be between {low} and {high}.", field=name)
+    return value
+
+
+def tenant_update(
+    *,
+    actor: User,
+    tenant: Tenant,
+    name: str | None = None,
+    recon_amount_tolerance_minor: int | None = None,
+    recon_freshness_hours: int | None = None,
+    recon_unpaid_grace_days: int | None = None,
+) -> Tenant:
+    """Change the tenant's name and/or reconciliation settings; ``None`` leaves a field as it is.
+
+    Everything is checked before anything is written, so a refusal changes nothing. One
+    ``tenant.updated`` event records each changed field as ``[old, new]``; it is written for
+    every accepted update, even one that changes nothing, so each attempt leaves a trace.
+    The next recon run notices a changed tolerance or grace period by itself (the settings
+    fingerprint in ``recon.engine.RuleSettings``) and re-evaluates everything.
+    """
+    wanted: dict[str, object] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ServiceError("A tenant name is required.", field="name")
+        wanted["name"] = name
+    for field, value in (
+        ("recon_amount_tolerance_minor", recon_amount_tolerance_minor),
+        ("recon_freshness_hours", recon_freshness_hours),
+        ("recon_unpaid_grace_days", recon_unpaid_grace_days),
+    ):
+        if value is not None:
+            wanted[field] = _clean_recon_setting(field, value)
+    with transaction.atomic():
+        # The old values come from the locked row, not from ``tenant``: the caller's instance
+        # may be older than a concurrent update, and the audit must show what was replaced.
+        current = Tenant.objects.select_for_update().only("pk", *wanted).get(pk=tenant.pk)
+        old_values = {field: getattr(current, field) for field in wanted}
+        changes = {field: [old_values[field], new] for field, new in wanted.items() if old_values[field] != new}
+        if changes:
+            Tenant.objects.filter(pk=tenant.pk).update(**{field: new for field, (_, new) in changes.items()})
+        for field, value in wanted.items():
+            setattr(tenant, field, value)
+        audit_record(action="tenant.updated", actor=actor, target=tenant, tenant=tenant, detail=changes)
     return tenant
 
 

@@ -117,7 +117,7 @@ class CurrentTenantView(APIView):
     def patch(self, request):
         data = s.TenantUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        tenant = services.tenant_update(actor=request.user, tenant=current_tenant(), name=data.validated_data["name"])
+        tenant = services.tenant_update(actor=request.user, tenant=current_tenant(), **data.validated_data)
         return Response(s.TenantOutput(tenant).data)
 
 

@@ -32,7 +32,15 @@ def test_register_creates_user_trial_tenant_and_owner(api, db):
     membership = Membership.objects.get(tenant=tenant)
     assert (membership.user.email, membership.role) == ("new.owner@example.com", Role.OWNER)
     current = api.get("/api/v1/tenants/current/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
-    assert current.json() == {"id": str(tenant.pk), "slug": "gamma-goods", "name": "Gamma Goods", "plan": "trial"}
+    assert current.json() == {
+        "id": str(tenant.pk),
+        "slug": "gamma-goods",
+        "name": "Gamma Goods",
+        "plan": "trial",
+        "recon_amount_tolerance_minor": 0,
+        "recon_freshness_hours": 24,
+        "recon_unpaid_grace_days": 7,
+    }
     [event] = _events(tenant, "auth.register")
     assert event.actor_email == "new.owner@example.com"
 
