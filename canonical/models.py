@@ -27,7 +27,11 @@ class CanonicalModel(TenantScopedModel):
     dedupe_key = models.CharField(max_length=255)
     source = models.CharField(max_length=16, choices=Source.choices)
     source_id = models.CharField(max_length=255)
-    connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: every query of these tables names the tenant first, and the
+    # (tenant, connection, source id) index serves them. A single-column index here cost
+    # each synced row one more index insertion (only a connection's deletion, refused while
+    # it has rows, looks rows up by connection alone).
+    connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="+", db_index=False)
     subsidiary_id = models.CharField(max_length=64, blank=True, default="")
     raw_data = models.JSONField()
     content_hash = models.CharField(max_length=32)
@@ -153,9 +157,18 @@ class PayoutLine(CanonicalModel):
     source_object_type = models.CharField(max_length=64, blank=True, default="")
     source_order_id = models.CharField(max_length=255, blank=True, default="")
     available_on = models.DateField(null=True, blank=True)
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines")
-    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines")
-    dispute = models.ForeignKey(Dispute, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines")
+    # Links written by reconciliation (recon.engine.link_lines). Not indexed: nothing looks a
+    # line up by them (the engine matches by source id), and each index made every synced
+    # line and every link write-back one index insertion dearer.
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
+    )
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
+    )
+    dispute = models.ForeignKey(
+        Dispute, null=True, blank=True, on_delete=models.SET_NULL, related_name="lines", db_index=False
+    )
 
     class Meta(CanonicalModel.Meta):
         indexes = [

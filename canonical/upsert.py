@@ -202,9 +202,14 @@ def _upsert_kind(
             SELECT gen_random_uuid(), %s, {", ".join("s." + c for c in columns)}
             FROM {stage} s
             WHERE NOT EXISTS (
+                -- OFFSET 0: one probe of the unique index per staged row, whatever the
+                -- planner believes about the table. Left to itself, on a table this very sync
+                -- is filling (statistics not caught up), it hashed every row the tenant had
+                -- for each batch: a backfill quadratic in its size.
                 SELECT 1 FROM {table} e
                 WHERE e.tenant_id = %s AND e.dedupe_key = s.dedupe_key AND e.content_hash = s.content_hash
                 {same_sticky}
+                OFFSET 0
             )
             ON CONFLICT (tenant_id, dedupe_key) DO UPDATE SET {updates}
             WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash{sticky_changed}

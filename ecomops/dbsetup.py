@@ -40,6 +40,58 @@ CREATE DATABASE {database} OWNER {role};
 """
 
 
+# The embedded server's settings beyond initdb's defaults, in a file of their own that
+# postgresql.conf includes. initdb sizes shared_buffers at 128 MB, which a sync of a few
+# hundred thousand rows outgrows: its indexes no longer fit and every insertion into them
+# reads and writes pages through the OS instead. A bulk load also fills the default 1 GB of
+# WAL between checkpoints within seconds. Modest figures, fine for a laptop.
+EMBEDDED_CONF = "ecomops.conf"
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "1GB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+}
+
+
+def _embedded_config_changed() -> bool:
+    """Write the settings file (and its include) if they differ; True when a restart applies them."""
+    conf = EMBEDDED_DIR / "postgresql.conf"
+    wanted = "".join(f"{name} = '{value}'\n" for name, value in EMBEDDED_SETTINGS.items())
+    settings_file = EMBEDDED_DIR / EMBEDDED_CONF
+    changed = False
+    if not settings_file.exists() or settings_file.read_text() != wanted:
+        settings_file.write_text(wanted)
+        changed = True
+    include = f"include_if_exists = '{EMBEDDED_CONF}'\n"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write("\n# EcomOps: settings of the embedded server (ecomops/dbsetup.py)\n" + include)
+        changed = True
+    if changed and os.geteuid() == 0:  # the server may run as pgserver's own user: let it read the file
+        os.chown(settings_file, conf.stat().st_uid, conf.stat().st_gid)
+    return changed
+
+
+def _pg_ctl(*args: str) -> None:
+    import subprocess
+
+    import pgserver
+
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    owner = EMBEDDED_DIR.stat().st_uid
+    command = [str(pg_ctl), "-D", str(EMBEDDED_DIR), *args]
+    if os.geteuid() == 0 and owner != 0:
+        # pgserver runs the server as its own OS user when started by root.
+        import pwd
+        import shlex
+
+        command = ["su", "-s", "/bin/sh", pwd.getpwuid(owner).pw_name, "-c", shlex.join(command)]
+    # No pipes: a server pg_ctl starts would hold them open, and this call would never return.
+    subprocess.run(  # noqa: S603 - fixed argv, no shell input
+        command, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def embedded_url() -> str:
     """The application's URL for the embedded server (socket in the data directory)."""
     return f"postgresql://{APP_ROLE}@/{APP_DATABASE}?host={quote(str(EMBEDDED_DIR), safe='/')}"
@@ -76,6 +128,9 @@ def embedded_start() -> tuple[str, bool]:
     server = pgserver.get_server(EMBEDDED_DIR, cleanup_mode=None)
     admin_url = f"postgresql://postgres@/postgres?host={quote(str(EMBEDDED_DIR), safe='/')}"
     del server
+    if _embedded_config_changed():
+        # pg_ctl restart keeps the options pgserver started it with (postmaster.opts).
+        _pg_ctl("-m", "fast", "-w", "-l", str(EMBEDDED_DIR / "log"), "restart")
     provision(admin_url=admin_url, role=APP_ROLE, password=None, database=APP_DATABASE)
     return embedded_url(), True
 
@@ -84,19 +139,7 @@ def embedded_stop() -> bool:
     """Stop the embedded server; returns whether one was running."""
     if not embedded_is_running():
         return False
-    import subprocess
-
-    import pgserver
-
-    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    owner = EMBEDDED_DIR.stat().st_uid
-    command = [str(pg_ctl), "-D", str(EMBEDDED_DIR), "-m", "fast", "-w", "stop"]
-    if os.geteuid() == 0 and owner != 0:
-        # pgserver runs the server as its own OS user when started by root.
-        import pwd
-
-        command = ["su", "-s", "/bin/sh", pwd.getpwuid(owner).pw_name, "-c", " ".join(command)]
-    subprocess.run(command, check=False, capture_output=True)  # noqa: S603 - fixed argv, no shell input
+    _pg_ctl("-m", "fast", "-w", "stop")
     return True
 
 

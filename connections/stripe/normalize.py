@@ -292,6 +292,21 @@ def normalize_payout(payout: Obj) -> CanonicalRow:
     )
 
 
+def _fee_details(bt: Obj, details: list) -> list[dict[str, Any]]:
+    if not details:
+        return []
+    label = f"fee detail of {_label(bt)}"
+    return [
+        {
+            "amount_minor": _minor(detail, "amount", label=label),
+            "currency": _currency(detail, label=label),
+            "type": _text(detail.get("type")),
+            "description": _text(detail.get("description")),
+        }
+        for detail in details
+    ]
+
+
 def normalize_balance_transaction(bt: Obj, *, payout_source_id: str | None = None) -> CanonicalRow:
     """A BalanceTransaction -> a ``payout_line`` row.
 
@@ -318,15 +333,7 @@ def normalize_balance_transaction(bt: Obj, *, payout_source_id: str | None = Non
             "amount_minor": _minor(bt, "amount"),
             "fee_minor": _minor(bt, "fee"),
             "net_minor": _minor(bt, "net"),  # as Stripe says: the recon checks net == amount - fee
-            "fee_details": [
-                {
-                    "amount_minor": _minor(detail, "amount", label=f"fee detail of {_label(bt)}"),
-                    "currency": _currency(detail, label=f"fee detail of {_label(bt)}"),
-                    "type": _text(detail.get("type")),
-                    "description": _text(detail.get("description")),
-                }
-                for detail in fee_details
-            ],
+            "fee_details": _fee_details(bt, fee_details),
             "exchange_rate": _decimal_text(bt, "exchange_rate"),
             "source_object_id": _ref(source),
             "source_object_type": source_object_type(source),

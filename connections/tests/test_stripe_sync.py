@@ -173,3 +173,21 @@ def test_a_failure_in_one_lane_leaves_every_stream_resumable_to_the_clean_result
     clean = run_sync(stripe_connection)
     assert clean.status == "succeeded"
     assert table_checksum() == after_resume
+
+
+def test_lines_not_paid_out_yet_are_stored_and_linked_once_their_payout_comes(stripe_connection, sandbox):
+    # the balance-transaction stream skips lines already linked to a payout (they are final);
+    # what it must still write are the lines no payout has itemized yet
+    first = run_sync(stripe_connection)
+    assert first.status == "succeeded", first.error_message
+    pending = set(PayoutLine.objects.filter(payout_source_id="").values_list("source_id", flat=True))
+    assert pending, "the sandbox's last days are not paid out yet"
+
+    httpx.post(f"{sandbox.url}/__sandbox__/advance", json={"days": 7})
+    second = run_sync(stripe_connection)
+
+    assert second.status == "succeeded", second.error_message
+    linked = PayoutLine.objects.filter(source_id__in=pending).exclude(payout_source_id="")
+    assert linked.count() > 0
+    # and nothing was stored twice
+    assert PayoutLine.objects.count() == PayoutLine.objects.values("source_id").distinct().count()

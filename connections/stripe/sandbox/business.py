@@ -1061,6 +1061,7 @@ _EVIDENCE_FIELDS = (
 # --------------------------------------------------------------------------- scale ledger
 
 _MASK64 = (1 << 64) - 1
+_MAX_REMEMBERED_IDS = 1_000_000  # ~100 MB at most
 
 
 def _mix64(x: int) -> int:
@@ -1154,6 +1155,7 @@ class ScaleLedger:
         self.per_day = max(1, DAY // self.step)
         self.account_id = "acct_1Scale" + _b62(_mix64(seed), 10)
         self._salt = _mix64(seed * 0x2545F4914F6CDD1D + 7)
+        self._ids: dict[tuple[str, int], str] = {}
         self._account = _account_object(self.account_id, self.start_ts - 90 * DAY)
         self._payout_amount = lru_cache(maxsize=4096)(self._compute_payout_amount)
         self.bt_seq = _LazySeq(lambda: self.n, self._bt, self._bt_created, self._bt_find, self._bt_field)
@@ -1167,9 +1169,19 @@ class ScaleLedger:
 
     # ids embed the index: prefix, "S", 7 base62 digits of the index, 16 check characters
     def _make_id(self, prefix: str, idx: int) -> str:
-        # int.from_bytes, not hash(): str hashes change between processes (PYTHONHASHSEED)
-        tail = _mix64(self._salt ^ (idx * 0x100000001B3 & _MASK64) ^ int.from_bytes(prefix.encode(), "big"))
-        return f"{prefix}_S{_b62(idx, 7)}{_b62(tail, 11)}{_b62(tail >> 7, 5)}"
+        # Each id is made for several objects (a charge's id is in the charge, its balance
+        # transaction and its payment intent), in lists read one after another: remembered,
+        # up to a bound, as making them was half of the sandbox's time.
+        key = (prefix, idx)
+        made = self._ids.get(key)
+        if made is None:
+            # int.from_bytes, not hash(): str hashes change between processes (PYTHONHASHSEED)
+            tail = _mix64(self._salt ^ (idx * 0x100000001B3 & _MASK64) ^ int.from_bytes(prefix.encode(), "big"))
+            made = f"{prefix}_S{_b62(idx, 7)}{_b62(tail, 11)}{_b62(tail >> 7, 5)}"
+            if len(self._ids) >= _MAX_REMEMBERED_IDS:
+                self._ids.clear()
+            self._ids[key] = made
+        return made
 
     def _parse_id(self, prefix: str, obj_id: str) -> int | None:
         head = prefix + "_S"
