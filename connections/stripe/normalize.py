@@ -207,8 +207,22 @@ def normalize_payment_intent(pi: Obj) -> CanonicalRow:
 
 
 def normalize_charge(charge: Obj) -> CanonicalRow:
-    """A Charge -> a ``payment`` row, in the presentment currency the customer paid in."""
+    """A Charge -> a ``payment`` row, in the presentment currency the customer paid in.
+
+    The amount is what was captured: a charge captured for less than it authorized moves,
+    and settles as its balance transaction, only ``amount_captured`` (the rest is released,
+    not refunded, so no Refund object stands for it). An uncaptured authorization keeps
+    ``amount`` and says ``captured: False``.
+    """
     ch_id = _expect(charge, "charge")
+    captured = bool(charge.get("captured"))
+    amount = _minor(charge, "amount")
+    if captured and charge.get("amount_captured") is not None:
+        # 0 on a captured charge is not a capture of nothing but an object written before the
+        # field existed (fixtures do this): the amount stands
+        amount_captured = _minor(charge, "amount_captured")
+        if 0 < amount_captured < amount:
+            amount = amount_captured
     return CanonicalRow(
         kind="payment",
         source="stripe",
@@ -216,9 +230,9 @@ def normalize_charge(charge: Obj) -> CanonicalRow:
         fields={
             "order_source_id": _ref(charge.get("payment_intent")),
             "currency": _currency(charge),
-            "amount_minor": _minor(charge, "amount"),
+            "amount_minor": amount,
             "status": _text(charge.get("status")),
-            "captured": bool(charge.get("captured")),
+            "captured": captured,
             "gateway": "stripe",
             "is_gift_card": False,
             "balance_transaction_source_id": _ref(charge.get("balance_transaction")),

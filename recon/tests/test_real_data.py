@@ -143,6 +143,52 @@ def test_stripe_dispute_withdrawn_then_reinstated_from_dj_stripe_fixtures():
     assert exceptions[("dispute_open", dispute["id"])].expected_minor == 1000
 
 
+def test_a_partially_captured_charge_settles_what_was_captured():
+    # dj-stripe's charge of 20.00, captured for 15.00 only: its balance transaction is 15.00
+    # (fee 0.74, net 14.26) and its PaymentIntent asked for 20.00. The line agrees with the
+    # payment; the order (the intent) is 5.00 short of what it asked, and that is reported.
+    conn = connection()
+    charge = {**load("dj-stripe", "charge_ch_fakefakefakefakefake0001.json"), "amount_captured": 1500}
+    intent = load("dj-stripe", "payment_intent_pi_fakefakefakefakefake0001.json")
+    charge_txn = {
+        **load("dj-stripe", "balance_transaction_txn_fake_ch_fakefakefakefakefake0001.json"),
+        "source": charge["id"],
+        "amount": 1500,
+        "fee": 74,
+        "net": 1426,
+    }
+    charge_txn["fee_details"] = [{**charge_txn["fee_details"][0], "amount": 74}]
+    payout = {
+        "id": "po_partial_1",
+        "object": "payout",
+        "amount": 1426,
+        "currency": "usd",
+        "status": "paid",
+        "automatic": True,
+        "method": "standard",
+        "arrival_date": 1626393600,
+        "created": 1626307200,
+        "failure_code": None,
+        "original_payout": None,
+    }
+    write(
+        conn,
+        stripe.normalize_charge(charge),
+        stripe.normalize_payment_intent(intent),
+        stripe.normalize_payout(payout),
+        stripe.normalize_balance_transaction(charge_txn, payout_source_id="po_partial_1"),
+    )
+
+    reconcile()
+
+    exceptions = found()
+    assert ("line_amount_mismatch", charge_txn["id"]) not in exceptions
+    status = ReconPayout.objects.get(payout__source_id="po_partial_1")
+    assert (status.lines_total_minor, status.difference_minor) == (1426, 0)
+    short = exceptions[("amount_mismatch", intent["id"])]
+    assert (short.expected_minor, short.actual_minor) == (2000, 1500)
+
+
 def test_stripe_openapi_fixtures_are_not_a_consistent_ledger():
     # Stripe's OpenAPI fixtures: payout po_1Pgc79... of 11.00 (in transit) whose balance
     # transaction list holds one charge of 1.00 (fee 0); that charge has no PaymentIntent;

@@ -136,6 +136,25 @@ def test_dj_stripe_charge() -> None:
     assert row.fields["balance_transaction_source_id"] == "txn_fake_ch_fakefakefakefakefake0001"
 
 
+def test_a_partially_captured_charge_is_the_amount_captured() -> None:
+    # authorized 20.00, captured 15.00: only 15.00 moves and settles (its balance transaction
+    # says 1500), the other 5.00 is released without any Refund object
+    charge = {**dj("charge_ch_fakefakefakefakefake0001"), "amount_captured": 1500, "captured": True}
+
+    row = normalize_charge(charge)
+
+    assert row.fields["amount_minor"] == 1500
+    assert row.fields["captured"] is True
+
+
+def test_an_uncaptured_authorization_keeps_its_amount_and_says_so() -> None:
+    charge = {**dj("charge_ch_fakefakefakefakefake0001"), "amount_captured": 0, "captured": False}
+
+    row = normalize_charge(charge)
+
+    assert (row.fields["amount_minor"], row.fields["captured"]) == (2000, False)
+
+
 def test_dj_stripe_dispute_withdrawal_line_is_a_dispute_by_category_not_type() -> None:
     row = normalize_balance_transaction(dj("dispute_txn_fakefakefakefake01"))
     assert (row.fields["type"], row.fields["reporting_category"]) == ("adjustment", "dispute")
