@@ -26,6 +26,23 @@ def load(*parts: str):
     return json.loads((DATA.joinpath(*parts)).read_text())
 
 
+def paid_payout(payout_id: str, amount: int) -> dict:
+    """A Stripe automatic payout in USD, paid (the shape of the 2023-08-16 API)."""
+    return {
+        "id": payout_id,
+        "object": "payout",
+        "amount": amount,
+        "currency": "usd",
+        "status": "paid",
+        "automatic": True,
+        "method": "standard",
+        "arrival_date": 1626393600,
+        "created": 1626307200,
+        "failure_code": None,
+        "original_payout": None,
+    }
+
+
 def test_shopify_payout_whose_transactions_do_not_add_up():
     # Shopify's REST fixtures: payout 623721858 of 41.90 USD, its summary, the 25 balance
     # transactions listed with it, and the shop's disputes.
@@ -87,19 +104,7 @@ def test_stripe_dispute_withdrawn_then_reinstated_from_dj_stripe_fixtures():
     # sends on every one; the charge names it as its balance_transaction.
     assert charge["balance_transaction"] == charge_txn["id"]
     charge_txn = {**charge_txn, "source": charge["id"]}
-    payout = {
-        "id": "po_reinstated_1",
-        "object": "payout",
-        "amount": 1912,
-        "currency": "usd",
-        "status": "paid",
-        "automatic": True,
-        "method": "standard",
-        "arrival_date": 1626393600,
-        "created": 1626307200,
-        "failure_code": None,
-        "original_payout": None,
-    }
+    payout = paid_payout("po_reinstated_1", 1912)
     payout_txn = {
         "id": "txn_po_reinstated_1",
         "object": "balance_transaction",
@@ -158,19 +163,7 @@ def test_a_partially_captured_charge_settles_what_was_captured():
         "net": 1426,
     }
     charge_txn["fee_details"] = [{**charge_txn["fee_details"][0], "amount": 74}]
-    payout = {
-        "id": "po_partial_1",
-        "object": "payout",
-        "amount": 1426,
-        "currency": "usd",
-        "status": "paid",
-        "automatic": True,
-        "method": "standard",
-        "arrival_date": 1626393600,
-        "created": 1626307200,
-        "failure_code": None,
-        "original_payout": None,
-    }
+    payout = paid_payout("po_partial_1", 1426)
     write(
         conn,
         stripe.normalize_charge(charge),
