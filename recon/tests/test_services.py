@@ -228,14 +228,16 @@ def test_a_person_resolved_exception_stays_resolved_while_the_cause_persists(ten
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"last_sync_succeeded_at": None}, "never synced successfully"),
-        ({"status": ConnectionStatus.BROKEN, "status_message": "Stripe HTTP 401"}, "credentials refused"),
-        ({"last_sync_failed_at": timezone.now()}, "last sync failed at"),
-        ({"last_sync_succeeded_at": timezone.now() - timedelta(hours=30)}, "30 h ago, beyond the 24 h"),
+        (lambda: {"last_sync_succeeded_at": None}, "never synced successfully"),
+        (lambda: {"status": ConnectionStatus.BROKEN, "status_message": "Stripe HTTP 401"}, "credentials refused"),
+        # times taken when the test runs, not when it is collected: the connection's last
+        # success is "a minute ago" at run time, and a failure must come after it
+        (lambda: {"last_sync_failed_at": timezone.now()}, "last sync failed at"),
+        (lambda: {"last_sync_succeeded_at": timezone.now() - timedelta(hours=30)}, "30 h ago, beyond the 24 h"),
     ],
 )
 def test_stale_source_ends_the_run_as_stale_with_the_reason(changes, reason):
-    conn = connection(**changes)
+    conn = connection(**changes())
     short_payout(conn, 1)
 
     run = reconcile()
