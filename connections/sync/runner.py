@@ -77,13 +77,14 @@ def sync_interrupted_sweep(*, connection: Connection) -> int:
     if not free:
         return 0
     for job in running:
-        _finish(
-            job,
-            SyncJobStatus.FAILED,
-            "Interrupted: the worker running this sync stopped. "
-            "Rows committed before that are kept; the next sync resumes after them.",
-        )
+        _finish(job, SyncJobStatus.FAILED, INTERRUPTED)
     return len(running)
+
+
+INTERRUPTED = (
+    "Interrupted: the worker running this sync stopped. "
+    "Rows committed before that are kept; the next sync resumes after them."
+)
 
 
 def _lock_key(connection_id: Any) -> int:
@@ -130,6 +131,11 @@ def sync_job_run(
     if not locked:
         _finish(job, SyncJobStatus.FAILED, "Another sync of this connection is running; this one did not start.")
         return job
+    # Holding the lock, this is the connection's only live sync: another job still 'running'
+    # lost its worker. The sweep when this job was requested can miss it, because the
+    # database frees a killed worker's lock only once it notices the connection is gone.
+    for stale in SyncJob.objects.filter(connection=connection, status=SyncJobStatus.RUNNING).exclude(pk=job.pk):
+        _finish(stale, SyncJobStatus.FAILED, INTERRUPTED)
     try:
         SyncJob.objects.filter(pk=job.pk).update(
             status=SyncJobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()

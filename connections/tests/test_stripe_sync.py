@@ -191,3 +191,18 @@ def test_lines_not_paid_out_yet_are_stored_and_linked_once_their_payout_comes(st
     assert linked.count() > 0
     # and nothing was stored twice
     assert PayoutLine.objects.count() == PayoutLine.objects.values("source_id").distinct().count()
+
+
+def test_a_run_that_gets_the_lock_ends_jobs_whose_worker_is_gone(stripe_connection):
+    # the next sync is requested (its sweep finds nothing to end) ...
+    job = sync_start(connection=stripe_connection, trigger="test", enqueue=False)
+    # ... while a job whose worker was just killed still says 'running' (the database had not
+    # yet noticed the dead connection and released its lock when the sweep looked)
+    orphan = SyncJob.objects.create(connection=stripe_connection, status="running", kind="backfill", trigger="test")
+
+    job = sync_job_run(job=job, client_options=FAST)
+
+    assert job.status == "succeeded", job.error_message
+    orphan.refresh_from_db()
+    assert orphan.status == "failed"
+    assert orphan.error_message.startswith("Interrupted")
