@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from canonical.models import CANONICAL_MODELS
 from canonical.rows import CanonicalRow
 from canonical.upsert import UpsertResult, upsert_rows
 from connections.models import Connection, SyncCursor, SyncJob
@@ -140,10 +142,6 @@ def page_batches(
 
 def resolve_deferred(deferred: list[Deferred], connection: Connection) -> tuple[list[CanonicalRow], int]:
     """The rows to write for deferred objects, and how many were skipped as final."""
-    from django.db import connection as db
-
-    from canonical.models import CANONICAL_MODELS
-
     rows: list[CanonicalRow] = []
     skipped = 0
     for group in deferred:
@@ -226,11 +224,6 @@ def interleaved(sources: list[Iterator[Any]], depth: int = 4) -> Iterator[Any]:
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
-
-
-def prefetched(batches: Iterator[Batch], depth: int = 4) -> Iterator[Batch]:
-    """Read the next batches in a thread while the caller writes the current one."""
-    return interleaved([batches], depth)
 
 
 def lanes_of(streams: list[Stream]) -> list[list[Stream]]:

@@ -101,13 +101,16 @@ class StripeListStream:
         self.name, self.resource, self.lookback, self.lane = name, resource, lookback, lane
         self.api, self.backfill_start, self.errors = api, backfill_start, errors
 
+    def chunks_for_page(self, page: Page) -> Iterator[tuple]:
+        yield [r for r in map(self.errors.normalize, page.data) if r], 0
+
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
         return paged_pass(
             state,
             lookback=self.lookback,
             backfill_start=self.backfill_start,
             pages=lambda floor, after: self.api.iter_pages(self.resource, created_gte=floor, starting_after=after),
-            chunks_for_page=lambda page: iter([([r for r in map(self.errors.normalize, page.data) if r], 0)]),
+            chunks_for_page=self.chunks_for_page,
         )
 
 
@@ -134,23 +137,17 @@ class StripeBalanceTransactionStream(StripeListStream):
             lane=1,
         )
 
-    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
-        def chunks(page: Page) -> Iterator[tuple]:
-            deferred = Deferred(
+    def chunks_for_page(self, page: Page) -> Iterator[tuple]:
+        yield (
+            [],
+            0,
+            Deferred(
                 kind="payout_line",
                 objects=page.data,
                 source_id=lambda obj: obj.get("id") or "",
                 build=self.errors.normalize,
                 final_when=self.FINAL,
-            )
-            yield [], 0, deferred
-
-        return paged_pass(
-            state,
-            lookback=self.lookback,
-            backfill_start=self.backfill_start,
-            pages=lambda floor, after: self.api.iter_pages(self.resource, created_gte=floor, starting_after=after),
-            chunks_for_page=chunks,
+            ),
         )
 
 
