@@ -41,6 +41,23 @@ class RunMode(models.TextChoices):
     TARGETED = "targeted", "Targeted: the payouts (or dates) asked for"
 
 
+# What a run counted: the engine's result (``recon.engine.EngineResult``) under the same
+# names, copied onto the run and shown by the API.
+RUN_COUNTS = (
+    "payouts_evaluated",
+    "payouts_reconciled",
+    "payouts_with_exceptions",
+    "payouts_pending",
+    "lines_evaluated",
+    "exceptions_opened",
+    "exceptions_updated",
+    "exceptions_reopened",
+    "exceptions_auto_resolved",
+    "open_exceptions",
+    "exceptions_by_reason",
+)
+
+
 class ReconRun(TenantScopedModel):
     """One reconciliation run: what started it, what it covered, what it found, how long it took.
 

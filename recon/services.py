@@ -26,6 +26,7 @@ from connections.models import Connection, ConnectionStatus, Provider, SyncJob
 from ecomops.tenancy import current_tenant
 from recon.engine import INLINE_LINK_LIMIT, Engine, RuleSettings, delete_consumed_changes, link_lines
 from recon.models import (
+    RUN_COUNTS,
     ExceptionState,
     ReconException,
     ReconRun,
@@ -308,19 +309,7 @@ def recon_run_execute(*, run: ReconRun, write_links: str = "auto", now: datetime
             steps.mark("scope and freshness")
             result, link_plan = _evaluate(run=run, tenant=settings, connections=connections, now=now, steps=steps)
             run.mode = result.mode
-            for name in (
-                "payouts_evaluated",
-                "payouts_reconciled",
-                "payouts_with_exceptions",
-                "payouts_pending",
-                "lines_evaluated",
-                "exceptions_opened",
-                "exceptions_updated",
-                "exceptions_reopened",
-                "exceptions_auto_resolved",
-                "open_exceptions",
-                "exceptions_by_reason",
-            ):
+            for name in RUN_COUNTS:
                 setattr(run, name, getattr(result, name))
             run.freshness = freshness.sources
             run.stale_reason = "; ".join(freshness.reasons)
@@ -625,19 +614,26 @@ def exception_act(*, actor: Any, exception: ReconException, action: str, note: s
             raise ServiceError(f"Cannot {action} this exception: {refused}.", field="state", code="invalid_state")
         locked.save()
         _refresh_payout_statuses({locked.payout_id})
-        audit_record(
-            action=f"recon.exception_{'acknowledged' if action == 'acknowledge' else 'resolved'}",
-            actor=actor,
-            target=locked,
-            detail={
-                "reason": locked.reason,
-                "subject": locked.subject_ref,
-                "from": previous,
-                "to": locked.state,
-                "note": note,
-            },
-        )
+        _audit_transition(actor=actor, exception=locked, action=action, previous=previous, note=note)
     return locked
+
+
+def _audit_transition(
+    *, actor: Any, exception: ReconException, action: str, previous: str, note: str, **extra: Any
+) -> None:
+    audit_record(
+        action=f"recon.exception_{'acknowledged' if action == 'acknowledge' else 'resolved'}",
+        actor=actor,
+        target=exception,
+        detail={
+            "reason": exception.reason,
+            "subject": exception.subject_ref,
+            "from": previous,
+            "to": exception.state,
+            "note": note,
+            **extra,
+        },
+    )
 
 
 def exception_acknowledge(*, actor: Any, exception: ReconException, note: str = "") -> ReconException:
@@ -689,18 +685,6 @@ def exception_bulk(*, actor: Any, ids: list[Any], action: str, note: str = "") -
             exception.save()
             payouts.add(exception.payout_id)
             result.changed.append(str(exception.pk))
-            audit_record(
-                action=f"recon.exception_{'acknowledged' if action == 'acknowledge' else 'resolved'}",
-                actor=actor,
-                target=exception,
-                detail={
-                    "reason": exception.reason,
-                    "subject": exception.subject_ref,
-                    "from": previous,
-                    "to": exception.state,
-                    "note": note,
-                    "bulk": True,
-                },
-            )
+            _audit_transition(actor=actor, exception=exception, action=action, previous=previous, note=note, bulk=True)
         _refresh_payout_statuses(payouts)
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from canonical.models import Payout
-from recon.models import ReconException, ReconRun
+from recon.models import RUN_COUNTS, ReconException, ReconRun
 from recon.services import ACTIONS
 
 
@@ -42,17 +42,7 @@ class RunOutput(serializers.ModelSerializer):
             "payout_ids",
             "date_from",
             "date_to",
-            "payouts_evaluated",
-            "payouts_reconciled",
-            "payouts_with_exceptions",
-            "payouts_pending",
-            "lines_evaluated",
-            "exceptions_opened",
-            "exceptions_updated",
-            "exceptions_reopened",
-            "exceptions_auto_resolved",
-            "open_exceptions",
-            "exceptions_by_reason",
+            *RUN_COUNTS,
             "freshness",
             "stale_reason",
             "error_message",
