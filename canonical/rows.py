@@ -87,6 +87,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_FIELD_SETS = {kind: frozenset(names) for kind, names in KIND_FIELDS.items()}
+
 
 @dataclass(frozen=True)
 class CanonicalRow:
@@ -99,9 +101,8 @@ class CanonicalRow:
     source_updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        expected = set(KIND_FIELDS[self.kind])
-        got = set(self.fields)
-        if got != expected:
+        if self.fields.keys() != _FIELD_SETS[self.kind]:  # a C-level set comparison, no copies
+            expected, got = _FIELD_SETS[self.kind], set(self.fields)
             raise ValueError(
                 f"{self.kind} row {self.source_id}: "
                 f"missing {sorted(expected - got)}, unexpected {sorted(got - expected)}"

@@ -110,20 +110,31 @@ def _null_replacements(kind: str) -> dict[str, Any]:
     return replacements
 
 
-def _staging_value(column: str, value: Any, kind: str = "") -> Any:
-    if value is None:
-        return _null_replacements(kind).get(column) if kind else None
-    if column in ("raw_data", "fee_details"):
-        return orjson.dumps(value, default=_json_default).decode()
-    return value
+JSON_FIELDS = frozenset({"raw_data", "fee_details"})
+
+
+@functools.cache
+def _field_plan(kind: str) -> tuple[tuple[str, Any, bool], ...]:
+    """Per field of ``kind``, in staging order: (name, what None becomes, whether it is JSON)."""
+    replacements = _null_replacements(kind)
+    return tuple((name, replacements.get(name), name in JSON_FIELDS) for name in KIND_FIELDS[kind])
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_prefix(connection_id: uuid.UUID, kind: str) -> str:
+    return dedupe_key(connection_id, kind, "")
 
 
 def copy_values(row: CanonicalRow, connection_id: uuid.UUID, subsidiary_id: str, synced_at: datetime) -> tuple:
-    """One row as COPY values, in ``columns_for(row.kind)`` order."""
+    """One row as COPY values, in ``columns_for(row.kind)`` order.
+
+    Runs once per object a sync writes, so it walks a precomputed plan of the kind's fields
+    rather than asking per field what the column needs.
+    """
     raw_json = orjson.dumps(row.raw_data, default=_json_default)
-    kind = row.kind
-    return (
-        dedupe_key(connection_id, kind, row.source_id),
+    fields = row.fields
+    values = [
+        _key_prefix(connection_id, row.kind) + row.source_id,
         row.source,
         row.source_id,
         connection_id,
@@ -133,8 +144,15 @@ def copy_values(row: CanonicalRow, connection_id: uuid.UUID, subsidiary_id: str,
         row.source_created_at,
         row.source_updated_at,
         synced_at,
-        *[_staging_value(f, row.fields[f], kind) for f in KIND_FIELDS[kind]],
-    )
+    ]
+    for name, if_none, is_json in _field_plan(row.kind):
+        value = fields[name]
+        if value is None:
+            value = if_none
+        elif is_json:
+            value = orjson.dumps(value, default=_json_default).decode()
+        values.append(value)
+    return tuple(values)
 
 
 def columns_for(kind: str) -> tuple[str, ...]:

@@ -137,6 +137,20 @@ def test_malformed_page_fails_the_job_clearly_and_keeps_what_was_committed(strip
     assert Payment.objects.count() > 0
 
 
+def test_a_sync_leaves_the_workers_garbage_collector_as_it_found_it(stripe_connection, sandbox):
+    # A worker process runs many tasks: the sync's own collector thresholds must not outlive
+    # it, whether it fails (a malformed page) or succeeds.
+    import gc
+
+    before = gc.get_threshold()
+    httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "malformed", "count": 1})
+
+    assert run_sync(stripe_connection).status == "failed"
+    assert gc.get_threshold() == before
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert gc.get_threshold() == before
+
+
 def test_a_revoked_key_marks_the_connection_broken(stripe_connection):
     from connections.services import connection_update
 
