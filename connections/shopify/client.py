@@ -16,9 +16,11 @@ person reading the sync job's error.
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +155,28 @@ def latest_updated_at(nodes: list[dict[str, Any]]) -> str | None:
     return max(stamps, key=lambda s: datetime.fromisoformat(s)) if stamps else None
 
 
+class _TimedGraphQL(shopify.GraphQL):
+    """The library's GraphQL request, with a timeout and without printing error bodies.
+
+    ``shopify.GraphQL.execute`` calls ``urllib.request.urlopen`` with no timeout, so a shop
+    that stops answering would hold a sync forever, and it prints every error response's
+    body to standard output. This is the same request (the library's endpoint, session
+    headers and body) with ``timeout`` seconds for connecting and for each read; an
+    ``HTTPError`` is raised as before, for the client to classify.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None) -> str:
+        headers = self.merge_headers({"Accept": "application/json", "Content-Type": "application/json"}, self.headers)
+        body = json.dumps({"query": query, "variables": variables, "operationName": operation_name}).encode()
+        request = urllib.request.Request(self.endpoint, body, headers)  # noqa: S310 - the shop's https or the sandbox
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            return response.read().decode("utf-8")
+
+
 class ShopifyClient:
     """Reads orders, payouts, balance transactions and disputes from one shop.
 
@@ -172,6 +196,7 @@ class ShopifyClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        timeout: float = 30.0,
     ) -> None:
         if not shop_domain or not access_token:
             raise ValueError("shop_domain and access_token are required")
@@ -186,6 +211,7 @@ class ShopifyClient:
         self.api_version = api_version
         self.base_url = base_url.rstrip("/") if base_url else None
         self.retry = retry or RetryPolicy()
+        self.timeout = timeout
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
@@ -218,7 +244,7 @@ class ShopifyClient:
         session = shopify.Session(self.shop_domain, self.api_version, self._access_token)
         shopify.ShopifyResource.activate_session(session)
         try:
-            graphql = shopify.GraphQL()
+            graphql = _TimedGraphQL(self.timeout)
             if self.base_url is not None:
                 graphql.endpoint = self.endpoint
             return graphql.execute(query, variables)
@@ -255,9 +281,12 @@ class ShopifyClient:
         except urllib.error.HTTPError as exc:
             raise self._http_error(exc) from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            # Refused, reset or dropped before a complete answer: transient for a read-only query.
+            # Refused, reset, dropped or silent before a complete answer: transient for a
+            # read-only query.
             self.stats.connection_errors += 1
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
+            if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+                reason = f"no answer within {self.timeout:g} s (timed out)"
             raise _TransientError(f"could not reach Shopify at {self.endpoint}: {reason}") from exc
 
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -171,6 +172,38 @@ def test_dropped_connection_is_retried(sandbox, make_client) -> None:
     control(server, "faults", {"kind": "drop_after_commit", "count": 1})
     assert client.execute("{ shop { name } }")["shop"]["name"]
     assert client.stats.connection_errors == 1
+
+
+def test_a_shop_that_stops_answering_times_out_and_is_retried(sandbox, make_client) -> None:
+    # The sandbox holds two answers for 2 s each; the client waits 0.3 s, then tries again.
+    app, server = sandbox
+    client = make_client(server, app, timeout=0.3)
+    control(server, "faults", {"kind": "slow", "count": 2, "delay_ms": 2000})
+
+    started = time.monotonic()
+    assert client.execute("{ shop { name } }")["shop"]["name"]
+
+    assert client.stats.connection_errors == 2
+    assert client.stats.requests == 3
+    assert time.monotonic() - started < 1.5  # two timeouts, not two full waits
+
+
+def test_a_shop_that_never_answers_in_time_gives_up_with_a_clear_error(sandbox, make_client) -> None:
+    app, server = sandbox
+    client = make_client(server, app, timeout=0.2)
+    control(server, "faults", {"kind": "slow", "count": 4, "delay_ms": 1000})
+
+    with pytest.raises(ShopifyRetriesExhausted, match=r"could not reach Shopify .*timed out.*gave up after 4 attempts"):
+        client.execute("{ shop { name } }")
+
+
+def test_error_answers_are_not_printed(sandbox, make_client, capsys) -> None:
+    # The library's own GraphQL.execute prints every error body to standard output.
+    app, server = sandbox
+    client = make_client(server, app, token="shpat_wrong_token_456")
+    with pytest.raises(ShopifyAuthError):
+        client.execute("{ shop { name } }")
+    assert capsys.readouterr().out == ""
 
 
 def test_malformed_body_raises_shopify_sync_error(sandbox, make_client) -> None:
