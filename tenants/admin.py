@@ -1,8 +1,12 @@
 from django.contrib import admin
 
 from ecomops.admin_site import PlatformAdmin
-from tenants.models import Domain, Membership, Plan, Tenant, User
-from tenants.services import tenant_create
+from tenants.models import RECON_SETTING_BOUNDS, Domain, Membership, Plan, Tenant, User
+from tenants.services import tenant_create, tenant_update
+
+# Changed through tenants.services.tenant_update, so the admin writes the same audited
+# tenant.updated event (old and new values) as the API does.
+AUDITED_FIELDS = ("name", *RECON_SETTING_BOUNDS)
 
 
 class MembershipInline(admin.TabularInline):
@@ -26,7 +30,14 @@ class TenantAdmin(PlatformAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            audited = {f: form.cleaned_data[f] for f in AUDITED_FIELDS if f in form.changed_data}
+            if audited:  # the rest of the form saves as usual, these go through the service
+                stored = Tenant.objects.only(*audited).get(pk=obj.pk)
+                for field in audited:
+                    setattr(obj, field, getattr(stored, field))
             super().save_model(request, obj, form, change)
+            if audited:
+                tenant_update(actor=request.user, tenant=obj, **audited)
             return
         created = tenant_create(name=obj.name, plan=obj.plan_id, slug=obj.slug)
         obj.pk, obj.schema_name = created.pk, created.schema_name

@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
@@ -23,6 +24,20 @@ class Plan(models.Model):
         return self.name
 
 
+# What the owner may set each reconciliation setting to (inclusive). The model's validators
+# (admin forms) and ``tenants.services.tenant_update`` (API) both enforce it.
+RECON_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
+    "recon_amount_tolerance_minor": (0, 1_000_000),
+    "recon_freshness_hours": (1, 720),
+    "recon_unpaid_grace_days": (0, 365),
+}
+
+
+def _within(name: str) -> list:
+    low, high = RECON_SETTING_BOUNDS[name]
+    return [MinValueValidator(low), MaxValueValidator(high)]
+
+
 class Tenant(TenantMixin):
     """A customer organisation. Its data lives in its own schema, behind row-level security."""
 
@@ -35,13 +50,19 @@ class Tenant(TenantMixin):
 
     # Reconciliation settings (recon reads them; the owner changes them).
     recon_amount_tolerance_minor = models.PositiveIntegerField(
-        default=0, help_text="How far a payment may differ from its order, in minor units, before it is an exception."
+        default=0,
+        validators=_within("recon_amount_tolerance_minor"),
+        help_text="How far a payment may differ from its order, in minor units, before it is an exception.",
     )
     recon_freshness_hours = models.PositiveIntegerField(
-        default=24, help_text="A source not synced successfully within this many hours makes a recon run stale."
+        default=24,
+        validators=_within("recon_freshness_hours"),
+        help_text="A source not synced successfully within this many hours makes a recon run stale.",
     )
     recon_unpaid_grace_days = models.PositiveIntegerField(
-        default=7, help_text="Days a paid order may wait for its payout before it is an exception."
+        default=7,
+        validators=_within("recon_unpaid_grace_days"),
+        help_text="Days a paid order may wait for its payout before it is an exception.",
     )
 
     # NetSuite posting (netsuite.services reads it): post reconciled payouts at once, or only

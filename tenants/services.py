@@ -10,7 +10,7 @@ from django.utils.text import slugify
 from audit.models import Outcome
 from audit.services import audit_record
 from ecomops.tenancy import public_context
-from tenants.models import Membership, Plan, Role, Tenant, User
+from tenants.models import RECON_SETTING_BOUNDS, Membership, Plan, Role, Tenant, User
 from tenants.permissions import forget_cached_permissions
 
 
@@ -151,13 +151,6 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
 
 # The reconciliation settings an owner may change, with their allowed range (inclusive). The
 # API's input serializer reads the same bounds, so both refuse the same values.
-RECON_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
-    "recon_amount_tolerance_minor": (0, 1_000_000),
-    "recon_freshness_hours": (1, 720),
-    "recon_unpaid_grace_days": (0, 365),
-}
-
-
 def _clean_recon_setting(name: str, value: object) -> int:
     low, high = RECON_SETTING_BOUNDS[name]
     if isinstance(value, bool) or not isinstance(value, int):

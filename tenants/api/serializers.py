@@ -5,8 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenants.models import Membership, Role, Tenant
-from tenants.services import RECON_SETTING_BOUNDS
+from tenants.models import RECON_SETTING_BOUNDS, Membership, Role, Tenant
 
 
 class RegisterInput(serializers.Serializer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from audit.models import AuditEvent
@@ -276,3 +278,23 @@ def test_a_rule_setting_change_makes_the_next_recon_run_full(api_as, tenant_a, c
     assert response.status_code == 200, response.content
 
     assert run_now() == next_mode
+
+
+def test_a_form_encoded_patch_is_refused_as_unsupported_and_changes_nothing(api_as, tenant_a):
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    response = client.patch(URL, "recon_freshness_hours=6", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 415
+    assert "application/x-www-form-urlencoded" in response.json()["detail"]
+    assert _settings(tenant_a.tenant) == DEFAULTS
+    assert _update_events(tenant_a.tenant) == []
+
+
+def test_the_schema_offers_only_a_json_body_for_the_settings(api_as, tenant_a):
+    client = api_as(tenant_a.viewer, tenant_a.tenant)
+    response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(response.content)
+
+    body = schema["paths"]["/api/v1/tenants/current/"]["patch"]["requestBody"]["content"]
+    assert list(body) == ["application/json"]
