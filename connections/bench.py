@@ -30,11 +30,15 @@ from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 
+from ecomops.cli import at_least
+
 BATCH_ROWS = 5000
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--objects", type=int, default=200_000, help="balance transactions in the sandbox ledger")
+    parser.add_argument(
+        "--objects", type=at_least(1), default=200_000, help="balance transactions in the sandbox ledger"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant (default: drop it)")
 
 

@@ -38,16 +38,23 @@ import httpx
 from django.conf import settings
 from django.test.utils import override_settings
 
+from ecomops.cli import at_least
+
 OVERHEAD_BLOCKS = 5
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--payouts", type=int, default=1000, help="payouts posted with latency")
-    parser.add_argument("--latency-ms", type=int, default=200, help="latency the sandbox adds to every call")
-    parser.add_argument("--concurrency", type=int, default=2, help="the connection's NetSuite concurrency limit")
-    parser.add_argument("--threads", type=int, default=None, help="sending threads (default: --concurrency)")
+    parser.add_argument("--payouts", type=at_least(1), default=1000, help="payouts posted with latency")
+    parser.add_argument("--latency-ms", type=at_least(0), default=200, help="latency the sandbox adds to every call")
     parser.add_argument(
-        "--overhead-payouts", type=int, default=None, help="payouts posted at latency 0 (default: min(payouts, 500))"
+        "--concurrency", type=at_least(1), default=2, help="the connection's NetSuite concurrency limit"
+    )
+    parser.add_argument("--threads", type=at_least(1), default=None, help="sending threads (default: --concurrency)")
+    parser.add_argument(
+        "--overhead-payouts",
+        type=at_least(1),
+        default=None,
+        help="payouts posted at latency 0 (default: min(payouts, 500))",
     )
     parser.add_argument("--auth", choices=["tba", "oauth2"], default="tba", help="how the connection authenticates")
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant (default: drop it)")

@@ -32,16 +32,18 @@ from typing import Any
 from django.db import connection as db
 from django.utils import timezone
 
+from ecomops.cli import at_least
+
 TOLERANCE = 5  # the bench tenant's payment-vs-order tolerance, in minor units
 RAW_PAD = "x" * 180  # makes line rows ~600 bytes, like the 1M-line measurements in DESIGN §4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--payouts", type=int, default=10_000, help="automatic payouts to generate")
-    parser.add_argument("--lines", type=int, default=100, help="lines per payout, its own line included")
+    parser.add_argument("--payouts", type=at_least(1), default=10_000, help="automatic payouts to generate")
+    parser.add_argument("--lines", type=at_least(2), default=100, help="lines per payout, its own line included")
     parser.add_argument(
         "--fault-every",
-        type=int,
+        type=at_least(100, multiple_of=100),
         default=100,
         help="plant each kind of fault on one in N of its population (100 = ~1%%, the default; a multiple of 100)",
     )

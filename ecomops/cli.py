@@ -1,0 +1,28 @@
+"""Argument types shared by the management commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def at_least(minimum: int, *, multiple_of: int = 1) -> Callable[[str], int]:
+    """An ``argparse`` type: a whole number >= ``minimum`` (and a multiple of ``multiple_of``).
+
+    A bad value stops the command before it starts anything, with the option's name and
+    what it accepts, instead of failing later (a sandbox that refuses to start, a traceback).
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        if value % multiple_of:
+            raise argparse.ArgumentTypeError(f"must be a multiple of {multiple_of}, not {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse

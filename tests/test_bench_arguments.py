@@ -1,0 +1,24 @@
+"""``manage.py bench``: a bad size is refused up front, naming the option, before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "--objects", "-5"], "--objects: must be at least 1, not -5"),
+        (["ingest", "--objects", "lots"], "--objects: 'lots' is not a whole number"),
+        (["recon", "--payouts", "0"], "--payouts: must be at least 1, not 0"),
+        (["recon", "--lines", "1"], "--lines: must be at least 2, not 1"),
+        (["recon", "--fault-every", "150"], "--fault-every: must be a multiple of 100, not 150"),
+        (["post", "--concurrency", "0"], "--concurrency: must be at least 1, not 0"),
+        (["post", "--latency-ms", "-1"], "--latency-ms: must be at least 0, not -1"),
+    ],
+)
+def test_a_bad_size_is_refused_with_the_options_name(args, message):
+    # No database is touched and no sandbox started: the arguments are checked first.
+    with pytest.raises(CommandError, match=message):
+        call_command("bench", *args)
