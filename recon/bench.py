@@ -348,12 +348,9 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
     from tenants.models import Tenant
     from tenants.services import tenant_create
 
+    # Sizes are checked when parsed (``add_arguments``).
     payouts, lines = int(options["payouts"]), int(options["lines"])
     every = int(options.get("fault_every") or 100)
-    if payouts < 1 or lines < 2:
-        raise ValueError("--payouts must be at least 1 and --lines at least 2")
-    if every < 100 or every % 100:
-        raise ValueError("--fault-every must be a multiple of 100")
     quiet = bool(options.get("json"))
 
     def say(text: str) -> None:

@@ -149,8 +149,8 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     audit_record(action="membership.removed", actor=actor, target=user, tenant=tenant)
 
 
-# The reconciliation settings an owner may change, with their allowed range (inclusive). The
-# API's input serializer reads the same bounds, so both refuse the same values.
+# The bounds live on the model (``RECON_SETTING_BOUNDS``), shared with its validators and the
+# API's input serializer, so every way in refuses the same values.
 def _clean_recon_setting(name: str, value: object) -> int:
     low, high = RECON_SETTING_BOUNDS[name]
     if isinstance(value, bool) or not isinstance(value, int):
