@@ -23,9 +23,11 @@ The rules, with their reason codes (``recon.models.Reason``)
     3. every charge / refund / dispute line has its canonical object (``line_unmatched``),
        in the payout's currency, and agrees with it in settlement terms: a payment in
        another currency is converted with the line's exchange rate (``line_amount_mismatch``,
-       ``currency_mismatch``); every payment has its order (``payment_without_order``);
-       every refund its payment (``refund_without_payment``); a dispute that is still open
-       is reported (``dispute_open``);
+       ``currency_mismatch``); a dispute's withdrawal takes its amount out and its reversal
+       puts it back (a chargeback fee's own line is not the disputed funds); every payment
+       has its order (``payment_without_order``); every refund its payment
+       (``refund_without_payment``); a dispute that is still open is reported
+       (``dispute_open``);
     4. the payments of an order add up to its total within the tenant's tolerance
        (``amount_mismatch``); a paid order whose processor payments are in no payout after
        the grace period (``order_unpaid``).
@@ -68,6 +70,9 @@ def sql_list(values: tuple[str, ...]) -> str:
 PAYMENT_CATEGORIES = ("charge",)
 REFUND_CATEGORIES = ("refund", "refund_failure")
 DISPUTE_CATEGORIES = ("dispute", "dispute_reversal")
+# Dispute-category lines that carry a chargeback fee, not the disputed funds (Shopify books
+# the fee as a line of its own; Stripe puts it in the fee of the funds' line).
+DISPUTE_FEE_TYPES = ("CHARGEBACK_FEE", "CHARGEBACK_FEE_REFUND")
 # Payments that move processor money (and so are expected in a payout).
 PROCESSOR_GATEWAYS = ("stripe", "shopify_payments")
 OPEN_DISPUTE_STATUSES = ("needs_response", "under_review", "warning_needs_response", "warning_under_review")
@@ -98,7 +103,7 @@ INLINE_LINK_LIMIT = 50_000
 
 # Part of every connection's settings fingerprint: bump it when a rule changes meaning, and
 # the next run re-evaluates everything instead of only what changed.
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,9 @@ _LINE_COLUMNS = f"""
     CASE WHEN l.reporting_category IN ('charge') THEN l.source_object_id END AS pay_key,
     CASE WHEN l.reporting_category IN ('refund', 'refund_failure') THEN l.source_object_id END AS refund_key,
     CASE WHEN l.reporting_category IN ('dispute', 'dispute_reversal') THEN l.source_object_id END AS dispute_key,
+    CASE WHEN upper(l.type) IN {sql_list(DISPUTE_FEE_TYPES)} THEN NULL
+         WHEN l.reporting_category = 'dispute' THEN -1 WHEN l.reporting_category = 'dispute_reversal' THEN 1
+    END AS dispute_sign,
     l.source_object_id = l.payout_source_id AS own,
     {_fee_sum("l")} AS fee_sum,
     jsonb_array_length(l.fee_details) > {MAX_UNROLLED_FEE_DETAILS} AS fee_long
@@ -608,6 +616,11 @@ class Engine:
             f"CASE WHEN x.r_cur = x.l_cur THEN -x.r_amount WHEN x.exchange_rate IS NOT NULL "
             f"THEN -{_converted('x.r_amount', 'x.r_cur', 'x.l_cur', 'x.exchange_rate')} END"
         )
+        # The disputed funds leave with the withdrawal and come back with the reversal.
+        dispute_expected = (
+            f"CASE WHEN x.d_cur = x.l_cur THEN x.dispute_sign * x.d_amount WHEN x.exchange_rate IS NOT NULL "
+            f"THEN x.dispute_sign * {_converted('x.d_amount', 'x.d_cur', 'x.l_cur', 'x.exchange_rate')} END"
+        )
         problems = {
             "net_bad": (
                 "x.in_payout AND x.l_net <> x.l_amount - x.l_fee",
@@ -729,6 +742,25 @@ class Engine:
                     "'exchange_rate', x.exchange_rate)",
                 ),
             ),
+            "dispute_amount_bad": (
+                f"x.in_payout AND x.dispute_sign IS NOT NULL AND x.dispute_id IS NOT NULL AND x.l_cur = x.po_cur"
+                f" AND ({dispute_expected}) IS NOT NULL AND abs(x.l_amount - ({dispute_expected})) > "
+                f"CASE WHEN x.d_cur = x.l_cur THEN 0 ELSE {_fx_slack(dispute_expected)} END",
+                _problem(
+                    "line_amount_mismatch",
+                    "payout_line",
+                    "x.line_id",
+                    "x.line_ref",
+                    **line,
+                    exp=dispute_expected,
+                    exp_cur="x.l_cur",
+                    act="x.l_amount",
+                    act_cur="x.l_cur",
+                    inv=f"{line_inv} || jsonb_build_array({_ref('dispute', 'x.dispute_id', 'x.dispute_ref')})",
+                    det="jsonb_build_object('object_amount', x.d_amount, 'object_currency', x.d_cur, "
+                    "'exchange_rate', x.exchange_rate)",
+                ),
+            ),
             "no_order": (
                 "x.payment_id IS NOT NULL AND x.p_eval AND x.order_id IS NULL",
                 _problem(
@@ -779,7 +811,7 @@ class Engine:
             FROM (
                 SELECT l.id AS line_id, l.source_id AS line_ref, l.connection_id, l.payout_source_id, l.category,
                        l.currency AS l_cur, l.amount_minor AS l_amount, l.fee_minor AS l_fee, l.net_minor AS l_net,
-                       l.exchange_rate, l.source_object_id, l.own, l.fee_sum, l.fee_long,
+                       l.exchange_rate, l.source_object_id, l.own, l.fee_sum, l.fee_long, l.dispute_sign,
                        (l.in_scope AND po.id IS NOT NULL) AS in_payout,
                        po.id AS payout_id, po.source_id AS payout_ref, po.currency AS po_cur, po.arrival_date,
                        pm.id AS payment_id, pm.source_id AS payment_ref, pm.connection_id AS p_conn,
@@ -788,7 +820,7 @@ class Engine:
                        o.id AS order_id, o.currency AS o_cur, o.total_minor AS o_total,
                        o.cancelled AS o_cancelled, o.source_created_at AS o_created,
                        r.id AS refund_id, r.source_id AS refund_ref, r.currency AS r_cur, r.amount_minor AS r_amount,
-                       d.id AS dispute_id
+                       d.id AS dispute_id, d.source_id AS dispute_ref, d.currency AS d_cur, d.amount_minor AS d_amount
                 FROM ({self._lines()}) l
                 FULL JOIN ({self._payments()}) pm
                        ON pm.connection_id = l.connection_id AND pm.source_id = l.pay_key
@@ -802,7 +834,7 @@ class Engine:
                 LEFT JOIN (SELECT r.id, r.connection_id, r.source_id, r.currency, r.amount_minor
                            FROM ({self._scoped("canonical_refund", "r", "recon_s_refund")}) r) r
                        ON r.connection_id = l.connection_id AND r.source_id = l.refund_key
-                LEFT JOIN (SELECT d.id, d.connection_id, d.source_id
+                LEFT JOIN (SELECT d.id, d.connection_id, d.source_id, d.currency, d.amount_minor
                            FROM ({self._scoped("canonical_dispute", "d", "recon_s_dispute")}) d) d
                        ON d.connection_id = l.connection_id AND d.source_id = l.dispute_key
             ) x

@@ -93,6 +93,7 @@ def line_row(
     fee: int = 0,
     net: int | None = None,
     category: str = "charge",
+    type: str | None = None,
     object_id: str | None = None,
     currency: str = "USD",
     fee_details: list[int] | None = None,
@@ -101,14 +102,15 @@ def line_row(
     order_id: str | None = None,
     created: datetime | None = None,
 ) -> CanonicalRow:
-    """A balance transaction. ``net`` defaults to amount - fee, ``fee_details`` to [fee]."""
+    """A balance transaction. ``net`` defaults to amount - fee, ``fee_details`` to [fee], ``type``
+    to the category."""
     details = fee_details if fee_details is not None else ([fee] if fee else [])
     return _row(
         "payout_line",
         source_id,
         {
             "payout_source_id": payout,
-            "type": category,
+            "type": type or category,
             "reporting_category": category,
             "currency": currency,
             "amount_minor": amount,

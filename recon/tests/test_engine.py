@@ -265,6 +265,82 @@ def test_dispute_still_open_is_reported_with_its_payout():
     assert status_of("po_1").status == "exceptions"
 
 
+def test_dispute_lines_that_move_other_than_the_disputed_amount():
+    conn = connection()
+    # dp_1 disputes 100.00: its withdrawal takes only 90.00; dp_2 disputes 40.00 and was won:
+    # taken out right (-40.00), put back as 45.00
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        *sale(conn, 2, payout="po_1", amount=4000, fee=146),
+        dispute_row("dp_1", payment="ch_1", amount=10000, status="lost"),
+        dispute_row("dp_2", payment="ch_2", amount=4000, status="won"),
+        line_row("txn_dp_1", payout="po_1", amount=-9000, fee=1500, category="dispute", object_id="dp_1"),
+        line_row("txn_dp_2", payout="po_1", amount=-4000, fee=1500, category="dispute", object_id="dp_2"),
+        line_row("txn_dp_2r", payout="po_1", amount=4500, fee=-1500, category="dispute_reversal", object_id="dp_2"),
+        # 96.80 + 38.54 - 105.00 - 55.00 + 60.00 = 35.34
+        payout_row("po_1", 3534),
+        payout_own_line("po_1", 3534),
+    )
+
+    reconcile()
+
+    exceptions = found()
+    short = exceptions[("line_amount_mismatch", "txn_dp_1")]
+    assert (short.expected_minor, short.actual_minor, short.difference_minor) == (-10000, -9000, 1000)
+    assert {"type": "dispute", "source_id": "dp_1"} in [
+        {k: v for k, v in ref.items() if k != "id"} for ref in short.involved
+    ]
+    over = exceptions[("line_amount_mismatch", "txn_dp_2r")]
+    assert (over.expected_minor, over.actual_minor, over.difference_minor) == (4000, 4500, 500)
+    assert ("line_amount_mismatch", "txn_dp_2") not in exceptions
+    assert status_of("po_1").status == "exceptions"
+
+
+def test_chargeback_fee_lines_are_not_compared_with_the_disputed_amount():
+    conn = connection(provider="shopify")
+    # Shopify books the chargeback fee as a line of its own, against the dispute: 100.00 out
+    # (DISPUTE_WITHDRAWAL) and 15.00 out (CHARGEBACK_FEE); the dispute was won, so both come
+    # back (DISPUTE_REVERSAL, CHARGEBACK_FEE_REFUND). 50.00 EUR disputed on dp_2 left as
+    # 54.63 USD at 1.0925 (54.625, rounded by the processor).
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        order_row("pi_2", total=5000, currency="EUR"),
+        payment_row("ch_2", order="pi_2", amount=5000, currency="EUR"),
+        line_row("txn_ch_2", payout="po_1", amount=5463, fee=188, object_id="ch_2", exchange_rate="1.0925"),
+        dispute_row("dp_1", payment="ch_1", amount=10000, status="won"),
+        dispute_row("dp_2", payment="ch_2", amount=5000, status="lost", currency="EUR"),
+        *[
+            line_row(f"txn_{n}", payout="po_1", amount=amount, category=category, type=kind, object_id=dispute)
+            for n, amount, category, kind, dispute in [
+                (1, -10000, "dispute", "DISPUTE_WITHDRAWAL", "dp_1"),
+                (2, -1500, "dispute", "CHARGEBACK_FEE", "dp_1"),
+                (3, 10000, "dispute_reversal", "DISPUTE_REVERSAL", "dp_1"),
+                (4, 1500, "dispute_reversal", "CHARGEBACK_FEE_REFUND", "dp_1"),
+                (5, -1500, "dispute", "CHARGEBACK_FEE", "dp_2"),
+            ]
+        ],
+        line_row(
+            "txn_6",
+            payout="po_1",
+            amount=-5463,
+            category="dispute",
+            type="DISPUTE_WITHDRAWAL",
+            object_id="dp_2",
+            exchange_rate="1.0925",
+        ),
+        # 96.80 + 52.75 - 54.63 - 15.00 = 79.92
+        payout_row("po_1", 7992),
+        payout_own_line("po_1", 7992),
+    )
+
+    reconcile()
+
+    assert open_found() == {}
+    assert status_of("po_1").status == "reconciled"
+
+
 def test_several_partial_refunds_on_one_charge():
     conn = connection()
     # charge 200.00 (fee 6.10 -> 193.90); refunds 50.00, 50.00 and 20.00 of it in the same
