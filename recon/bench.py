@@ -77,6 +77,16 @@ CHARGE_FAULTS = {
 WITHIN_TOLERANCE = 15  # order total off by TOLERANCE: must NOT be an exception
 
 
+def _dispute_short(j: int, every: int) -> bool:
+    """A closed dispute whose withdrawal line takes 1.00 more than was disputed (1% of disputes
+    at ``every`` = 100). Mirrored in SQL by ``_DISPUTE_SHORT``."""
+    group = every // 50
+    return (j // 50) % group == 1 and (j // 50 // group) % 50 == 3
+
+
+_DISPUTE_SHORT = "(j / 50) %% (%(M)s / 50) = 1 AND (j / 50 / (%(M)s / 50)) %% 50 = 3"
+
+
 def planted_faults(payouts: int, lines: int, every: int = 100) -> set[tuple[str, str]]:
     """(reason, subject source id) of every fault the generator plants, derived from the plan."""
     planted: set[tuple[str, str]] = set()
@@ -89,6 +99,8 @@ def planted_faults(payouts: int, lines: int, every: int = 100) -> set[tuple[str,
             planted.add(("refund_without_payment", f"re_b{j}"))
         elif kind == "dispute" and (j // 50) % (every // 50) == 0:
             planted.add(("dispute_open", f"dp_b{j}"))
+        elif kind == "dispute" and _dispute_short(j, every):
+            planted.add(("line_amount_mismatch", f"txn_b{j}"))
     for p in range(payouts):
         if p % every == 1:
             planted.add(("payout_total_mismatch", f"po_b{p}"))
@@ -168,7 +180,7 @@ def _generate(tenant_id: uuid.UUID, connection_id: uuid.UUID, payouts: int, line
                            CASE kind WHEN 'own' THEN 'payout' ELSE kind END AS category,
                            CASE kind WHEN 'own' THEN 0
                                      WHEN 'refund' THEN -(a_prev / 4)
-                                     WHEN 'dispute' THEN -a_prev
+                                     WHEN 'dispute' THEN -a_prev - CASE WHEN {_DISPUTE_SHORT} THEN 100 ELSE 0 END
                                      ELSE CASE WHEN j %% 20 = 9 THEN (a * 11 + 5) / 10 ELSE a END END AS amount,
                            CASE WHEN kind = 'charge' AND j %% 20 = 9 THEN 1.1 END AS rate,
                            CASE kind WHEN 'own' THEN 'po_b' || (j / %(L)s) WHEN 'refund' THEN 're_b' || j

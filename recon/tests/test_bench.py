@@ -11,13 +11,15 @@ from django.core.management import call_command
 def test_bench_recon_finds_every_planted_fault_and_nothing_else(live_db):
     out = StringIO()
 
-    call_command("bench", "recon", "--payouts", "20", "--lines", "10", "--json", stdout=out)
+    # 400 lines: the smallest plan with a dispute whose withdrawal line takes too much
+    call_command("bench", "recon", "--payouts", "40", "--lines", "10", "--json", stdout=out)
 
     result = json.loads(out.getvalue())
-    assert result["lines"] == 200
+    assert result["lines"] == 400
     assert result["found"] == result["planted"]
     assert result["planted"]["payout_total_mismatch"] == 1
-    assert result["planted"]["line_net_mismatch"] == 2
+    assert result["planted"]["line_net_mismatch"] == 4
+    assert result["planted"]["line_amount_mismatch"] == 4 + 1  # four charge lines, one dispute line
     assert (result["false_positives"], result["missed"]) == (0, 0)
     assert result["rerun_mode"] == "incremental"
     assert result["rerun_exceptions_changed"] == 0
