@@ -26,3 +26,15 @@ def at_least(minimum: int, *, multiple_of: int = 1) -> Callable[[str], int]:
 
     parse.__name__ = f"whole number >= {minimum}"
     return parse
+
+
+def command_tenant(reference: str):  # -> tenants.models.Tenant
+    """The tenant a command's ``--tenant`` names, by slug or by id; a clear error otherwise."""
+    from django.core.management.base import CommandError
+
+    from tenants.services import find_tenant
+
+    tenant = find_tenant(reference)
+    if tenant is None:
+        raise CommandError(f"Unknown tenant {reference!r}: give an existing tenant's slug or id.")
+    return tenant

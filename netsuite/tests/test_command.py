@@ -83,7 +83,7 @@ def test_failures_are_reported_with_their_reason(posting) -> None:  # type: igno
 
 
 def test_unknown_tenant_or_payout(posting) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(CommandError, match="No tenant"):
+    with pytest.raises(CommandError, match="Unknown tenant"):
         post("--tenant", "no-such-tenant")
     with pytest.raises(CommandError, match="No payout"):
         post("--tenant", posting.tenant.slug, "--payout", "po_missing")

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.management.base import BaseCommand, CommandError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connections.models import Connection, Provider, SyncJob
 from connections.sync.runner import sync_job_run, sync_start
+from ecomops.cli import command_tenant
 from ecomops.tenancy import tenant_context
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
     help = "Sync a tenant's Stripe/Shopify connections now (foreground), with live progress."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tenant", required=True, help="tenant slug")
+        parser.add_argument("--tenant", required=True, help="the tenant's slug (or id)")
         parser.add_argument("--connection", help="one connection id (default: every enabled Stripe/Shopify one)")
 
     def handle(self, *args, **options) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant with slug {options['tenant']!r}.")
+        tenant = command_tenant(options["tenant"])
         failed = 0
         with tenant_context(tenant):
             connections = Connection.objects.filter(tenant_id=tenant.pk, enabled=True).exclude(
                 provider=Provider.NETSUITE
             )
             if options["connection"]:
-                connections = connections.filter(pk=options["connection"])
+                try:
+                    connection_id = uuid.UUID(options["connection"])
+                except ValueError:
+                    raise CommandError(f"{options['connection']!r} is not a connection id (a UUID).") from None
+                connections = connections.filter(pk=connection_id)
                 if not connections.exists():
                     raise CommandError(
                         f"No enabled Stripe/Shopify connection {options['connection']} in {tenant.slug}."

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ecomops.cli import command_tenant
 from ecomops.tenancy import tenant_context
 
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     help = "Post reconciled payouts of a tenant to NetSuite (create postings, send approved ones, resume stuck ones)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--tenant", required=True, help="tenant slug")
+        parser.add_argument("--tenant", required=True, help="the tenant's slug (or id)")
         parser.add_argument(
             "--payout",
             action="append",
@@ -32,11 +33,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from netsuite.models import NetsuitePosting
         from netsuite.services import posting_enqueue, posting_send, postings_after_recon, postings_pending
-        from tenants.models import Tenant
 
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = command_tenant(options["tenant"])
         with tenant_context(tenant):
             payout_ids = self._payout_ids(options["payouts"]) if options["payouts"] else None
             created = postings_after_recon(payout_ids=payout_ids, enqueue=False)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ecomops.cli import command_tenant
 from tenants.services import ServiceError
 
 
@@ -35,11 +36,8 @@ class Command(BaseCommand):
         from ecomops.tenancy import tenant_context
         from recon.models import RunStatus, RunTrigger
         from recon.services import recon_run_execute, recon_run_start
-        from tenants.services import find_tenant
 
-        tenant = find_tenant(options["tenant"])
-        if tenant is None:
-            raise CommandError(f"Unknown tenant {options['tenant']!r}: give an existing tenant's slug or id.")
+        tenant = command_tenant(options["tenant"])
         with tenant_context(tenant):
             try:
                 run = recon_run_start(
