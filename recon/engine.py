@@ -29,7 +29,8 @@ The rules, with their reason codes (``recon.models.Reason``)
        (``refund_without_payment``); a dispute that is still open is reported
        (``dispute_open``);
     4. the payments of an order add up to its total within the tenant's tolerance
-       (``amount_mismatch``); a paid order whose processor payments are in no payout after
+       (``amount_mismatch``; an order still awaiting a capture is short only once the grace
+       period has passed); a paid order whose processor payments are in no payout after
        the grace period (``order_unpaid``).
 
 Gift cards: a payment with gateway ``gift_card`` counts toward its order's total but moves
@@ -78,6 +79,9 @@ PROCESSOR_GATEWAYS = ("stripe", "shopify_payments")
 OPEN_DISPUTE_STATUSES = ("needs_response", "under_review", "warning_needs_response", "warning_under_review")
 NOT_PAID_YET = ("pending", "in_transit", "scheduled")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
+# Orders whose processor still owes money: a card authorized but not captured yet. Short of
+# their total only becomes a difference once the grace period has passed.
+AWAITING_CAPTURE_STATUSES = ("authorized", "partially_paid", "pending")
 
 
 # Every temporary table a run creates (all ON COMMIT DROP, and dropped at the end of a run).
@@ -103,7 +107,7 @@ INLINE_LINK_LIMIT = 50_000
 
 # Part of every connection's settings fingerprint: bump it when a rule changes meaning, and
 # the next run re-evaluates everything instead of only what changed.
-RULES_VERSION = "rules-3"
+RULES_VERSION = "rules-4"
 
 
 @dataclass(frozen=True)
@@ -898,6 +902,7 @@ class Engine:
             CREATE TEMP TABLE recon_order_pay ON COMMIT DROP AS
             SELECT c.order_id, c.amount, c.unpaid, c.payout_id, o.source_id AS order_ref, o.connection_id,
                    o.currency AS o_cur, o.total_minor, o.source_created_at, cu.cutoff,
+                   o.financial_status IN {sql_list(AWAITING_CAPTURE_STATUSES)} AS awaiting_capture,
                    pm.id AS payment_id, pm.source_id AS payment_ref, pm.currency AS p_cur, pm.amount_minor,
                    (pm.gateway IN {sql_list(PROCESSOR_GATEWAYS)} AND NOT pm.is_gift_card) AS processor,
                    -- the main pass already saw the flagged payment unpaid; only an order's other
@@ -947,11 +952,15 @@ class Engine:
                        op.source_created_at, min(op.payout_id::text)::uuid AS payout_id,
                        sum(op.amount_minor) FILTER (WHERE op.p_cur = op.o_cur) AS paid, count(*) AS n,
                        jsonb_agg(jsonb_build_object('type', 'payment', 'id', op.payment_id,
-                                                    'source_id', op.payment_ref)) AS payments
+                                                    'source_id', op.payment_ref)) AS payments,
+                       bool_or(op.awaiting_capture AND op.source_created_at > op.cutoff) AS capture_due
                 FROM recon_order_pay op WHERE op.amount
                 GROUP BY op.order_id, op.order_ref, op.connection_id, op.total_minor, op.o_cur, op.source_created_at
             ) g
             WHERE abs(COALESCE(g.paid, 0) - g.total_minor) > %(tol)s
+              -- short while a capture may still come (an incremental run re-reads the order
+              -- once it ages past the grace period); paid too much is a difference at once
+              AND NOT (g.capture_due AND COALESCE(g.paid, 0) < g.total_minor)
             """
         )
         self._exec(

@@ -637,6 +637,42 @@ def test_order_paid_but_in_no_payout_after_the_grace_period(tenant_settings):
     assert ("order_unpaid", "pi_new") in found()
 
 
+def test_order_awaiting_a_capture_is_short_only_after_the_grace_period(tenant_settings):
+    tenant_settings(recon_unpaid_grace_days=7)
+    conn = connection()
+    now = timezone.now()
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        payout_row("po_1", 9680),
+        payout_own_line("po_1", 9680),
+        # 47.29: 42.29 paid by gift card two days ago, the card's 5.00 authorized, not captured
+        order_row("pi_auth", total=4729, financial_status="partially_paid", created=now - timedelta(days=2)),
+        payment_row("gc_auth", order="pi_auth", amount=4229, gateway="gift_card", gift_card=True),
+        # the same shortfall on an order that says it is paid: a difference at once
+        order_row("pi_paid", total=4729, created=now - timedelta(days=2)),
+        payment_row("gc_paid", order="pi_paid", amount=4229, gateway="gift_card", gift_card=True),
+        # awaiting a capture but already paid 6.00 more than its total: a difference at once
+        order_row("pi_over", total=2000, financial_status="authorized", created=now - timedelta(days=2)),
+        payment_row("gc_over", order="pi_over", amount=2600, gateway="gift_card", gift_card=True),
+    )
+
+    reconcile()
+
+    amount = {ref: e for (reason, ref), e in found().items() if reason == "amount_mismatch"}
+    assert set(amount) == {"pi_paid", "pi_over"}
+    assert (amount["pi_over"].expected_minor, amount["pi_over"].actual_minor) == (2000, 2600)
+
+    # ten days on the data reaches past the grace period and the capture never came
+    later = now + timedelta(days=10)
+    write(conn, *sale(conn, 5, payout="po_5", amount=100, fee=33, created=later), payout_row("po_5", 67))
+    run = reconcile(now=later)
+
+    assert run.mode == "incremental"
+    short = found()[("amount_mismatch", "pi_auth")]
+    assert (short.expected_minor, short.actual_minor, short.state) == (4729, 4229, "open")
+
+
 def test_amounts_within_and_beyond_the_tolerance(tenant_settings):
     tenant_settings(recon_amount_tolerance_minor=50)
     conn = connection()
