@@ -10,6 +10,8 @@ the expected exceptions are derived independently, in Python, from the same plan
 It then times, in the same process and database:
 
 * the baseline: one ``GROUP BY payout`` aggregate of net over the same lines;
+* the join floor: the bare join every full evaluation needs (each line to its payment, each
+  payment to its order), with no rule evaluated, as a ratio to the baseline too;
 * a full reconciliation run (``recon_run_execute``: evaluation, merge, statuses);
 * writing the lines' payment/refund/dispute links (what a large run leaves to a follow-up
   task), reported on its own;
@@ -30,6 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection as db
+from django.db import transaction
 from django.utils import timezone
 
 from ecomops.cli import at_least
@@ -342,6 +345,32 @@ def _baseline(tenant_id: uuid.UUID) -> float:
     return statistics.median(timings)
 
 
+def _join_floor(tenant_id: uuid.UUID) -> float:
+    """What any full evaluation must at least do: join every line to its payment (FULL, as the
+    engine does) and every payment to its order, with the engine's settings (median of 3)."""
+    from recon.engine import SESSION_SETTINGS
+
+    timings = []
+    for _ in range(3):
+        with transaction.atomic(), db.cursor() as cursor:
+            for statement in SESSION_SETTINGS:
+                cursor.execute(statement)
+            started = time.perf_counter()
+            cursor.execute(
+                """SELECT count(*), sum(pm.amount_minor), sum(o.total_minor)
+                   FROM (SELECT * FROM canonical_payoutline WHERE tenant_id = %(t)s) l
+                   FULL JOIN (SELECT * FROM canonical_payment WHERE tenant_id = %(t)s AND status = 'succeeded') pm
+                          ON pm.connection_id = l.connection_id
+                         AND pm.source_id = CASE WHEN l.reporting_category = 'charge' THEN l.source_object_id END
+                   LEFT JOIN canonical_order o ON o.tenant_id = %(t)s AND o.connection_id = pm.connection_id
+                                              AND o.source_id = pm.order_source_id""",
+                {"t": tenant_id},
+            )
+            cursor.fetchall()
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
 def _timed_run() -> tuple[Any, float]:
     from recon.models import RunTrigger
     from recon.services import recon_run_execute, recon_run_start
@@ -395,6 +424,8 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
 
             baseline = _baseline(tenant.pk)
             say(f"baseline GROUP BY payout: {baseline:.3f} s")
+            floor = _join_floor(tenant.pk)
+            say(f"join floor, lines FULL JOIN payments, then orders: {floor:.3f} s = {floor / baseline:.1f}x baseline")
             full, seconds = _timed_run()
             say(f"full run ({full.mode}, {full.status}): {seconds:.2f} s = {seconds / baseline:.1f}x baseline")
             for label, ms in sorted(full.step_timings, key=lambda step: -step[1])[:8]:
@@ -443,6 +474,8 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
                 "baseline_seconds": round(baseline, 4),
                 "seconds": round(seconds, 3),
                 "ratio": round(seconds / baseline, 2),
+                "join_floor_seconds": round(floor, 4),
+                "join_floor_ratio": round(floor / baseline, 2),
                 "run_status": full.status,
                 "run_mode": full.mode,
                 "run_steps": full.step_timings,

@@ -105,6 +105,10 @@ TEMP_TABLES = (
 INLINE_LINK_LIMIT = 50_000
 
 
+# Set for each run's transaction (see ``Engine.run``).
+SESSION_SETTINGS = ("SET LOCAL work_mem = '256MB'", "SET LOCAL hash_mem_multiplier = 8", "SET LOCAL jit = off")
+
+
 # Part of every connection's settings fingerprint: bump it when a rule changes meaning, and
 # the next run re-evaluates everything instead of only what changed.
 RULES_VERSION = "rules-4"
@@ -326,9 +330,8 @@ class Engine:
             # aggregate's memory and sort 1M wide rows instead (1.4x slower, measured), so hash
             # operations get a larger budget than sorts. JIT compilation costs about what it
             # saves here. All three end with the transaction.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL hash_mem_multiplier = 8")
-            cursor.execute("SET LOCAL jit = off")
+            for statement in SESSION_SETTINGS:
+                cursor.execute(statement)
             self._create_temp_tables()
             consumed: list[uuid.UUID] = []
             self.full = mode == "full"

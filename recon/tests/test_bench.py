@@ -23,5 +23,5 @@ def test_bench_recon_finds_every_planted_fault_and_nothing_else(live_db):
     assert (result["false_positives"], result["missed"]) == (0, 0)
     assert result["rerun_mode"] == "incremental"
     assert result["rerun_exceptions_changed"] == 0
-    for key in ("seconds", "baseline_seconds", "ratio", "rerun_seconds", "rerun_ratio"):
+    for key in ("seconds", "baseline_seconds", "ratio", "rerun_seconds", "rerun_ratio", "join_floor_ratio"):
         assert result[key] >= 0
