@@ -80,8 +80,14 @@ OPEN_DISPUTE_STATUSES = ("needs_response", "under_review", "warning_needs_respon
 NOT_PAID_YET = ("pending", "in_transit", "scheduled")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 # Orders whose processor still owes money: a card authorized but not captured yet. Short of
-# their total only becomes a difference once the grace period has passed.
-AWAITING_CAPTURE_STATUSES = ("authorized", "partially_paid", "pending")
+# their total only becomes a difference once the grace period has passed. Shopify's
+# partially_paid means more is to come (an authorization, a payment due later); Stripe's is
+# a partial capture, which is final.
+AWAITING_CAPTURE_STATUSES = ("authorized", "pending")
+AWAITING_CAPTURE_SQL = (
+    f"(o.financial_status IN {sql_list(AWAITING_CAPTURE_STATUSES)}"
+    " OR o.financial_status = 'partially_paid' AND o.source = 'shopify')"
+)
 
 
 # Every temporary table a run creates (all ON COMMIT DROP, and dropped at the end of a run).
@@ -905,7 +911,7 @@ class Engine:
             CREATE TEMP TABLE recon_order_pay ON COMMIT DROP AS
             SELECT c.order_id, c.amount, c.unpaid, c.payout_id, o.source_id AS order_ref, o.connection_id,
                    o.currency AS o_cur, o.total_minor, o.source_created_at, cu.cutoff,
-                   o.financial_status IN {sql_list(AWAITING_CAPTURE_STATUSES)} AS awaiting_capture,
+                   {AWAITING_CAPTURE_SQL} AS awaiting_capture,
                    pm.id AS payment_id, pm.source_id AS payment_ref, pm.currency AS p_cur, pm.amount_minor,
                    (pm.gateway IN {sql_list(PROCESSOR_GATEWAYS)} AND NOT pm.is_gift_card) AS processor,
                    -- the main pass already saw the flagged payment unpaid; only an order's other
