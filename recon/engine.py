@@ -39,10 +39,10 @@ order total (the customer paid for them) and are a liability for posting, not a 
 
 How one pass works: a single query joins the lines in scope to their payments (a FULL JOIN,
 so payments with no line come along), their payouts, orders, refunds and disputes, and
-groups by payout: each group yields the payout's line count and total and, per rule, an
-array of the rows that break it (built only for those rows). Orders flagged by a single
-payment (a possible amount mismatch or unpaid order) are then checked against all their
-payments through the indexes. Measured on the 2-core machine with 1M lines, 1M payments
+keeps only the rows that break a rule, with one finding per broken rule (built only for
+those rows); each payout's line count and total come from its lines alone. Orders flagged
+by a single payment (a possible amount mismatch or unpaid order) are then checked against
+all their payments through the indexes. Measured on the 2-core machine with 1M lines, 1M payments
 and 1M orders (``manage.py bench recon``), see ``recon.bench``.
 """
 
@@ -101,6 +101,7 @@ TEMP_TABLES = (
     "recon_s_dispute",
     "recon_found",
     "recon_eval",
+    "recon_flag",
     "recon_cand",
     "recon_order_pay",
     "recon_merge",
@@ -610,10 +611,10 @@ class Engine:
         self._evaluate_payouts()
 
     def _evaluate_lines_and_payments(self) -> None:
-        """Rules 2 and 3 for every line in scope, rule 3 for every payment: one pass, grouped by payout.
+        """Rules 2 and 3 for every line in scope, rule 3 for every payment: one pass.
 
-        The aggregates have no subqueries and no ordered input, so PostgreSQL aggregates in
-        parallel workers (partial hash aggregates) instead of sorting 1M wide rows.
+        The pass has no subqueries, so PostgreSQL runs it in parallel workers; it writes only
+        the rows that break a rule (a few percent), not an aggregate of all of them.
         """
         line_inv = (
             f"jsonb_build_array({_ref('payout_line', 'x.line_id', 'x.line_ref')}, "
@@ -804,27 +805,26 @@ class Engine:
                 " AND x.o_created <= x.cutoff AND COALESCE(x.payout_source_id, '') = ''"
             ),
         }
-        aggregates = [
-            "count(*) FILTER (WHERE x.in_payout) AS line_count",
-            "sum(x.l_net) FILTER (WHERE x.in_payout AND NOT x.own) AS lines_total",
-            "array_agg(x.line_id) FILTER (WHERE x.in_payout AND x.fee_long) AS fee_long",
-        ]
-        aggregates += [
-            f"array_agg({element}) FILTER (WHERE {cond}) AS {name}" for name, (cond, element) in problems.items()
-        ]
-        aggregates += [
-            f"array_agg(jsonb_build_object('o', x.order_id, 'p', x.payout_id, 'pm', x.payment_id)) "
-            f"FILTER (WHERE {cond}) AS {name}"
+        flagged = [f"CASE WHEN {cond} THEN {element} END AS {name}" for name, (cond, element) in problems.items()]
+        flagged += [
+            f"CASE WHEN {cond} THEN jsonb_build_object('o', x.order_id, 'p', x.payout_id, 'pm', x.payment_id) END"
+            f" AS {name}"
             for name, cond in candidates.items()
         ]
+        any_flag = " OR ".join(f"({cond})" for cond, _ in problems.values())
+        any_flag += "".join(f" OR ({cond})" for cond in candidates.values())
+        # The rows that break a rule, and nothing else: the condition is evaluated on every
+        # joined row, the findings built only for the few that hold. Grouping the 1M rows by
+        # payout here instead (per-rule arrays) costs a hash lookup per row and the merging of
+        # the workers' arrays; the per-payout totals come from the lines alone, below.
         self._exec(
             f"""
-            CREATE TEMP TABLE recon_eval ON COMMIT DROP AS
-            SELECT x.payout_id, {", ".join(aggregates)}
+            CREATE TEMP TABLE recon_flag ON COMMIT DROP AS
+            SELECT {", ".join(flagged)}
             FROM (
                 SELECT l.id AS line_id, l.source_id AS line_ref, l.connection_id, l.payout_source_id, l.category,
                        l.currency AS l_cur, l.amount_minor AS l_amount, l.fee_minor AS l_fee, l.net_minor AS l_net,
-                       l.exchange_rate, l.source_object_id, l.own, l.fee_sum, l.fee_long, l.dispute_sign,
+                       l.exchange_rate, l.source_object_id, l.own, l.fee_sum, l.dispute_sign,
                        (l.in_scope AND po.id IS NOT NULL) AS in_payout,
                        po.id AS payout_id, po.source_id AS payout_ref, po.currency AS po_cur, po.arrival_date,
                        pm.id AS payment_id, pm.source_id AS payment_ref, pm.connection_id AS p_conn,
@@ -851,12 +851,26 @@ class Engine:
                            FROM ({self._scoped("canonical_dispute", "d", "recon_s_dispute")}) d) d
                        ON d.connection_id = l.connection_id AND d.source_id = l.dispute_key
             ) x
-            GROUP BY x.payout_id
+            WHERE {any_flag}
             """,
-            label="main pass: lines, payments, orders, refunds, disputes by payout",
+            label="main pass: lines, payments, orders, refunds, disputes",
+        )
+        # Each payout's line count and total (its own line excluded), from its lines alone.
+        self._exec(
+            f"""
+            CREATE TEMP TABLE recon_eval ON COMMIT DROP AS
+            SELECT po.id AS payout_id, t.line_count, t.lines_total, t.fee_long
+            FROM (SELECT l.connection_id, l.payout_source_id, count(*) AS line_count,
+                         sum(l.net_minor) FILTER (WHERE NOT l.own) AS lines_total,
+                         array_agg(l.id) FILTER (WHERE l.fee_long) AS fee_long
+                  FROM ({self._lines()}) l WHERE l.in_scope GROUP BY 1, 2) t
+            JOIN (SELECT po.id, po.connection_id, po.source_id FROM ({self._payouts()}) po) po
+              ON po.connection_id = t.connection_id AND po.source_id = t.payout_source_id
+            """,
+            label="payout totals",
         )
         # Every broken rule of every row, one row each (a payment seen twice counts once).
-        elements = " UNION ALL ".join(f"SELECT unnest(ev.{name})" for name in problems)
+        elements = " UNION ALL ".join(f"SELECT f.{name}" for name in problems)
         self._exec(
             f"""
             INSERT INTO recon_found (reason, subject_type, subject_id, subject_ref, payout_id, connection_id,
@@ -865,7 +879,8 @@ class Engine:
             SELECT e->>'reason', e->>'st', (e->>'sid')::uuid, e->>'ref', (e->>'payout')::uuid, (e->>'conn')::uuid,
                    e->'inv', (e->>'exp')::bigint, COALESCE(e->>'exp_cur', ''), (e->>'act')::bigint,
                    COALESCE(e->>'act_cur', ''), e->'det', (e->>'occ')::date
-            FROM recon_eval ev CROSS JOIN LATERAL ({elements}) u(e)
+            FROM recon_flag f CROSS JOIN LATERAL ({elements}) u(e)
+            WHERE e IS NOT NULL
             """,
             label="unpack the main pass's findings",
         )
@@ -898,9 +913,9 @@ class Engine:
                    min(c.e->>'p')::uuid AS payout_id,
                    array_agg((c.e->>'pm')::uuid) FILTER (WHERE c.unpaid) AS unpaid_payments
             FROM (
-                SELECT unnest(order_amount) AS e, true AS amount, false AS unpaid FROM recon_eval
+                SELECT order_amount AS e, true AS amount, false AS unpaid FROM recon_flag WHERE order_amount IS NOT NULL
                 UNION ALL
-                SELECT unnest(order_unpaid), false, true FROM recon_eval
+                SELECT order_unpaid, false, true FROM recon_flag WHERE order_unpaid IS NOT NULL
             ) c GROUP BY 1
             """
         )
