@@ -31,6 +31,7 @@ class RunTrigger(models.TextChoices):
     ADMIN = "admin", "Admin action"
     COMMAND = "command", "manage.py recon"
     MCP = "mcp", "MCP tool"
+    PAGE = "page", "Console page"
     SCHEDULE = "schedule", "Schedule"
     BENCH = "bench", "Benchmark"
 

@@ -135,3 +135,33 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     if os.environ.get("ECOMOPS_SCREENSHOT_DIR"):
         Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]) / "data.png"))
+
+    # the sync's success queued a reconciliation on the worker: work its exceptions here
+    page.click("text=Reconciliation")
+    for _ in range(60):
+        if page.locator("table.runs .status", has_text="Completed").count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    assert page.locator("table.runs .status", has_text="Completed").count() == 1
+    rows = page.locator("tr.exception-row")
+    assert rows.count() >= 1
+    first = rows.first
+    first.locator("input[name=note]").fill("Checked against the bank statement")
+    first.locator("button", has_text="Resolve").click()
+    resolved = page.locator("tr.exception-row", has_text="Checked against the bank statement")
+    resolved.locator(".status", has_text="Resolved").wait_for(timeout=10_000)
+    assert "Resolved." in resolved.inner_text()
+    if os.environ.get("ECOMOPS_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]) / "recon.png"), full_page=True)
+
+    # one payout, explained line by line
+    page.goto(f"{web}/recon/")
+    link = page.locator("tr.exception-row td a").first
+    payout_ref = link.inner_text()
+    link.click()
+    page.wait_for_selector("#explain-summary")
+    assert f"Payout {payout_ref}" in page.inner_text("h1")
+    assert page.locator("table.payout-exceptions tbody tr").count() >= 1
+    if os.environ.get("ECOMOPS_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]) / "payout.png"), full_page=True)

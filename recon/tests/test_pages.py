@@ -1,0 +1,166 @@
+"""The reconciliation pages over the Django test client: the exceptions queue worked from the
+page (audited, as through the API), the runs, and one payout explained line by line."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from conftest import PASSWORD
+from ecomops.tenancy import tenant_context
+from recon.models import ReconException, ReconRun
+from recon.tests.factories import connection, line_row, payout_own_line, payout_row, reconcile, sale, write
+
+
+@pytest.fixture
+def books(tenant_a, in_tenant):
+    """po_1 reconciles; po_2 is short by 0.07 and one of its lines has net != amount - fee."""
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+            payout_row("po_1", 9680),
+            payout_own_line("po_1", 9680),
+            *sale(conn, 2, payout="po_2", amount=5000, fee=175),
+            line_row("txn_bad", payout="po_2", amount=2000, fee=88, net=1900, category="adjustment"),
+            payout_row("po_2", 4825 + 1900 + 7),
+            payout_own_line("po_2", 6732),
+        )
+        reconcile()
+        return {(e.reason, e.subject_ref): e for e in ReconException.objects.all()}
+
+
+def fresh(exception: ReconException, tenant) -> ReconException:
+    """The exception as stored now (read inside its tenant)."""
+    with tenant_context(tenant):
+        return ReconException.objects.get(pk=exception.pk)
+
+
+def signed_in(role: str) -> Client:
+    client = Client()
+    assert client.post("/login/", {"email": f"{role}@acme.example.com", "password": PASSWORD}).status_code == 302
+    return client
+
+
+def test_queue_lists_what_needs_a_person_and_filters(books):
+    client = signed_in("accountant")
+
+    page = client.get("/recon/").content.decode()
+    only_totals = client.get("/recon/", {"reason": "payout_total_mismatch"}, HTTP_HX_REQUEST="true")
+
+    assert "2 exceptions" in page
+    assert "line_net_mismatch" in page
+    assert "payout_total_mismatch" in page
+    assert 'href="/recon/payouts/' in page
+    assert "Reconcile now" in page
+    assert "<html" not in only_totals.content.decode()  # htmx gets the queue only
+    assert "1 exception" in only_totals.content.decode()
+    assert "line_net_mismatch" not in only_totals.content.decode()
+
+
+def test_a_bad_filter_is_said_and_lists_nothing(books):
+    page = signed_in("accountant").get("/recon/", {"reason": "no_such_reason"}).content.decode()
+    assert "Select a valid choice" in page
+    assert "0 exceptions" in page
+
+
+def test_resolve_needs_a_note_then_resolves_and_is_audited(books, tenant_a):
+    client = signed_in("accountant")
+    exception = books[("line_net_mismatch", "txn_bad")]
+    url = f"/recon/exceptions/{exception.pk}/resolve/"
+
+    refused = client.post(url, {"note": "  "}, HTTP_HX_REQUEST="true").content.decode()
+    exception = fresh(exception, tenant_a.tenant)
+    assert "A note saying why is required" in refused
+    assert exception.state == "open"
+
+    row = client.post(url, {"note": "Stripe adjustment, booked by hand"}, HTTP_HX_REQUEST="true").content.decode()
+    exception = fresh(exception, tenant_a.tenant)
+    assert (exception.state, exception.note) == ("resolved", "Stripe adjustment, booked by hand")
+    assert exception.resolved_by_email == "accountant@acme.example.com"
+    assert "Resolved." in row
+    assert "Resolve</button>" not in row
+    with tenant_context(tenant_a.tenant):
+        event = AuditEvent.objects.get(action="recon.exception_resolved", target_id=str(exception.pk))
+    assert (event.detail["from"], event.detail["to"]) == ("open", "resolved")
+
+    # and it leaves the default queue
+    assert "txn_bad" not in client.get("/recon/").content.decode()
+
+
+def test_resolve_without_javascript_comes_back_to_the_queue(books, tenant_a):
+    client = signed_in("accountant")
+    exception = books[("line_net_mismatch", "txn_bad")]
+
+    response = client.post(f"/recon/exceptions/{exception.pk}/resolve/", {"note": "Booked"}, follow=True)
+
+    assert response.redirect_chain == [("/recon/", 302)]
+    assert "Resolved." in response.content.decode()
+    assert fresh(exception, tenant_a.tenant).state == "resolved"
+
+
+def test_acknowledge_from_the_row(books, tenant_a):
+    exception = books[("payout_total_mismatch", "po_2")]
+    row = signed_in("admin").post(f"/recon/exceptions/{exception.pk}/acknowledge/", HTTP_HX_REQUEST="true")
+    exception = fresh(exception, tenant_a.tenant)
+    assert exception.state == "acknowledged"
+    assert "Acknowledged." in row.content.decode()
+
+
+def test_viewer_reads_the_queue_but_cannot_work_it(books, tenant_a):
+    client = signed_in("viewer")
+    exception = books[("line_net_mismatch", "txn_bad")]
+
+    page = client.get("/recon/").content.decode()
+    refused = client.post(f"/recon/exceptions/{exception.pk}/resolve/", {"note": "no"})
+
+    assert "line_net_mismatch" in page
+    assert "Resolve</button>" not in page
+    assert "Reconcile now" not in page
+    assert refused.status_code == 403
+    exception = fresh(exception, tenant_a.tenant)
+    assert exception.state == "open"
+    assert client.post("/recon/run/").status_code == 403
+
+
+def test_unknown_action_or_exception(books, tenant_a):
+    client = signed_in("accountant")
+    exception = books[("line_net_mismatch", "txn_bad")]
+    row = client.post(f"/recon/exceptions/{exception.pk}/delete/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Unknown action &#x27;delete&#x27;" in row
+    exception = fresh(exception, tenant_a.tenant)
+    assert exception.state == "open"
+    missing = client.post("/recon/exceptions/00000000-0000-0000-0000-000000000000/resolve/", {"note": "x"})
+    assert missing.status_code == 404
+
+
+def test_reconcile_now_queues_a_run(books, tenant_a, in_tenant):
+    runs = signed_in("accountant").post("/recon/run/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Reconciliation queued." in runs
+    with in_tenant(tenant_a.tenant):
+        run = ReconRun.objects.order_by("-queued_at").first()
+        assert (run.trigger, run.status, run.requested_by_email) == ("page", "queued", "accountant@acme.example.com")
+
+
+def test_payout_page_explains_the_difference_line_by_line(books):
+    payout_id = books[("payout_total_mismatch", "po_2")].payout_id
+    page = signed_in("viewer").get(f"/recon/payouts/{payout_id}/").content.decode()
+
+    assert "Payout po_2" in page
+    assert "67.32 USD" in page  # the payout
+    assert "67.25 USD" in page  # what its lines add up to: 48.25 + 19.00
+    assert "0.07 USD" in page  # the difference
+    assert "net is not amount - fee" in page  # txn_bad: 20.00 - 0.88 is not 19.00
+    assert "payment ch_2" in page  # what the charge line matched
+
+
+def test_other_tenants_exceptions_and_payouts_are_not_found(books, tenant_b):
+    client = Client()
+    assert client.post("/login/", {"email": tenant_b.admin.email, "password": PASSWORD}).status_code == 302
+    exception = books[("line_net_mismatch", "txn_bad")]
+
+    assert client.post(f"/recon/exceptions/{exception.pk}/resolve/", {"note": "x"}).status_code == 404
+    assert client.get(f"/recon/payouts/{exception.payout_id}/").status_code == 404
+    assert "txn_bad" not in client.get("/recon/").content.decode()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from recon import views
+
+urlpatterns = [
+    path("recon/", views.exception_queue, name="recon"),
+    path("recon/run/", views.run_now, name="recon-run"),
+    path(
+        "recon/exceptions/<uuid:pk>/<str:action>/",
+        views.exception_act,
+        name="recon-exception-act",
+    ),
+    path("recon/payouts/<uuid:pk>/", views.payout_page, name="recon-payout"),
+]
