@@ -36,16 +36,15 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
         errors = None
     except ValidationError:
         rows, errors = ReconException.objects.none(), form.errors
-    page = Paginator(rows, PAGE_SIZE).get_page(page_number)
-    query = filters.copy()
     context = {
         "filter": form,
         "errors": errors,
-        "page": page,
-        "query": query.urlencode(),
-        "summary": selectors.recon_summary(user=request.user),
-        "runs": list(selectors.recon_run_list(user=request.user)[:5]),
+        "page": Paginator(rows, PAGE_SIZE).get_page(page_number),
+        "query": filters.urlencode(),
     }
+    if not request.htmx:  # the whole page; htmx asks for the queue alone
+        context["summary"] = selectors.recon_summary(user=request.user)
+        context["runs"] = list(selectors.recon_run_list(user=request.user)[:5])
     return render_page(request, "recon/queue.html", "recon/_queue.html", context)
 
 
