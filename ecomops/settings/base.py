@@ -210,6 +210,9 @@ Q_CLUSTER: dict = {
     "label": "Jobs",
     "poll": 0.2,
 }
+# Every enabled Stripe/Shopify connection is synced again (incrementally) once its last sync
+# is this old; 0 turns the schedule off (connections.schedule).
+SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=60)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

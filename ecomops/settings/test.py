@@ -20,5 +20,9 @@ Q_CLUSTER = {**Q_CLUSTER, "name": f"ecomops-test-{_RUN}-{_WORKER}", "workers": 1
 if not os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": f"test_ecomops_{_RUN}"}
 
+# No scheduled syncs: a test's worker must run only what the test queues (the schedule's
+# own test creates the schedule and sets the variable for its worker).
+SYNC_INTERVAL_MINUTES = int(os.environ.get("SYNC_INTERVAL_MINUTES", "0"))
+
 # The browser tests run the real server with these settings and no collectstatic step.
 WHITENOISE_USE_FINDERS = True
