@@ -18,14 +18,14 @@ from datetime import date
 from typing import Any
 
 from django.db import connection as db
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from canonical.models import Payout, PayoutLine
 from ecomops.tenancy import current_tenant_id
 from netsuite.filters import GlMappingFilter, PostingFilter
 from netsuite.journal import JournalBuildError, PayoutSummary
-from netsuite.models import GlMapping, NetsuitePosting
+from netsuite.models import GlMapping, NetsuitePosting, PostingState
 
 # Where a line's *amount* goes, by reporting category (both providers' vocabularies; see
 # canonical.rows and connections.shopify.normalize). A line's *fee* goes to processor fees,
@@ -243,6 +243,23 @@ def posting_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
     if not filterset.is_valid():
         raise FilterError(filterset.errors)
     return filterset.qs
+
+
+def posting_summary(*, user: Any) -> dict[str, Any] | None:
+    """What the dashboard says about posting: postings by state, and the newest failure."""
+    if not user.has_perm("netsuite.view_netsuiteposting"):
+        return None
+    postings = NetsuitePosting.objects.filter(tenant_id=current_tenant_id())
+    by_state = dict(postings.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    failed = postings.filter(state=PostingState.FAILED).order_by("-updated_at").first()
+    return {
+        "awaiting_approval": by_state.get(PostingState.DRAFT, 0),
+        "queued": by_state.get(PostingState.APPROVED, 0) + by_state.get(PostingState.SENDING, 0),
+        "posted": by_state.get(PostingState.POSTED, 0),
+        "failed": by_state.get(PostingState.FAILED, 0),
+        "last_failure": failed,
+        "any": bool(by_state),
+    }
 
 
 def posting_get(*, user: Any, pk: Any) -> NetsuitePosting:

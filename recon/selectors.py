@@ -348,8 +348,11 @@ def recon_summary(*, user: Any) -> dict[str, Any] | None:
         and not open_by_reason
         and by_status.get(PayoutStatus.EXCEPTIONS, 0) == 0
     )
+    judged = by_status.get(PayoutStatus.RECONCILED, 0) + by_status.get(PayoutStatus.EXCEPTIONS, 0)
     return {
         "last_run": last,
+        # the share of paid-out payouts that reconciled (pending ones are not judged yet)
+        "match_rate": round(100 * by_status.get(PayoutStatus.RECONCILED, 0) / judged) if judged else None,
         "stale": stale,
         "stale_reason": last.stale_reason if stale else "",
         "payouts": {status: by_status.get(status, 0) for status in PayoutStatus.values},

@@ -73,10 +73,15 @@ def switch_tenant_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     from ecomops.tenancy import current_tenant
+    from netsuite.selectors import posting_summary
     from recon.selectors import recon_summary
 
-    recon = recon_summary(user=request.user) if current_tenant() else None
-    return render(request, "tenants/dashboard.html", {"recon": recon})
+    in_tenant = current_tenant() is not None
+    context = {
+        "recon": recon_summary(user=request.user) if in_tenant else None,
+        "postings": posting_summary(user=request.user) if in_tenant else None,
+    }
+    return render(request, "tenants/dashboard.html", context)
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None, credentials=None):

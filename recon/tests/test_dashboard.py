@@ -64,3 +64,40 @@ def test_broken_connection_is_shown(browser, tenant_a, in_tenant):
     assert "Main Stripe" in page
     assert "credentials were refused" in page
     assert "Every payout reconciled" not in page
+
+
+def test_match_rate_and_posting_status(browser, tenant_a, in_tenant):
+    from canonical.models import Payout
+    from netsuite.models import NetsuitePosting
+
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            # po_1 .. po_3 reconcile; po_4 is short by 0.01: 3 of the 4 paid-out payouts match
+            *[row for n in (1, 2, 3) for row in sale(conn, n, payout=f"po_{n}", amount=10000, fee=320)],
+            *[payout_row(f"po_{n}", 9680) for n in (1, 2, 3)],
+            *sale(conn, 4, payout="po_4", amount=10000, fee=320),
+            payout_row("po_4", 9681),
+        )
+        reconcile()
+        payouts = {p.source_id: p for p in Payout.objects.all()}
+        for n, state, error in [(1, "posted", ""), (2, "draft", ""), (3, "failed", "NetSuite: period is closed")]:
+            NetsuitePosting.objects.create(
+                payout=payouts[f"po_{n}"],
+                connection=conn,
+                source="stripe",
+                source_id=f"po_{n}",
+                external_id=f"eid-{n}",
+                state=state,
+                amount_minor=9680,
+                currency="USD",
+                last_error=error,
+            )
+
+    page = dashboard(browser)
+
+    assert "75%" in page
+    assert "Posting to NetSuite" in page
+    assert "1 posting failed" in page
+    assert "payout po_3: NetSuite: period is closed" in page
