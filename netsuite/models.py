@@ -163,3 +163,10 @@ class NetsuitePosting(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source_id} ({self.state})"
+
+    @property
+    def amount_display(self) -> str:
+        """The entry's amount in its currency, e.g. ``96.80 USD``."""
+        from recon.money import format_minor
+
+        return format_minor(self.amount_minor, self.currency, self.source)

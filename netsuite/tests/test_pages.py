@@ -1,0 +1,109 @@
+"""The postings page over the Django test client: drafts and failures first, approved and
+retried in place through the services (queued for the posting worker), by role."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from conftest import PASSWORD
+from netsuite.models import NetsuitePosting, PostingState
+from netsuite.services import postings_after_recon
+from netsuite.tests.factories import PayoutSpec, queued_posting_ids, reconcile, write_payouts
+
+
+@pytest.fixture
+def postings(posting):  # type: ignore[no-untyped-def]
+    """Three reconciled payouts of tenant A with draft postings; po_pg_3's failed, po_pg_2's posted."""
+    write_payouts(posting.stripe, PayoutSpec("po_pg_1"), PayoutSpec("po_pg_2"), PayoutSpec("po_pg_3"))
+    reconcile()
+    postings_after_recon()
+    NetsuitePosting.objects.filter(source_id="po_pg_2").update(state=PostingState.POSTED, netsuite_internal_id="901")
+    NetsuitePosting.objects.filter(source_id="po_pg_3").update(
+        state=PostingState.FAILED, last_error="NetSuite: the accounting period is closed"
+    )
+    return {p.source_id: p for p in NetsuitePosting.objects.all()}
+
+
+def signed_in(role: str) -> Client:
+    client = Client()
+    assert client.post("/login/", {"email": f"{role}@acme.example.com", "password": PASSWORD}).status_code == 302
+    return client
+
+
+def test_page_lists_what_to_act_on_first_and_filters(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("accountant")
+
+    page = client.get("/postings/").content.decode()
+    posted = client.get("/postings/", {"state": "posted"}, HTTP_HX_REQUEST="true").content.decode()
+    bad = client.get("/postings/", {"state": "lost"}).content.decode()
+
+    assert "2 postings" in page
+    assert "po_pg_1" in page
+    assert "the accounting period is closed" in page
+    assert "po_pg_2" not in page
+    assert "Approve</button>" in page
+    assert "<html" not in posted
+    assert "journal 901" in posted
+    assert "Select a valid choice" in bad
+
+
+def test_accountant_approves_a_draft_in_place(postings, posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    draft = postings["po_pg_1"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        row = signed_in("accountant").post(f"/postings/{draft.pk}/approve/", HTTP_HX_REQUEST="true")
+
+    draft.refresh_from_db()
+    assert draft.state == PostingState.APPROVED
+    assert draft.approved_by_email == "accountant@acme.example.com"
+    assert queued_posting_ids(posting.tenant.pk) == [str(draft.pk)]
+    assert "Approved: it is being sent." in row.content.decode()
+    assert AuditEvent.objects.get(target_id=str(draft.pk), action="netsuite.posting_approved").actor_email == (
+        "accountant@acme.example.com"
+    )
+
+
+def test_retry_is_for_admins(postings, posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    failed = postings["po_pg_3"]
+
+    refused = signed_in("accountant").post(f"/postings/{failed.pk}/retry/", HTTP_HX_REQUEST="true")
+    failed.refresh_from_db()
+    assert refused.status_code == 403
+    assert failed.state == PostingState.FAILED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        row = signed_in("admin").post(f"/postings/{failed.pk}/retry/", HTTP_HX_REQUEST="true").content.decode()
+    failed.refresh_from_db()
+    assert failed.state == PostingState.APPROVED
+    assert "Queued to be sent again." in row
+    assert queued_posting_ids(posting.tenant.pk) == [str(failed.pk)]
+
+
+def test_viewer_reads_but_cannot_act(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("viewer")
+    draft = postings["po_pg_1"]
+
+    page = client.get("/postings/").content.decode()
+    response = client.post(f"/postings/{draft.pk}/approve/")
+
+    assert "po_pg_1" in page
+    assert "Approve</button>" not in page
+    assert response.status_code == 403
+    draft.refresh_from_db()
+    assert draft.state == PostingState.DRAFT
+
+
+def test_what_cannot_be_done_is_said_in_the_row(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("owner")
+    posted = postings["po_pg_2"]
+
+    again = client.post(f"/postings/{posted.pk}/approve/", HTTP_HX_REQUEST="true").content.decode()
+    unknown = client.post(f"/postings/{posted.pk}/delete/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'role="alert"' in again
+    assert "Unknown action &#x27;delete&#x27;" in unknown
+    posted.refresh_from_db()
+    assert posted.state == PostingState.POSTED
+    assert client.post("/postings/00000000-0000-0000-0000-000000000000/approve/").status_code == 404

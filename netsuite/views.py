@@ -1,0 +1,69 @@
+"""The postings page: every journal entry to NetSuite with its state, approved or retried in
+place through ``netsuite.services`` (audited, exactly once, as through the API)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ecomops.pages import render_page, tenant_page
+from netsuite import selectors, services
+from netsuite.filters import PostingFilter
+from netsuite.models import NetsuitePosting
+from netsuite.selectors import FilterError
+from tenants.services import ServiceError
+
+PAGE_SIZE = 50
+# What a controller acts on first: entries to approve and entries that failed.
+DEFAULT_FILTER = "state=draft&state=failed"
+ACTIONS = {
+    "approve": ("netsuite.approve_posting", services.posting_approve, "Approved: it is being sent."),
+    "retry": ("netsuite.retry_posting", services.posting_retry, "Queued to be sent again."),
+}
+
+
+@tenant_page("netsuite.view_netsuiteposting")
+def posting_list(request: HttpRequest) -> HttpResponse:
+    filters = request.GET.copy()
+    page_number = filters.pop("page", ["1"])[-1]
+    if not any(value for value in filters.values()):
+        filters = QueryDict(DEFAULT_FILTER, mutable=True)
+    form = PostingFilter(filters, queryset=NetsuitePosting.objects.none())
+    try:
+        rows = selectors.posting_list(user=request.user, filters=filters).select_related("payout")
+        errors = None
+    except FilterError as exc:
+        rows, errors = NetsuitePosting.objects.none(), exc.errors
+    context = {
+        "filter": form,
+        "errors": errors,
+        "page": Paginator(rows, PAGE_SIZE).get_page(page_number),
+        "query": filters.urlencode(),
+    }
+    return render_page(request, "netsuite/postings.html", "netsuite/_postings.html", context)
+
+
+@require_POST
+@tenant_page("netsuite.view_netsuiteposting")
+def posting_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
+    posting = selectors.posting_get(user=request.user, pk=pk)
+    flash = error = ""
+    if action not in ACTIONS:
+        error = f"Unknown action {action!r}; choose approve or retry."
+    else:
+        perm, act, done = ACTIONS[action]
+        if not request.user.has_perm(perm):
+            return render(request, "403.html", {"perm": perm}, status=403)
+        try:
+            posting = act(posting=posting, actor=request.user)
+            flash = done
+        except ServiceError as exc:
+            error = str(exc)
+    if not request.htmx:
+        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
+        return redirect("postings")
+    context = {"p": posting, "flash": flash, "error": error}
+    return render(request, "netsuite/_posting_row.html", context)
