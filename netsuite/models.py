@@ -167,6 +167,6 @@ class NetsuitePosting(TenantScopedModel):
     @property
     def amount_display(self) -> str:
         """The entry's amount in its currency, e.g. ``96.80 USD``."""
-        from recon.money import format_minor
+        from recon.money import amount_with_code
 
-        return format_minor(self.amount_minor, self.currency, self.source)
+        return amount_with_code(self.amount_minor, self.currency, self.source)

@@ -14,8 +14,13 @@ from decimal import Decimal
 from ecomops.money import STRIPE_THREE_DECIMAL, STRIPE_ZERO_DECIMAL, minor_exponent
 
 
-def format_minor(amount: int | None, currency: str, source: str = "stripe") -> str:
-    """``10050, "USD"`` → ``"100.50 USD"``; ``5000, "JPY"`` → ``"5000 JPY"``; None → ``"—"``."""
+def amount_with_code(amount: int | None, currency: str, source: str = "stripe") -> str:
+    """``10050, "USD"`` → ``"100.50 USD"``; ``5000, "JPY"`` → ``"5000 JPY"``; None → ``"—"``.
+
+    The code after the amount, never a symbol: reconciliation compares amounts across
+    currencies, where "$" would not say which dollar (``ecomops.money.format_minor`` gives
+    the symbol form for the data tables).
+    """
     if amount is None:
         return "—"
     exponent = minor_exponent(currency, source)

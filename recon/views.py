@@ -16,7 +16,7 @@ from ecomops.pages import render_page, tenant_page
 from recon import selectors, services
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, ReconException, RunTrigger
-from recon.money import format_minor
+from recon.money import amount_with_code
 from tenants.services import ServiceError
 
 PAGE_SIZE = 50
@@ -90,7 +90,7 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
     currency, source = payout["currency"], payout["connection"]["provider"]
 
     def money(amount: int | None, in_currency: str | None = None) -> str:
-        return "" if amount is None else format_minor(amount, in_currency or currency, source)
+        return "" if amount is None else amount_with_code(amount, in_currency or currency, source)
 
     for line in explain["lines"]:
         line["display"] = {key: money(line[f"{key}_minor"], line["currency"]) for key in ("amount", "fee", "net")}
