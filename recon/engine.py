@@ -622,19 +622,35 @@ class Engine:
         )
         payment_ref = _ref("payment", "x.payment_id", "x.payment_ref")
         line = {"payout": "x.payout_id", "conn": "x.connection_id", "occ": "x.arrival_date"}
-        charge_expected = (
-            f"CASE WHEN x.p_cur = x.l_cur THEN x.p_amount WHEN x.exchange_rate IS NOT NULL "
-            f"THEN {_converted('x.p_amount', 'x.p_cur', 'x.l_cur', 'x.exchange_rate')} END"
-        )
-        refund_expected = (
-            f"CASE WHEN x.r_cur = x.l_cur THEN -x.r_amount WHEN x.exchange_rate IS NOT NULL "
-            f"THEN -{_converted('x.r_amount', 'x.r_cur', 'x.l_cur', 'x.exchange_rate')} END"
-        )
-        # The disputed funds leave with the withdrawal and come back with the reversal.
-        dispute_expected = (
-            f"CASE WHEN x.d_cur = x.l_cur THEN x.dispute_sign * x.d_amount WHEN x.exchange_rate IS NOT NULL "
-            f"THEN x.dispute_sign * {_converted('x.d_amount', 'x.d_cur', 'x.l_cur', 'x.exchange_rate')} END"
-        )
+
+        def settled_amount_check(matched: str, amount: str, currency: str, factor: str, ref: str) -> tuple[str, str]:
+            """A line against the object it stands for, in settlement terms: the object's amount
+            (times ``factor``), converted with the line's exchange rate when the currencies differ."""
+            expected = (
+                f"CASE WHEN {currency} = x.l_cur THEN {factor}{amount} WHEN x.exchange_rate IS NOT NULL "
+                f"THEN {factor}{_converted(amount, currency, 'x.l_cur', 'x.exchange_rate')} END"
+            )
+            condition = (
+                f"x.in_payout AND {matched} AND x.l_cur = x.po_cur AND ({expected}) IS NOT NULL"
+                f" AND abs(x.l_amount - ({expected})) > "
+                f"CASE WHEN {currency} = x.l_cur THEN 0 ELSE {_fx_slack(expected)} END"
+            )
+            element = _problem(
+                "line_amount_mismatch",
+                "payout_line",
+                "x.line_id",
+                "x.line_ref",
+                **line,
+                exp=expected,
+                exp_cur="x.l_cur",
+                act="x.l_amount",
+                act_cur="x.l_cur",
+                inv=f"{line_inv} || jsonb_build_array({ref})",
+                det=f"jsonb_build_object('object_amount', {amount}, 'object_currency', {currency}, "
+                "'exchange_rate', x.exchange_rate)",
+            )
+            return condition, element
+
         problems = {
             "net_bad": (
                 "x.in_payout AND x.l_net <> x.l_amount - x.l_fee",
@@ -718,62 +734,23 @@ class Engine:
                 ),
             ),
             # Compared in settlement terms, through the line (its currency and exchange rate).
-            "charge_amount_bad": (
-                f"x.in_payout AND x.payment_id IS NOT NULL AND x.l_cur = x.po_cur AND ({charge_expected}) IS NOT NULL"
-                f" AND abs(x.l_amount - ({charge_expected})) > "
-                f"CASE WHEN x.p_cur = x.l_cur THEN 0 ELSE {_fx_slack(charge_expected)} END",
-                _problem(
-                    "line_amount_mismatch",
-                    "payout_line",
-                    "x.line_id",
-                    "x.line_ref",
-                    **line,
-                    exp=charge_expected,
-                    exp_cur="x.l_cur",
-                    act="x.l_amount",
-                    act_cur="x.l_cur",
-                    inv=f"{line_inv} || jsonb_build_array({payment_ref})",
-                    det="jsonb_build_object('object_amount', x.p_amount, 'object_currency', x.p_cur, "
-                    "'exchange_rate', x.exchange_rate)",
-                ),
+            "charge_amount_bad": settled_amount_check(
+                "x.payment_id IS NOT NULL", "x.p_amount", "x.p_cur", "", payment_ref
             ),
-            "refund_amount_bad": (
-                f"x.in_payout AND x.category = 'refund' AND x.refund_id IS NOT NULL AND x.l_cur = x.po_cur"
-                f" AND ({refund_expected}) IS NOT NULL AND abs(x.l_amount - ({refund_expected})) > "
-                f"CASE WHEN x.r_cur = x.l_cur THEN 0 ELSE {_fx_slack(refund_expected)} END",
-                _problem(
-                    "line_amount_mismatch",
-                    "payout_line",
-                    "x.line_id",
-                    "x.line_ref",
-                    **line,
-                    exp=refund_expected,
-                    exp_cur="x.l_cur",
-                    act="x.l_amount",
-                    act_cur="x.l_cur",
-                    inv=f"{line_inv} || jsonb_build_array({_ref('refund', 'x.refund_id', 'x.refund_ref')})",
-                    det="jsonb_build_object('object_amount', x.r_amount, 'object_currency', x.r_cur, "
-                    "'exchange_rate', x.exchange_rate)",
-                ),
+            "refund_amount_bad": settled_amount_check(
+                "x.category = 'refund' AND x.refund_id IS NOT NULL",
+                "x.r_amount",
+                "x.r_cur",
+                "-",
+                _ref("refund", "x.refund_id", "x.refund_ref"),
             ),
-            "dispute_amount_bad": (
-                f"x.in_payout AND x.dispute_sign IS NOT NULL AND x.dispute_id IS NOT NULL AND x.l_cur = x.po_cur"
-                f" AND ({dispute_expected}) IS NOT NULL AND abs(x.l_amount - ({dispute_expected})) > "
-                f"CASE WHEN x.d_cur = x.l_cur THEN 0 ELSE {_fx_slack(dispute_expected)} END",
-                _problem(
-                    "line_amount_mismatch",
-                    "payout_line",
-                    "x.line_id",
-                    "x.line_ref",
-                    **line,
-                    exp=dispute_expected,
-                    exp_cur="x.l_cur",
-                    act="x.l_amount",
-                    act_cur="x.l_cur",
-                    inv=f"{line_inv} || jsonb_build_array({_ref('dispute', 'x.dispute_id', 'x.dispute_ref')})",
-                    det="jsonb_build_object('object_amount', x.d_amount, 'object_currency', x.d_cur, "
-                    "'exchange_rate', x.exchange_rate)",
-                ),
+            # The disputed funds leave with the withdrawal and come back with the reversal.
+            "dispute_amount_bad": settled_amount_check(
+                "x.dispute_sign IS NOT NULL AND x.dispute_id IS NOT NULL",
+                "x.d_amount",
+                "x.d_cur",
+                "x.dispute_sign * ",
+                _ref("dispute", "x.dispute_id", "x.dispute_ref"),
             ),
             "no_order": (
                 "x.payment_id IS NOT NULL AND x.p_eval AND x.order_id IS NULL",
