@@ -1,4 +1,5 @@
-"""What every console page shares: a tenant, a permission, and full-page-or-partial rendering."""
+"""What every console page shares: a tenant, a permission, full-page-or-partial rendering,
+filtered lists and the answers of a row's actions."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
 
 from ecomops.tenancy import current_tenant
 
@@ -34,3 +38,49 @@ def tenant_page(perm: str | None = None) -> Callable:
 def render_page(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:
     """The full page, or only its partial when htmx asks (the same view answers both)."""
     return render(request, partial if getattr(request, "htmx", False) else template, context)
+
+
+PAGE_SIZE = 50
+
+
+def filtered_page(
+    request: HttpRequest,
+    *,
+    filterset_class: Any,
+    rows: Callable[[QueryDict], QuerySet],
+    default: str,
+    bad_filter: tuple[type[Exception], ...],
+) -> dict[str, Any]:
+    """The context of a filtered, paginated list: ``filter`` (its form), ``errors``, ``page``
+    and ``query`` (the filters, for the pager's links).
+
+    With no filter given, ``default`` (a query string) applies: the list opens on what needs
+    acting on. ``rows(filters)`` is the selector; a filter it refuses (``bad_filter``) shows
+    the form's errors over an empty list.
+    """
+    filters = request.GET.copy()
+    page_number = filters.pop("page", ["1"])[-1]
+    if not any(value for value in filters.values()):
+        filters = QueryDict(default, mutable=True)
+    form = filterset_class(filters, queryset=filterset_class._meta.model.objects.none())
+    try:
+        found, errors = rows(filters), None
+    except bad_filter:
+        found, errors = filterset_class._meta.model.objects.none(), form.errors
+    return {
+        "filter": form,
+        "errors": errors,
+        "page": Paginator(found, PAGE_SIZE).get_page(page_number),
+        "query": filters.urlencode(),
+    }
+
+
+def action_answer(
+    request: HttpRequest, *, row: str, context: dict[str, Any], flash: str, error: str, back: str
+) -> HttpResponse:
+    """What a row's action answers: to htmx, the row itself with the outcome; to a plain form
+    post (no JavaScript), a redirect to ``back`` with the outcome as a message."""
+    if not getattr(request, "htmx", False):
+        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
+        return redirect(back)
+    return render(request, row, {**context, "flash": flash, "error": error})

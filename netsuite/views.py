@@ -3,20 +3,16 @@ place through ``netsuite.services`` (audited, exactly once, as through the API).
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from ecomops.pages import render_page, tenant_page
+from ecomops.pages import action_answer, filtered_page, render_page, tenant_page
 from netsuite import selectors, services
 from netsuite.filters import PostingFilter
-from netsuite.models import NetsuitePosting
 from netsuite.selectors import FilterError
 from tenants.services import ServiceError
 
-PAGE_SIZE = 50
 # What a controller acts on first: entries to approve and entries that failed.
 DEFAULT_FILTER = "state=draft&state=failed"
 ACTIONS = {
@@ -27,22 +23,13 @@ ACTIONS = {
 
 @tenant_page("netsuite.view_netsuiteposting")
 def posting_list(request: HttpRequest) -> HttpResponse:
-    filters = request.GET.copy()
-    page_number = filters.pop("page", ["1"])[-1]
-    if not any(value for value in filters.values()):
-        filters = QueryDict(DEFAULT_FILTER, mutable=True)
-    form = PostingFilter(filters, queryset=NetsuitePosting.objects.none())
-    try:
-        rows = selectors.posting_list(user=request.user, filters=filters).select_related("payout")
-        errors = None
-    except FilterError as exc:
-        rows, errors = NetsuitePosting.objects.none(), exc.errors
-    context = {
-        "filter": form,
-        "errors": errors,
-        "page": Paginator(rows, PAGE_SIZE).get_page(page_number),
-        "query": filters.urlencode(),
-    }
+    context = filtered_page(
+        request,
+        filterset_class=PostingFilter,
+        rows=lambda filters: selectors.posting_list(user=request.user, filters=filters).select_related("payout"),
+        default=DEFAULT_FILTER,
+        bad_filter=(FilterError,),
+    )
     return render_page(request, "netsuite/postings.html", "netsuite/_postings.html", context)
 
 
@@ -62,8 +49,6 @@ def posting_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
             flash = done
         except ServiceError as exc:
             error = str(exc)
-    if not request.htmx:
-        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
-        return redirect("postings")
-    context = {"p": posting, "flash": flash, "error": error}
-    return render(request, "netsuite/_posting_row.html", context)
+    return action_answer(
+        request, row="netsuite/_posting_row.html", context={"p": posting}, flash=flash, error=error, back="postings"
+    )

@@ -7,41 +7,30 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from ecomops.pages import render_page, tenant_page
+from ecomops.pages import action_answer, filtered_page, render_page, tenant_page
 from recon import selectors, services
 from recon.filters import ReconExceptionFilter
-from recon.models import ExceptionState, ReconException, RunTrigger
+from recon.models import ExceptionState, RunTrigger
 from recon.money import amount_with_code
 from tenants.services import ServiceError
 
-PAGE_SIZE = 50
 # The queue a controller opens: what still needs a person.
 DEFAULT_QUEUE = "state=open&state=acknowledged"
 
 
 @tenant_page("recon.view_reconexception")
 def exception_queue(request: HttpRequest) -> HttpResponse:
-    filters = request.GET.copy()
-    page_number = filters.pop("page", ["1"])[-1]
-    if not any(value for value in filters.values()):
-        filters = QueryDict(DEFAULT_QUEUE, mutable=True)
-    form = ReconExceptionFilter(filters, queryset=ReconException.objects.none())
-    try:
-        rows = selectors.exception_list(user=request.user, filters=filters)
-        errors = None
-    except ValidationError:
-        rows, errors = ReconException.objects.none(), form.errors
-    context = {
-        "filter": form,
-        "errors": errors,
-        "page": Paginator(rows, PAGE_SIZE).get_page(page_number),
-        "query": filters.urlencode(),
-    }
+    context = filtered_page(
+        request,
+        filterset_class=ReconExceptionFilter,
+        rows=lambda filters: selectors.exception_list(user=request.user, filters=filters),
+        default=DEFAULT_QUEUE,
+        bad_filter=(ValidationError,),
+    )
     if not request.htmx:  # the whole page; htmx asks for the queue alone
         context["summary"] = selectors.recon_summary(user=request.user)
         context["runs"] = list(selectors.recon_run_list(user=request.user)[:5])
@@ -61,10 +50,9 @@ def exception_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
         flash = "Resolved." if exception.state == ExceptionState.RESOLVED else "Acknowledged."
     except ServiceError as exc:
         error = str(exc)
-    if not request.htmx:  # a plain form post (no JavaScript): back to the queue, with the outcome
-        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
-        return redirect("recon")
-    return render(request, "recon/_exception_row.html", {"e": exception, "flash": flash, "error": error})
+    return action_answer(
+        request, row="recon/_exception_row.html", context={"e": exception}, flash=flash, error=error, back="recon"
+    )
 
 
 @require_POST
