@@ -16,6 +16,15 @@ from rest_framework.test import APIClient
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
 
 
+def signed_in(email: str):  # -> django.test.Client
+    """A browser session (Django's test client) signed in through the login page."""
+    from django.test import Client
+
+    client = Client()
+    assert client.post("/login/", {"email": email, "password": PASSWORD}).status_code == 302
+    return client
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(
     request,

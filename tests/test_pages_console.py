@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from audit.services import audit_record
 from canonical.tests.factories import payout_line_row
 from canonical.upsert import upsert_rows
-from conftest import PASSWORD
+from conftest import signed_in
 from connections.services import connection_create
 
 
@@ -28,12 +27,6 @@ def console(tenant_a, in_tenant):
         )
         audit_record(action="test.visible_event", actor=tenant_a.owner)
     return conn
-
-
-def signed_in(email: str) -> Client:
-    client = Client()
-    assert client.post("/login/", {"email": email, "password": PASSWORD}).status_code == 302
-    return client
 
 
 def test_connections_page_lists_without_secrets(console, tenant_a):

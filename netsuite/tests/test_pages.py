@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from conftest import PASSWORD
+from conftest import signed_in as signed_in_as
 from netsuite.models import NetsuitePosting, PostingState
 from netsuite.services import postings_after_recon
 from netsuite.tests.factories import PayoutSpec, queued_posting_ids, reconcile, write_payouts
@@ -27,9 +27,7 @@ def postings(posting):  # type: ignore[no-untyped-def]
 
 
 def signed_in(role: str) -> Client:
-    client = Client()
-    assert client.post("/login/", {"email": f"{role}@acme.example.com", "password": PASSWORD}).status_code == 302
-    return client
+    return signed_in_as(f"{role}@acme.example.com")
 
 
 def test_page_lists_what_to_act_on_first_and_filters(postings) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from conftest import PASSWORD
+from conftest import signed_in as signed_in_as
 from ecomops.tenancy import tenant_context
 from recon.models import ReconException, ReconRun
 from recon.tests.factories import connection, line_row, payout_own_line, payout_row, reconcile, sale, write
@@ -39,9 +39,7 @@ def fresh(exception: ReconException, tenant) -> ReconException:
 
 
 def signed_in(role: str) -> Client:
-    client = Client()
-    assert client.post("/login/", {"email": f"{role}@acme.example.com", "password": PASSWORD}).status_code == 302
-    return client
+    return signed_in_as(f"{role}@acme.example.com")
 
 
 def test_queue_lists_what_needs_a_person_and_filters(books):
@@ -157,8 +155,7 @@ def test_payout_page_explains_the_difference_line_by_line(books):
 
 
 def test_other_tenants_exceptions_and_payouts_are_not_found(books, tenant_b):
-    client = Client()
-    assert client.post("/login/", {"email": tenant_b.admin.email, "password": PASSWORD}).status_code == 302
+    client = signed_in_as(tenant_b.admin.email)
     exception = books[("line_net_mismatch", "txn_bad")]
 
     assert client.post(f"/recon/exceptions/{exception.pk}/resolve/", {"note": "x"}).status_code == 404
