@@ -28,7 +28,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "currency",
         "total_minor",  # what the customer owes, after discounts, incl. tax and shipping
         "gift_card_sold_minor",  # gift cards sold on the order: a liability, not revenue
-        "financial_status",  # paid, partially_paid, pending, refunded, partially_refunded, voided
+        "financial_status",  # paid, partially_paid (more to come), partially_captured (final),
+        # authorized, pending, refunded, partially_refunded, voided
         "cancelled",  # bool
     ),
     # Stripe: a Charge. Shopify: a successful SALE/CAPTURE OrderTransaction.

@@ -79,15 +79,11 @@ PROCESSOR_GATEWAYS = ("stripe", "shopify_payments")
 OPEN_DISPUTE_STATUSES = ("needs_response", "under_review", "warning_needs_response", "warning_under_review")
 NOT_PAID_YET = ("pending", "in_transit", "scheduled")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
-# Orders whose processor still owes money: a card authorized but not captured yet. Short of
-# their total only becomes a difference once the grace period has passed. Shopify's
-# partially_paid means more is to come (an authorization, a payment due later); Stripe's is
-# a partial capture, which is final.
-AWAITING_CAPTURE_STATUSES = ("authorized", "pending")
-AWAITING_CAPTURE_SQL = (
-    f"(o.financial_status IN {sql_list(AWAITING_CAPTURE_STATUSES)}"
-    " OR o.financial_status = 'partially_paid' AND o.source = 'shopify')"
-)
+# Orders whose processor still owes money: a card authorized but not captured yet, or more
+# to come (Shopify's partially_paid). Short of their total only becomes a difference once the
+# grace period has passed. A Stripe partial capture is final: it is ``partially_captured``.
+AWAITING_CAPTURE_STATUSES = ("authorized", "pending", "partially_paid")
+AWAITING_CAPTURE_SQL = f"o.financial_status IN {sql_list(AWAITING_CAPTURE_STATUSES)}"
 
 
 # Every temporary table a run creates (all ON COMMIT DROP, and dropped at the end of a run).

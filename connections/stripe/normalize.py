@@ -172,7 +172,8 @@ def normalize_payment_intent(pi: Obj) -> CanonicalRow:
     received = _minor_or_zero(pi, "amount_received")
     status = pi.get("status")
     if status == "succeeded":
-        financial = "paid" if received >= amount else "partially_paid"
+        # Less received than asked for is a partial capture: final, the rest was released.
+        financial = "paid" if received >= amount else "partially_captured"
         charge = pi.get("latest_charge")
         if isinstance(charge, Mapping):  # expanded: refunds are visible
             refunded = _minor_or_zero(charge, "amount_refunded")

@@ -651,8 +651,8 @@ def test_order_awaiting_a_capture_is_short_only_after_the_grace_period(tenant_se
             "pi_auth", total=4729, financial_status="partially_paid", source="shopify", created=now - timedelta(days=2)
         ),
         payment_row("gc_auth", order="pi_auth", amount=4229, gateway="gift_card", gift_card=True),
-        # Stripe's partially_paid is a partial capture: nothing more will come
-        order_row("pi_part", total=4729, financial_status="partially_paid", created=now - timedelta(days=2)),
+        # a Stripe partial capture: nothing more will come
+        order_row("pi_part", total=4729, financial_status="partially_captured", created=now - timedelta(days=2)),
         payment_row("ch_part", order="pi_part", amount=4229),
         # the same shortfall on an order that says it is paid: a difference at once
         order_row("pi_paid", total=4729, created=now - timedelta(days=2)),

@@ -308,6 +308,9 @@ def test_payment_intent_states() -> None:
     }
     assert normalize_payment_intent(pi).fields["order_number"] == "ORD-7"
     assert normalize_payment_intent(pi).fields["financial_status"] == "paid"
+    # captured 42.29 of a 50.00 authorization: final, the rest released
+    partial = normalize_payment_intent({**pi, "amount_received": 4229})
+    assert (partial.fields["financial_status"], partial.fields["total_minor"]) == ("partially_captured", 5000)
     expanded = {**pi, "latest_charge": {**STRIPE["charge"], "amount_refunded": 1000}}
     assert normalize_payment_intent(expanded).fields["financial_status"] == "partially_refunded"
     expanded = {**pi, "latest_charge": {**STRIPE["charge"], "amount_refunded": 5000}}
