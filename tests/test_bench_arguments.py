@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
+from ecomops.management.commands.bench import Command
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -22,3 +24,12 @@ def test_a_bad_size_is_refused_with_the_options_name(args, message):
     # No database is touched and no sandbox started: the arguments are checked first.
     with pytest.raises(CommandError, match=message):
         call_command("bench", *args)
+
+
+def test_help_lists_every_benchmark():
+    # What `manage.py bench --help` prints (each benchmark's summary is its docstring's first line).
+    text = Command().create_parser("manage.py", "bench").format_help()
+
+    assert "ingest" in text
+    assert "post" in text
+    assert "Reconcile N payouts x M lines with ~1% planted faults" in text

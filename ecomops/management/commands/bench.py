@@ -31,7 +31,9 @@ class Command(BaseCommand):
                 module = importlib.import_module(module_path)
             except ImportError:
                 continue
-            sub = subparsers.add_parser(name, help=(module.__doc__ or "").strip().split("\n")[0])
+            # argparse formats help strings with %: a docstring's "~1%" must not break --help.
+            summary = (module.__doc__ or "").strip().split("\n")[0].replace("%", "%%")
+            sub = subparsers.add_parser(name, help=summary)
             sub.add_argument("--json", action="store_true", help="print one JSON object")
             module.add_arguments(sub)
 
