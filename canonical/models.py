@@ -8,7 +8,9 @@ integer in the currency's minor unit plus an ISO 4217 code, never a float.
 
 Rows are written only by ``canonical.upsert`` (one bulk path), never one at a time.
 Links between rows (a payment's order, a payout line's payment) are kept as source ids and
-resolved by reconciliation, so the order in which objects arrive does not matter.
+resolved by reconciliation, so the order in which objects arrive does not matter. A payout
+line written after the payment, refund or dispute it stands for is also linked to it as it is
+written; reconciliation links the rest.
 """
 
 from __future__ import annotations
@@ -137,10 +139,20 @@ class Payout(CanonicalModel):
         ]
 
 
+# The reporting categories whose lines stand for a canonical object (their source_object_id),
+# by the object's kind: what a line is linked to, at arrival and by reconciliation.
+PAYMENT_CATEGORIES = ("charge",)
+REFUND_CATEGORIES = ("refund", "refund_failure")
+DISPUTE_CATEGORIES = ("dispute", "dispute_reversal")
+LINKED_KINDS = {"payment": PAYMENT_CATEGORIES, "refund": REFUND_CATEGORIES, "dispute": DISPUTE_CATEGORIES}
+
+
 class PayoutLine(CanonicalModel):
     """One balance transaction: what a payout paid out, line by line.
 
-    ``payment``/``refund``/``dispute`` are filled by reconciliation once the line is matched.
+    ``payment``/``refund``/``dispute`` are filled when the line is written if the object it
+    stands for is already there (``canonical.upsert``), otherwise by reconciliation once the
+    line is matched.
     """
 
     kind = "payout_line"
@@ -157,7 +169,7 @@ class PayoutLine(CanonicalModel):
     source_object_type = models.CharField(max_length=64, blank=True, default="")
     source_order_id = models.CharField(max_length=255, blank=True, default="")
     available_on = models.DateField(null=True, blank=True)
-    # Links written by reconciliation (recon.engine.link_lines). Not indexed: nothing looks a
+    # Links written at arrival or by reconciliation (recon.engine.link_lines). Not indexed: nothing looks a
     # line up by them (the engine matches by source id), and each index made every synced
     # line and every link write-back one index insertion dearer.
     payment = models.ForeignKey(

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from django.db import connection as db
 
-from canonical.models import CANONICAL_MODELS
+from canonical.models import CANONICAL_MODELS, LINKED_KINDS
 from canonical.rows import KIND_FIELDS, CanonicalRow
 
 # Columns every canonical table has, in staging order (id and tenant_id are added in SQL).
@@ -41,8 +41,11 @@ COMMON_COLUMNS = (
     "source_updated_at",
     "synced_at",
 )
-# Recon fills these; a re-sync must never clear them.
+# A payout line's links: filled as the line is written when its object is already there
+# (see ``_line_links``), otherwise by recon; a re-sync must never clear them.
 NOT_FROM_SOURCE = {"payment_id", "refund_id", "dispute_id"}
+# Within a batch, the objects lines stand for are written before the lines.
+WRITE_ORDER = ("order", "payment", "refund", "dispute", "payout", "payout_line")
 # Columns where an empty incoming value means "not known from this listing: keep what the
 # table has". Stripe names a balance transaction's payout only when listed per payout; the
 # same transaction listed among all transactions must not unlink it. They are left out of
@@ -155,6 +158,23 @@ def copy_values(row: CanonicalRow, connection_id: uuid.UUID, subsidiary_id: str,
     return tuple(values)
 
 
+def _line_links(connection_id: uuid.UUID) -> tuple[dict[str, str], dict[str, str]]:
+    """Per link column of a staged payout line, the SQL that finds its object if it is there,
+    and the parameters it needs: one probe of the object table's unique (tenant_id,
+    dedupe_key) index per line."""
+    links, params = {}, {}
+    for kind, categories in LINKED_KINDS.items():
+        table = db.ops.quote_name(CANONICAL_MODELS[kind]._meta.db_table)
+        listed = ", ".join(f"'{c}'" for c in categories)  # constants of canonical.models
+        params[f"{kind}_key"] = _key_prefix(connection_id, kind)
+        links[f"{kind}_id"] = (
+            f"CASE WHEN s.reporting_category IN ({listed}) AND s.source_object_id <> '' THEN "
+            f"(SELECT o.id FROM {table} o WHERE o.tenant_id = %(t)s "
+            f"AND o.dedupe_key = %({kind}_key)s || s.source_object_id) END"
+        )
+    return links, params
+
+
 def columns_for(kind: str) -> tuple[str, ...]:
     return COMMON_COLUMNS + KIND_FIELDS[kind]
 
@@ -178,7 +198,7 @@ def upsert_rows(
         # The last version of an object in a batch wins; ON CONFLICT cannot touch a row twice.
         by_kind[row.kind][row.source_id] = row
     result = UpsertResult()
-    for kind, batch in by_kind.items():
+    for kind, batch in sorted(by_kind.items(), key=lambda item: WRITE_ORDER.index(item[0])):
         result += _upsert_kind(kind, list(batch.values()), connection_id, tenant_id, subsidiary_id, synced_at)
     return result
 
@@ -214,10 +234,15 @@ def _upsert_kind(
         # Unchanged: same hash, and every sticky column either not given or already equal.
         same_sticky = "".join(f" AND (s.{c} = '' OR e.{c} = s.{c})" for c in sticky)
         sticky_changed = "".join(f" OR (EXCLUDED.{c} <> '' AND t.{c} IS DISTINCT FROM EXCLUDED.{c})" for c in sticky)
+        links, params = _line_links(connection_id) if kind == "payout_line" else ({}, {})
+        link_columns = "".join(f", {name}" for name in links)
+        link_values = "".join(f", {value}" for value in links.values())
+        # A line synced again gains the links it can now have and never loses one.
+        updates += "".join(f", {name} = COALESCE(EXCLUDED.{name}, t.{name})" for name in links)
         cursor.execute(
             f"""
-            INSERT INTO {table} AS t (id, tenant_id, {column_list})
-            SELECT gen_random_uuid(), %s, {", ".join("s." + c for c in columns)}
+            INSERT INTO {table} AS t (id, tenant_id, {column_list}{link_columns})
+            SELECT gen_random_uuid(), %(t)s, {", ".join("s." + c for c in columns)}{link_values}
             FROM {stage} s
             WHERE NOT EXISTS (
                 -- OFFSET 0: one probe of the unique index per staged row, whatever the
@@ -225,7 +250,7 @@ def _upsert_kind(
                 -- is filling (statistics not caught up), it hashed every row the tenant had
                 -- for each batch: a backfill quadratic in its size.
                 SELECT 1 FROM {table} e
-                WHERE e.tenant_id = %s AND e.dedupe_key = s.dedupe_key AND e.content_hash = s.content_hash
+                WHERE e.tenant_id = %(t)s AND e.dedupe_key = s.dedupe_key AND e.content_hash = s.content_hash
                 {same_sticky}
                 OFFSET 0
             )
@@ -233,7 +258,7 @@ def _upsert_kind(
             WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash{sticky_changed}
             RETURNING (xmax = 0)
             """,
-            [tenant_id, tenant_id],
+            {"t": tenant_id, **params},
         )
         flags = cursor.fetchall()
     created = sum(1 for (inserted,) in flags if inserted)

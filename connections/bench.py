@@ -98,6 +98,21 @@ def _copy_baseline(rows_by_kind: dict[str, list], connection_id: uuid.UUID, tena
     return elapsed
 
 
+def _lines_linked(connection) -> tuple[int, int]:
+    """Lines that stand for a payment, refund or dispute, and how many of them the sync linked
+    as it wrote them (the others wait for reconciliation: their object came later)."""
+    from django.db.models import Count, Q
+
+    from canonical.models import LINKED_KINDS, PayoutLine
+
+    categories = [category for kind in LINKED_KINDS.values() for category in kind]
+    counts = PayoutLine.objects.filter(connection=connection, reporting_category__in=categories).aggregate(
+        linkable=Count("id"),
+        linked=Count("id", filter=Q(payment__isnull=False) | Q(refund__isnull=False) | Q(dispute__isnull=False)),
+    )
+    return counts["linked"], counts["linkable"]
+
+
 def _stage_measurements(url: str, connection, out: Any, verbose: bool) -> tuple[int, float, float]:
     """Stream the sandbox's rows; time the upsert and a plain COPY of each batch."""
     from canonical.upsert import upsert_rows
@@ -164,6 +179,8 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
                 f"(a) end to end: {stored:,} objects stored ({first.object_count:,} read, {first.pages:,} pages) "
                 f"in {e2e_seconds:.1f} s = {stored / e2e_seconds:,.0f} objects/s  (target >= 10,000)"
             )
+            linked, linkable = _lines_linked(e2e)
+            say(f"    lines linked to their object as they were written: {linked:,} of {linkable:,}")
 
             started = time.perf_counter()
             second = sync_job_run(job=sync_start(connection=e2e, trigger="bench", enqueue=False), client_options=fast)
@@ -200,6 +217,8 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
         "upsert_rows_per_s": round(upsert_rate),
         "copy_rows_per_s": round(copy_rate),
         "upsert_to_copy_ratio": round(upsert_rate / copy_rate, 3),
+        "lines_linked_on_arrival": linked,
+        "lines_linkable": linkable,
         "resync_seconds": round(resync_seconds, 3),
         "resync_rows_written": written,
         "peak_rss_mb": round(_peak_rss_mb(), 1),

@@ -59,6 +59,7 @@ from typing import Any
 import structlog
 from django.db import connection as db
 
+from canonical.models import DISPUTE_CATEGORIES, PAYMENT_CATEGORIES, REFUND_CATEGORIES
 from recon.money import exponent_sql
 
 
@@ -67,10 +68,6 @@ def sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
 
 
-# Categories whose lines stand for a canonical object, and which object.
-PAYMENT_CATEGORIES = ("charge",)
-REFUND_CATEGORIES = ("refund", "refund_failure")
-DISPUTE_CATEGORIES = ("dispute", "dispute_reversal")
 # Dispute-category lines that carry a chargeback fee, not the disputed funds (Shopify books
 # the fee as a line of its own; Stripe puts it in the fee of the funds' line).
 DISPUTE_FEE_TYPES = ("CHARGEBACK_FEE", "CHARGEBACK_FEE_REFUND")

@@ -120,3 +120,58 @@ def test_a_line_first_seen_unpaid_gets_its_payout_later(stripe_conn):
 
     assert result.updated == 1
     assert PayoutLine.objects.get(source_id="txn_1").payout_source_id == "po_3"
+
+
+def _links() -> dict[str, tuple]:
+    return {
+        line.source_id: (
+            line.payment.source_id if line.payment else None,
+            line.refund.source_id if line.refund else None,
+            line.dispute.source_id if line.dispute else None,
+        )
+        for line in PayoutLine.objects.select_related("payment", "refund", "dispute")
+    }
+
+
+def test_a_line_is_linked_on_arrival_to_the_object_it_stands_for(stripe_conn):
+    from recon.tests.factories import connection, dispute_row, payment_row, refund_row, write
+
+    # the lines come first in the batch, as a balance-transaction listing gives them
+    _write(
+        stripe_conn,
+        [
+            payout_line_row("txn_ch", source_object_id="ch_1"),
+            payout_line_row("txn_re", reporting_category="refund", amount=-500, fee=0, fee_details=[],
+                            source_object_id="re_1"),
+            payout_line_row("txn_dp", reporting_category="dispute", amount=-1000, fee=1500, fee_details=[],
+                            source_object_id="dp_1"),
+            payout_line_row("txn_gone", source_object_id="ch_never_synced"),
+            payout_line_row("txn_fee", reporting_category="fee", source_object_id="ch_1"),
+            payment_row("ch_1", order="pi_1", amount=1000),
+            refund_row("re_1", payment="ch_1", amount=500),
+            dispute_row("dp_1", payment="ch_1", amount=1000, status="needs_response"),
+        ],
+    )  # fmt: skip
+    # the same charge id under another connection is another object
+    write(connection(), payment_row("ch_never_synced", order=None, amount=1000))
+
+    assert _links() == {
+        "txn_ch": ("ch_1", None, None),
+        "txn_re": (None, "re_1", None),
+        "txn_dp": (None, None, "dp_1"),
+        "txn_gone": (None, None, None),
+        "txn_fee": (None, None, None),  # a fee line stands for no payment, whatever it names
+    }
+
+
+def test_a_line_synced_before_its_payment_is_linked_once_it_changes(stripe_conn):
+    from recon.tests.factories import payment_row
+
+    _write(stripe_conn, [payout_line_row("txn_1", source_object_id="ch_1")])
+    _write(stripe_conn, [payment_row("ch_1", order="pi_1", amount=1000)])
+    unchanged = _links()["txn_1"]  # an unchanged line is not rewritten: recon links it
+
+    _write(stripe_conn, [payout_line_row("txn_1", source_object_id="ch_1", amount=1100)])
+
+    assert unchanged == (None, None, None)
+    assert _links()["txn_1"] == ("ch_1", None, None)

@@ -108,6 +108,25 @@ def test_incremental_sync_picks_up_only_new_objects(stripe_connection, sandbox):
     assert job.updated_count <= job.created_count
 
 
+def test_lines_paid_out_after_their_charges_were_synced_are_linked_as_they_are_written(stripe_connection, sandbox):
+    run_sync(stripe_connection)
+    # a backfill reads the lines and the charges side by side: no reconciliation has linked them
+    known_payments = {p.source_id: p.pk for p in Payment.objects.all()}
+    payouts_before = set(Payout.objects.values_list("source_id", flat=True))
+
+    httpx.post(f"{sandbox.url}/__sandbox__/advance", json={"days": 3})
+    assert run_sync(stripe_connection).status == "succeeded"
+
+    # the new days' payouts paid out charges synced before (their lines were stored unpaid, or are new)
+    paid_out_now = PayoutLine.objects.exclude(payout_source_id__in=[*payouts_before, ""]).filter(
+        reporting_category="charge", source_object_id__in=known_payments
+    )
+    assert paid_out_now.count() > 0
+    assert {line.source_object_id: line.payment_id for line in paid_out_now} == {
+        line.source_object_id: known_payments[line.source_object_id] for line in paid_out_now
+    }
+
+
 def test_429_and_5xx_are_retried_and_the_sync_succeeds(stripe_connection, sandbox):
     httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "429", "count": 3})
     httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "503", "count": 2})
