@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import format_currency
-
 from connections.shopify.money import MoneyError, currency_exponent
 
 STRIPE_ZERO_DECIMAL = frozenset(
@@ -34,8 +32,16 @@ def minor_exponent(currency: str, source: str = "stripe") -> int:
 
 
 def format_minor(amount_minor: int | None, currency: str, source: str = "stripe") -> str:
-    """An integer amount in minor units shown in its currency, exactly (never via float)."""
+    """``123450, "USD"`` -> ``"1,234.50 USD"``; ``5000, "JPY"`` -> ``"5,000 JPY"``; None -> ``"—"``.
+
+    The one money format of the console: exact (Decimal, never a float), grouped, with the
+    currency's code after the amount rather than a symbol, since reconciliation puts amounts
+    of several currencies side by side and "$" would not say which dollar. Decimals as the
+    source's API counts them.
+    """
     if amount_minor is None:
-        return ""
-    amount = Decimal(int(amount_minor)).scaleb(-minor_exponent(currency, source))
-    return format_currency(amount, currency, locale="en_US", currency_digits=True)
+        return "—"
+    code = (currency or "").upper()
+    exponent = minor_exponent(code, source)
+    value = Decimal(int(amount_minor)).scaleb(-exponent)
+    return f"{value:,.{exponent}f} {code}".strip()

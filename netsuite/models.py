@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from ecomops.models import TenantScopedModel
+from ecomops.money import format_minor
 from netsuite import journal
 
 # The mapping's account fields, in the order the admin and the API show them, with the
@@ -167,6 +168,4 @@ class NetsuitePosting(TenantScopedModel):
     @property
     def amount_display(self) -> str:
         """The entry's amount in its currency, e.g. ``96.80 USD``."""
-        from recon.money import amount_with_code
-
-        return amount_with_code(self.amount_minor, self.currency, self.source)
+        return format_minor(self.amount_minor, self.currency, self.source)

@@ -22,6 +22,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from canonical.models import Payout, PayoutLine
+from ecomops.money import minor_exponent
 from ecomops.tenancy import current_tenant_id
 from netsuite.filters import GlMappingFilter, PostingFilter
 from netsuite.journal import JournalBuildError, PayoutSummary
@@ -184,8 +185,6 @@ def _processor_exponent(payout: Payout) -> int | None:
     """Stripe's own exponent where it differs from ISO 4217 (ISK, HUF... in two decimals)."""
     if payout.source != "stripe":
         return None  # Shopify speaks ISO 4217
-    from recon.money import minor_exponent
-
     return minor_exponent(payout.currency, "stripe")
 
 

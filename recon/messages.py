@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recon.money import amount_with_code
+from ecomops.money import format_minor
 
 
 def _source(exception: Any) -> str:
@@ -24,7 +24,7 @@ def exception_message(exception: Any) -> str:
     detail = exception.detail or {}
 
     def money(amount: int | None, currency: str) -> str:
-        return amount_with_code(amount, currency, source)
+        return format_minor(amount, currency, source)
 
     expected = money(exception.expected_minor, exception.expected_currency)
     actual = money(exception.actual_minor, exception.actual_currency)

@@ -1,4 +1,4 @@
-"""Minor-unit exponents as each processor counts them, for FX comparisons and display.
+"""Minor-unit exponents as each processor counts them, in SQL, for FX comparisons.
 
 Stripe documents its own list (docs.stripe.com/currencies): zero-decimal currencies, and
 three-decimal ones whose last digit must be 0. Where Stripe differs from ISO 4217 (ISK,
@@ -9,23 +9,7 @@ amounts in its API follow its list, so a conversion must too. Shopify speaks ISO
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from ecomops.money import STRIPE_THREE_DECIMAL, STRIPE_ZERO_DECIMAL, minor_exponent
-
-
-def amount_with_code(amount: int | None, currency: str, source: str = "stripe") -> str:
-    """``10050, "USD"`` → ``"100.50 USD"``; ``5000, "JPY"`` → ``"5000 JPY"``; None → ``"—"``.
-
-    The code after the amount, never a symbol: reconciliation compares amounts across
-    currencies, where "$" would not say which dollar (``ecomops.money.format_minor`` gives
-    the symbol form for the data tables).
-    """
-    if amount is None:
-        return "—"
-    exponent = minor_exponent(currency, source)
-    value = Decimal(amount).scaleb(-exponent)
-    return f"{value:.{exponent}f} {currency}".strip()
+from ecomops.money import STRIPE_THREE_DECIMAL, STRIPE_ZERO_DECIMAL
 
 
 def exponent_sql(column: str) -> str:

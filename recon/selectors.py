@@ -12,10 +12,10 @@ from django.http import Http404
 
 from canonical.models import Payout
 from connections.models import Connection, ConnectionStatus
+from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
 from recon.models import ExceptionState, PayoutStatus, ReconException, ReconRun, RunStatus
-from recon.money import amount_with_code
 
 OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
 
@@ -244,19 +244,19 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
     open_exceptions = [e for e in exceptions if e.state in OPEN_STATES]
     if not itemized and not payout.automatic:
         summary = (
-            f"Payout {payout.source_id} of {amount_with_code(payout.amount_minor, payout.currency, source)} was made "
+            f"Payout {payout.source_id} of {format_minor(payout.amount_minor, payout.currency, source)} was made "
             "by hand: the processor lists no lines for it, so it cannot be itemized."
         )
     elif difference == 0:
         summary = (
             f"The {len(lines) - sum(1 for line in lines if line['own_payout_line'])} lines add up to the payout, "
-            f"{amount_with_code(payout.amount_minor, payout.currency, source)}."
+            f"{format_minor(payout.amount_minor, payout.currency, source)}."
         )
     else:
         summary = (
-            f"The lines add up to {amount_with_code(total, payout.currency, source)}; the payout is "
-            f"{amount_with_code(payout.amount_minor, payout.currency, source)}: a difference of "
-            f"{amount_with_code(difference, payout.currency, source)}."
+            f"The lines add up to {format_minor(total, payout.currency, source)}; the payout is "
+            f"{format_minor(payout.amount_minor, payout.currency, source)}: a difference of "
+            f"{format_minor(difference, payout.currency, source)}."
         )
     if open_exceptions:
         summary += (
@@ -284,7 +284,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         "last_run_id": str(recon.last_run_id) if recon and recon.last_run_id else None,
         "lines_total_minor": total if itemized else None,
         "difference_minor": difference,
-        "difference": amount_with_code(difference, payout.currency, source) if difference is not None else None,
+        "difference": format_minor(difference, payout.currency, source) if difference is not None else None,
         "by_category": by_category,
         "line_count": len(lines),
         "lines_truncated": truncated,

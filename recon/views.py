@@ -11,11 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from ecomops.money import format_minor
 from ecomops.pages import action_answer, filtered_page, render_page, tenant_page
 from recon import selectors, services
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, RunTrigger
-from recon.money import amount_with_code
 from tenants.services import ServiceError
 
 # The queue a controller opens: what still needs a person.
@@ -78,7 +78,7 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
     currency, source = payout["currency"], payout["connection"]["provider"]
 
     def money(amount: int | None, in_currency: str | None = None) -> str:
-        return "" if amount is None else amount_with_code(amount, in_currency or currency, source)
+        return "" if amount is None else format_minor(amount, in_currency or currency, source)
 
     for line in explain["lines"]:
         line["display"] = {key: money(line[f"{key}_minor"], line["currency"]) for key in ("amount", "fee", "net")}

@@ -63,7 +63,7 @@ def test_data_page_filters_sorts_paginates_and_partial(console, tenant_a):
     partial = client.get("/data/", {"table": "payout_lines", "sort": "source_id"}, HTTP_HX_REQUEST="true")
 
     assert "60 rows" in full
-    assert "$10.07" in filtered  # 1007 minor units of USD, shown exactly
+    assert "10.07 USD" in filtered  # 1007 minor units of USD, shown exactly
     assert "1 rows" in filtered
     assert "<html" not in partial.content.decode()  # htmx gets the table only
     assert "txn_0" in partial.content.decode()
