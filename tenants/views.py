@@ -74,12 +74,15 @@ def switch_tenant_page(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     from ecomops.tenancy import current_tenant
     from netsuite.selectors import posting_summary
+    from recon.charts import payout_charts
     from recon.selectors import recon_summary
 
-    in_tenant = current_tenant() is not None
+    tenant = current_tenant()
+    recon = recon_summary(user=request.user) if tenant else None
     context = {
-        "recon": recon_summary(user=request.user) if in_tenant else None,
-        "postings": posting_summary(user=request.user) if in_tenant else None,
+        "recon": recon,
+        "charts": payout_charts(tenant_id=tenant.pk) if recon is not None else [],
+        "postings": posting_summary(user=request.user) if tenant else None,
     }
     return render(request, "tenants/dashboard.html", context)
 

@@ -165,3 +165,17 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     assert page.locator("table.payout-exceptions tbody tr").count() >= 1
     if os.environ.get("ECOMOPS_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]) / "payout.png"), full_page=True)
+
+    # the dashboard charts what was paid out, day by day, by reconciliation status
+    page.click("text=Dashboard")
+    chart = page.locator("#payouts-chart figure.chart").first
+    chart.wait_for()
+    box = chart.locator("svg").bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 100
+    assert chart.locator("svg rect").count() >= 1
+    chart.locator("summary", has_text="Figures by day").click()
+    assert chart.locator("details table tbody tr").first.is_visible()
+    if os.environ.get("ECOMOPS_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(os.environ["ECOMOPS_SCREENSHOT_DIR"]) / "dashboard.png"), full_page=True)

@@ -66,6 +66,7 @@ def payout_row(
     failure_code: str | None = None,
     reversal_of: str | None = None,
     source: str = "stripe",
+    arrival: date | None = None,
 ) -> CanonicalRow:
     return _row(
         "payout",
@@ -76,7 +77,7 @@ def payout_row(
             "status": status,
             "method": method,
             "automatic": automatic,
-            "arrival_date": date.today(),
+            "arrival_date": arrival or date.today(),
             "failure_code": failure_code,
             "reversal_of_source_id": reversal_of,
         },

@@ -3,6 +3,9 @@ with a connection whose credentials were refused."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+
 import pytest
 from django.test import Client
 
@@ -101,3 +104,61 @@ def test_match_rate_and_posting_status(browser, tenant_a, in_tenant):
     assert "Posting to NetSuite" in page
     assert "1 posting failed" in page
     assert "payout po_3: NetSuite: period is closed" in page
+
+
+RECT = re.compile(
+    r'<rect class="bar-(?P<status>\w+)" x="[\d.]+" y="(?P<y>[\d.]+)" width="[\d.]+" height="(?P<h>[\d.]+)">'
+    r"<title>(?P<title>[^<]+)</title>"
+)
+
+
+def test_payout_chart_stacks_each_days_payouts_by_status(browser, tenant_a, in_tenant):
+    today = date.today()
+    day1, day2, long_ago = today - timedelta(days=3), today - timedelta(days=1), today - timedelta(days=40)
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+            payout_row("po_1", 9680, arrival=day1),
+            payout_own_line("po_1", 9680),
+            *sale(conn, 2, payout="po_2", amount=5000, fee=175),
+            payout_row("po_2", 4825, arrival=day2),
+            payout_own_line("po_2", 4825),
+            # failed on the same day: a payout with exceptions, stacked on top
+            payout_row("po_3", 2000, arrival=day2, automatic=False, status="failed", failure_code="account_closed"),
+            # a reversal moves money back (negative): not a bar
+            payout_row("po_4", -7000, arrival=day2, reversal_of="po_5"),
+            # outside the 30 days up to the latest payout
+            payout_row("po_5", 7000, arrival=long_ago, automatic=False),
+        )
+        reconcile()
+        # arrived since the run: not reconciled yet, in a currency of its own
+        write(conn, payout_row("po_6", 1000, currency="EUR", arrival=day2, automatic=False))
+
+    page = dashboard(browser)
+
+    bars = {m["title"]: (m["status"], float(m["y"]), float(m["h"])) for m in RECT.finditer(page)}
+    assert bars == {
+        # the highest day fills the plot (140 units high)
+        f"{day1}: 96.80 USD reconciled (1 payout)": ("reconciled", 0.0, 140.0),
+        f"{day2}: 48.25 USD reconciled (1 payout)": ("reconciled", 70.22, 69.78),
+        f"{day2}: 20.00 USD with exceptions (1 payout)": ("exceptions", 41.29, 28.93),
+        # another currency is another chart, scaled on its own
+        f"{day2}: 10.00 EUR not reconciled yet (1 payout)": ("unchecked", 0.0, 140.0),
+    }
+    assert "USD payouts, Stripe</strong>, by arrival day" in page
+    assert f"{day2 - timedelta(days=29)} to {day2}: 165.05 USD" in page
+    assert "highest day 96.80 USD" in page
+    assert "With exceptions: 20.00 USD" in page  # the legend's totals
+
+
+def test_no_payouts_no_chart(browser, tenant_a, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        connection()
+        reconcile()
+
+    page = dashboard(browser)
+
+    assert 'id="payouts-chart"' not in page
+    assert "<svg" not in page
