@@ -176,3 +176,21 @@ def committed_tenant(live_db):
     with public_context():
         for tenant in made:
             Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
+
+
+@pytest.fixture
+def web(tmp_path, live_db):
+    """The console served by its own process (``manage.py runserver``) on a loopback port."""
+    from tests.browser import web_server
+
+    with web_server(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def browser_page():
+    """A Chromium page (Playwright); request it after every fixture that writes to the database."""
+    from tests.browser import chromium_page
+
+    with chromium_page() as page:
+        yield page
