@@ -58,7 +58,7 @@ _ORDER_STATUS = {
     "canceled": "voided",
     "processing": "pending",
     "requires_action": "pending",
-    "requires_capture": "pending",
+    "requires_capture": "authorized",  # the card is authorized, the capture is still to come
     "requires_confirmation": "pending",
     "requires_payment_method": "pending",
 }

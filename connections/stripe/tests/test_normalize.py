@@ -315,6 +315,8 @@ def test_payment_intent_states() -> None:
     assert normalize_payment_intent(expanded).fields["financial_status"] == "partially_refunded"
     expanded = {**pi, "latest_charge": {**STRIPE["charge"], "amount_refunded": 5000}}
     assert normalize_payment_intent(expanded).fields["financial_status"] == "refunded"
+    authorized = normalize_payment_intent({**pi, "status": "requires_capture", "amount_received": 0})
+    assert authorized.fields["financial_status"] == "authorized"
     canceled = normalize_payment_intent({**pi, "status": "canceled", "amount_received": 0})
     assert (canceled.fields["financial_status"], canceled.fields["cancelled"]) == ("voided", True)
     with pytest.raises(ValueError, match="unknown PaymentIntent status"):
