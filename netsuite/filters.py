@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 
 from netsuite.models import GlMapping, NetsuitePosting, PostingKind, PostingState
 
 
 class PostingFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=PostingState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=PostingState.choices, widget=forms.CheckboxSelectMultiple)
     kind = django_filters.ChoiceFilter(choices=PostingKind.choices)
     payout = django_filters.UUIDFilter(field_name="payout_id")
     connection = django_filters.UUIDFilter(field_name="connection_id")

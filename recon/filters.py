@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 
 from canonical.models import Payout
 from recon.models import ExceptionState, PayoutStatus, Reason, ReconException, ReconRun, RunMode, RunStatus, RunTrigger
@@ -28,7 +29,7 @@ class ReconExceptionFilter(django_filters.FilterSet):
     """
 
     reason = django_filters.MultipleChoiceFilter(choices=Reason.choices)
-    state = django_filters.MultipleChoiceFilter(choices=ExceptionState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=ExceptionState.choices, widget=forms.CheckboxSelectMultiple)
     payout = django_filters.UUIDFilter(field_name="payout_id")
     payout_source_id = django_filters.CharFilter(field_name="payout__source_id")
     connection = django_filters.UUIDFilter(field_name="connection_id")
