@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 
 
@@ -25,3 +26,5 @@ def test_bench_recon_finds_every_planted_fault_and_nothing_else(live_db):
     assert result["rerun_exceptions_changed"] == 0
     for key in ("seconds", "baseline_seconds", "ratio", "rerun_seconds", "rerun_ratio", "join_floor_ratio"):
         assert result[key] >= 0
+    assert 0 < result["main_pass_seconds"] < result["seconds"]
+    assert result["after_pass_seconds"] == pytest.approx(result["seconds"] - result["main_pass_seconds"], abs=0.002)
