@@ -45,3 +45,12 @@ def format_minor(amount_minor: int | None, currency: str, source: str = "stripe"
     exponent = minor_exponent(code, source)
     value = Decimal(int(amount_minor)).scaleb(-exponent)
     return f"{value:,.{exponent}f} {code}".strip()
+
+
+def major_units(amount_minor: int | None, currency: str, source: str = "stripe") -> str:
+    """``123450, "USD"`` -> ``"1234.50"``: the exact amount for a spreadsheet (no grouping, no
+    code); None -> ``""``."""
+    if amount_minor is None:
+        return ""
+    exponent = minor_exponent(currency, source)
+    return f"{Decimal(int(amount_minor)).scaleb(-exponent):.{exponent}f}"

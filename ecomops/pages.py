@@ -43,6 +43,17 @@ def render_page(request: HttpRequest, template: str, partial: str, context: dict
 PAGE_SIZE = 50
 
 
+def page_filters(request: HttpRequest, default: str) -> QueryDict:
+    """A list page's filters from its query string: ``default`` (a query string) when none is
+    given, so the list opens on what needs acting on; the page number and format left out."""
+    filters = request.GET.copy()
+    for key in ("page", "format"):
+        filters.pop(key, None)
+    if not any(value for value in filters.values()):
+        filters = QueryDict(default, mutable=True)
+    return filters
+
+
 def filtered_page(
     request: HttpRequest,
     *,
@@ -58,10 +69,8 @@ def filtered_page(
     acting on. ``rows(filters)`` is the selector; a filter it refuses (``bad_filter``) shows
     the form's errors over an empty list.
     """
-    filters = request.GET.copy()
-    page_number = filters.pop("page", ["1"])[-1]
-    if not any(value for value in filters.values()):
-        filters = QueryDict(default, mutable=True)
+    page_number = request.GET.get("page", "1")
+    filters = page_filters(request, default)
     form = filterset_class(filters, queryset=filterset_class._meta.model.objects.none())
     try:
         found, errors = rows(filters), None

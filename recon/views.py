@@ -11,8 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from ecomops.money import format_minor
-from ecomops.pages import action_answer, filtered_page, render_page, tenant_page
+from canonical.exports import csv_response
+from ecomops.money import format_minor, major_units
+from ecomops.pages import action_answer, filtered_page, page_filters, render_page, tenant_page
 from recon import selectors, services
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, RunTrigger
@@ -22,8 +23,73 @@ from tenants.services import ServiceError
 DEFAULT_QUEUE = "state=open&state=acknowledged"
 
 
+# The exceptions as a controller hands them on (to a colleague, to the auditors): amounts in
+# major units, exact, each with its currency.
+EXCEPTION_CSV_COLUMNS = [
+    "reason",
+    "state",
+    "subject_type",
+    "subject",
+    "payout",
+    "connection",
+    "expected",
+    "expected_currency",
+    "actual",
+    "actual_currency",
+    "difference",
+    "occurred_on",
+    "what",
+    "note",
+    "first_seen_at",
+    "last_seen_at",
+    "acknowledged_by",
+    "resolved_by",
+    "resolved_at",
+]
+
+
+def _exception_csv_row(e: Any) -> list[Any]:
+    source = e.connection.provider if e.connection else "stripe"
+    currency = e.expected_currency or e.actual_currency
+    resolved_by = "system" if e.resolved_by_kind == "system" else e.resolved_by_email
+    return [
+        e.reason,
+        e.state,
+        e.subject_type,
+        e.subject_ref,
+        e.payout.source_id if e.payout else "",
+        e.connection.name if e.connection else "",
+        major_units(e.expected_minor, e.expected_currency, source),
+        e.expected_currency,
+        major_units(e.actual_minor, e.actual_currency, source),
+        e.actual_currency,
+        major_units(e.difference_minor, currency, source),
+        e.occurred_on or "",
+        e.message,
+        e.note,
+        e.first_seen_at.isoformat(),
+        e.last_seen_at.isoformat(),
+        e.acknowledged_by_email,
+        resolved_by,
+        e.resolved_at.isoformat() if e.resolved_at else "",
+    ]
+
+
+def _exceptions_csv(request: HttpRequest) -> HttpResponse:
+    """The queue as filtered on the page (every page of it) as CSV, for users who may export."""
+    if not request.user.has_perm("tenants.export_data"):
+        return render(request, "403.html", status=403)
+    try:
+        rows = selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE))
+    except ValidationError as exc:
+        return HttpResponse(f"Bad filter: {' '.join(exc.messages)}", status=400, content_type="text/plain")
+    return csv_response(rows, EXCEPTION_CSV_COLUMNS, "exceptions", row=_exception_csv_row)
+
+
 @tenant_page("recon.view_reconexception")
 def exception_queue(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "csv":
+        return _exceptions_csv(request)
     context = filtered_page(
         request,
         filterset_class=ReconExceptionFilter,

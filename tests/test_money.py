@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecomops.money import format_minor
+from ecomops.money import format_minor, major_units
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,11 @@ from ecomops.money import format_minor
 )
 def test_amounts_are_shown_exactly_with_their_code(amount, currency, source, shown):
     assert format_minor(amount, currency, source) == shown
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [(123450, "USD", "1234.50"), (-12, "USD", "-0.12"), (5000, "JPY", "5000"), (None, "USD", "")],
+)
+def test_amounts_for_a_spreadsheet_are_exact_and_plain(amount, currency, shown):
+    assert major_units(amount, currency) == shown

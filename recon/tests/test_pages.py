@@ -161,3 +161,60 @@ def test_other_tenants_exceptions_and_payouts_are_not_found(books, tenant_b):
     assert client.post(f"/recon/exceptions/{exception.pk}/resolve/", {"note": "x"}).status_code == 404
     assert client.get(f"/recon/payouts/{exception.payout_id}/").status_code == 404
     assert "txn_bad" not in client.get("/recon/").content.decode()
+
+
+def _csv(response) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_queue_downloads_as_csv_with_exact_amounts(books):
+    client = signed_in("accountant")
+
+    page = client.get("/recon/").content.decode()
+    rows = {row["reason"]: row for row in _csv(client.get("/recon/", {"format": "csv"}))}
+
+    assert "Download CSV" in page
+    assert set(rows) == {"payout_total_mismatch", "line_net_mismatch"}  # the queue as opened: open ones
+    total = rows["payout_total_mismatch"]
+    assert (total["subject"], total["payout"], total["state"]) == ("po_2", "po_2", "open")
+    # the lines add up to 67.25 (48.25 + 19.00); the payout says 67.32
+    assert (total["expected"], total["actual"], total["difference"], total["expected_currency"]) == (
+        "67.25",
+        "67.32",
+        "0.07",
+        "USD",
+    )
+    assert "67.32 USD" in total["what"]
+    net = rows["line_net_mismatch"]
+    # 20.00 - 0.88 should net 19.12; the line says 19.00
+    assert (net["subject"], net["expected"], net["actual"], net["difference"]) == ("txn_bad", "19.12", "19.00", "-0.12")
+
+
+def test_the_csv_follows_the_filters(books, tenant_a):
+    from recon.services import exception_act
+
+    with tenant_context(tenant_a.tenant):
+        exception_act(actor=tenant_a.accountant, exception=books[("line_net_mismatch", "txn_bad")],
+                      action="resolve", note="Adjustment booked by hand")  # fmt: skip
+    client = signed_in("accountant")
+
+    rows = _csv(client.get("/recon/", {"state": "resolved", "format": "csv"}))
+
+    assert [(r["reason"], r["state"], r["note"], r["resolved_by"]) for r in rows] == [
+        ("line_net_mismatch", "resolved", "Adjustment booked by hand", "accountant@acme.example.com")
+    ]
+
+
+def test_the_csv_is_for_those_who_may_export_and_refuses_a_bad_filter(books):
+    viewer, accountant = signed_in("viewer"), signed_in("accountant")
+
+    assert "Download CSV" not in viewer.get("/recon/").content.decode()
+    assert viewer.get("/recon/", {"format": "csv"}).status_code == 403
+    bad = accountant.get("/recon/", {"state": "lost", "format": "csv"})
+    assert bad.status_code == 400
+    assert "lost" in bad.content.decode()
