@@ -42,9 +42,7 @@ def format_minor(amount_minor: int | None, currency: str, source: str = "stripe"
     if amount_minor is None:
         return "—"
     code = (currency or "").upper()
-    exponent = minor_exponent(code, source)
-    value = Decimal(int(amount_minor)).scaleb(-exponent)
-    return f"{value:,.{exponent}f} {code}".strip()
+    return f"{_major(amount_minor, code, source, grouped=True)} {code}".strip()
 
 
 def major_units(amount_minor: int | None, currency: str, source: str = "stripe") -> str:
@@ -52,5 +50,11 @@ def major_units(amount_minor: int | None, currency: str, source: str = "stripe")
     code); None -> ``""``."""
     if amount_minor is None:
         return ""
+    return _major(amount_minor, currency, source, grouped=False)
+
+
+def _major(amount_minor: int, currency: str, source: str, *, grouped: bool) -> str:
+    """Minor units as an exact decimal in major units, with every decimal the currency has."""
     exponent = minor_exponent(currency, source)
-    return f"{Decimal(int(amount_minor)).scaleb(-exponent):.{exponent}f}"
+    value = Decimal(int(amount_minor)).scaleb(-exponent)
+    return f"{value:,.{exponent}f}" if grouped else f"{value:.{exponent}f}"
