@@ -180,9 +180,9 @@ def _fx_slack(expected: str) -> str:
 _LINE_COLUMNS = f"""
     l.id, l.connection_id, l.source_id, l.payout_source_id, l.reporting_category AS category, l.currency,
     l.amount_minor, l.fee_minor, l.net_minor, l.exchange_rate, l.source_object_id,
-    CASE WHEN l.reporting_category IN ('charge') THEN l.source_object_id END AS pay_key,
-    CASE WHEN l.reporting_category IN ('refund', 'refund_failure') THEN l.source_object_id END AS refund_key,
-    CASE WHEN l.reporting_category IN ('dispute', 'dispute_reversal') THEN l.source_object_id END AS dispute_key,
+    CASE WHEN l.reporting_category IN {sql_list(PAYMENT_CATEGORIES)} THEN l.source_object_id END AS pay_key,
+    CASE WHEN l.reporting_category IN {sql_list(REFUND_CATEGORIES)} THEN l.source_object_id END AS refund_key,
+    CASE WHEN l.reporting_category IN {sql_list(DISPUTE_CATEGORIES)} THEN l.source_object_id END AS dispute_key,
     CASE WHEN upper(l.type) IN {sql_list(DISPUTE_FEE_TYPES)} THEN NULL
          WHEN l.reporting_category = 'dispute' THEN -1 WHEN l.reporting_category = 'dispute_reversal' THEN 1
     END AS dispute_sign,
@@ -1311,11 +1311,12 @@ def link_lines(*, tenant_id: uuid.UUID, connection_id: uuid.UUID, payout_keys: l
             FROM (
                 SELECT l.id, pm.id AS payment_id, r.id AS refund_id, d.id AS dispute_id
                 FROM canonical_payoutline l
-                LEFT JOIN canonical_payment pm ON l.reporting_category = 'charge' AND pm.tenant_id = %(t)s
+                LEFT JOIN canonical_payment pm ON l.reporting_category IN {sql_list(PAYMENT_CATEGORIES)}
+                     AND pm.tenant_id = %(t)s
                      AND pm.connection_id = l.connection_id AND pm.source_id = l.source_object_id
-                LEFT JOIN canonical_refund r ON l.reporting_category IN ('refund', 'refund_failure')
+                LEFT JOIN canonical_refund r ON l.reporting_category IN {sql_list(REFUND_CATEGORIES)}
                      AND r.tenant_id = %(t)s AND r.connection_id = l.connection_id AND r.source_id = l.source_object_id
-                LEFT JOIN canonical_dispute d ON l.reporting_category IN ('dispute', 'dispute_reversal')
+                LEFT JOIN canonical_dispute d ON l.reporting_category IN {sql_list(DISPUTE_CATEGORIES)}
                      AND d.tenant_id = %(t)s AND d.connection_id = l.connection_id AND d.source_id = l.source_object_id
                 WHERE l.tenant_id = %(t)s AND l.connection_id = %(conn)s {scope}
             ) x
