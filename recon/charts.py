@@ -77,13 +77,11 @@ def payout_charts(*, tenant_id: uuid.UUID, days: int = DAYS) -> list[Chart]:
         .annotate(total=Sum("amount_minor"), n=Count("id"))
         .order_by()
     )
-    # (source, currency) -> day -> status -> (amount, count)
+    # (source, currency) -> day -> status -> (amount, count); one row per key from the GROUP BY
     grouped: dict[tuple[str, str], dict[date, dict[str, tuple[int, int]]]] = {}
     for row in rows:
-        status = row["recon__status"] or "unchecked"
         per_day = grouped.setdefault((row["source"], row["currency"]), {}).setdefault(row["arrival_date"], {})
-        amount, count = per_day.get(status, (0, 0))
-        per_day[status] = (amount + row["total"], count + row["n"])
+        per_day[row["recon__status"] or "unchecked"] = (row["total"], row["n"])
     charts = [_chart(source, currency, per_day, first, latest, days) for (source, currency), per_day in grouped.items()]
     return sorted(charts, key=lambda c: (c.source, c.currency))
 
