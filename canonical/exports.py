@@ -25,7 +25,7 @@ class _Echo:
 
 
 def csv_response(
-    rows: QuerySet,
+    rows: QuerySet | Sequence[Any],
     columns: list[str],
     filename: str,
     *,
@@ -34,7 +34,7 @@ def csv_response(
     """Stream rows as CSV without holding the table in memory.
 
     ``columns`` are read with ``values_list``, or, given ``row``, name the header of what
-    ``row(instance)`` returns for each model instance.
+    ``row(record)`` returns for each model instance (or each item of a list already read).
 
     The body is produced after the view has returned, when the request middleware has left
     the tenant: the stream enters the tenant's context again for as long as it reads.
@@ -45,7 +45,12 @@ def csv_response(
     def stream() -> Iterator[str]:
         with tenant_context(tenant):
             yield writer.writerow(columns)
-            records = rows.iterator(chunk_size=2000) if row else rows.values_list(*columns).iterator(chunk_size=2000)
+            if not isinstance(rows, QuerySet):
+                records: Any = rows
+            elif row:
+                records = rows.iterator(chunk_size=2000)
+            else:
+                records = rows.values_list(*columns).iterator(chunk_size=2000)
             for record in records:
                 yield writer.writerow(row(record) if row else record)
 

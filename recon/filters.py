@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from canonical.models import Payout
+from recon.close import exceptions_of_month, parse_month
 from recon.models import ExceptionState, PayoutStatus, Reason, ReconException, ReconRun, RunMode, RunStatus, RunTrigger
 
 
@@ -21,11 +25,33 @@ class ReconRunFilter(django_filters.FilterSet):
         fields = ["status", "trigger", "mode"]
 
 
+class MonthField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            return parse_month(value)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MonthFilter(django_filters.Filter):
+    """A month as YYYY-MM: the exceptions that stand in the way of closing it."""
+
+    field_class = MonthField
+
+    def filter(self, qs, value):
+        return qs if value is None else exceptions_of_month(qs, value)
+
+
 class ReconExceptionFilter(django_filters.FilterSet):
-    """``?reason=a&reason=b&state=open&payout=<id>&connection=<id>&date_from=&date_to=``.
+    """``?reason=a&reason=b&state=open&payout=<id>&connection=<id>&date_from=&date_to=&month=``.
 
     ``date_from`` / ``date_to`` bound the subject's own date (a payout's arrival, an order's
-    creation); ``seen_after`` / ``seen_before`` when the engine last saw the exception.
+    creation); ``seen_after`` / ``seen_before`` when the engine last saw the exception;
+    ``month`` (YYYY-MM) the month whose close it stands in the way of (``recon.close``).
     """
 
     reason = django_filters.MultipleChoiceFilter(choices=Reason.choices)
@@ -39,6 +65,7 @@ class ReconExceptionFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
     seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
     seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
+    month = MonthFilter(label="Month (YYYY-MM)")
 
     class Meta:
         model = ReconException

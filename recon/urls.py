@@ -11,4 +11,5 @@ urlpatterns = [
         name="recon-exception-act",
     ),
     path("recon/payouts/<uuid:pk>/", views.payout_page, name="recon-payout"),
+    path("close/", views.close_page, name="close"),
 ]

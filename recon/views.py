@@ -1,5 +1,5 @@
-"""The reconciliation pages: the exceptions queue (worked from the page), the runs, and one
-payout explained line by line. Every change goes through ``recon.services`` (audited)."""
+"""The reconciliation pages: the exceptions queue (worked from the page), the runs, one
+payout explained line by line, and a month's close. Every change goes through ``recon.services`` (audited)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from canonical.exports import csv_response
 from ecomops.money import format_minor, major_units
 from ecomops.pages import action_answer, filtered_page, page_filters, render_page, tenant_page
 from recon import selectors, services
+from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, RunTrigger
 from tenants.services import ServiceError
@@ -160,3 +162,77 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
         "lines_total": money(explain["lines_total_minor"]),
     }
     return render(request, "recon/payout.html", context)
+
+
+# A month's payouts as the controller files them with the close: amounts in major units.
+CLOSE_CSV_COLUMNS = [
+    "arrival_date",
+    "processor",
+    "connection",
+    "payout",
+    "payout_status",
+    "amount",
+    "currency",
+    "recon_status",
+    "difference",
+    "open_exceptions",
+    "posting_state",
+    "netsuite_id",
+    "reversal_state",
+    "reversal_netsuite_id",
+]
+
+
+def _close_csv_row(row: dict[str, Any]) -> list[Any]:
+    posting, reversal = row["posting"] or {}, row["reversal"] or {}
+    return [
+        row["arrival_date"].isoformat(),
+        row["source"],
+        row["connection"],
+        row["source_id"],
+        row["status"],
+        major_units(row["amount_minor"], row["currency"], row["source"]),
+        row["currency"],
+        row["recon_status"],
+        major_units(row["difference_minor"], row["currency"], row["source"]),
+        row["open_exceptions"],
+        posting.get("state", ""),
+        posting.get("netsuite_internal_id", ""),
+        reversal.get("state", ""),
+        reversal.get("netsuite_internal_id", ""),
+    ]
+
+
+@tenant_page("recon.view_reconpayout")
+def close_page(request: HttpRequest) -> HttpResponse:
+    """``/close/?month=YYYY-MM`` (the month that ended last by default): what stands between
+    the month and its close, and its payouts; ``&format=csv`` downloads the payouts."""
+    today = timezone.localdate()
+    try:
+        month: Month = parse_month(request.GET["month"]) if request.GET.get("month") else month_of(today).previous
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    close = month_close(user=request.user, month=month)
+    if request.GET.get("format") == "csv":
+        if not request.user.has_perm("tenants.export_data"):
+            return render(request, "403.html", status=403)
+        return csv_response(close["payouts"], CLOSE_CSV_COLUMNS, f"close-{month.label}", row=_close_csv_row)
+    for row in close["payouts"]:
+        row["display"] = {
+            "amount": format_minor(row["amount_minor"], row["currency"], row["source"]),
+            "difference": format_minor(row["difference_minor"], row["currency"], row["source"])
+            if row["difference_minor"]
+            else "",
+        }
+    for total in close["totals"]:
+        total["display"] = {
+            key: format_minor(total[f"{key}_minor"], total["currency"], total["source"])
+            for key in ("paid", "failed", "posted", "not_posted")
+        }
+    context = {
+        "close": close,
+        "month": month,
+        "this_month": month_of(today),
+        "can_export": request.user.has_perm("tenants.export_data"),
+    }
+    return render(request, "recon/close.html", context)

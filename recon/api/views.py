@@ -7,6 +7,7 @@ another tenant (in the URL or the body) answer 404, like ids that do not exist.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from ecomops.api.permissions import TenantPermission
 from recon import selectors, services
 from recon.api import serializers as s
+from recon.close import month_close, parse_month
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
 from recon.models import RunTrigger
 
@@ -156,3 +158,21 @@ class PayoutExplainView(APIView):
         if not 1 <= limit <= 10_000:
             raise ValidationError({"line_limit": ["line_limit must be between 1 and 10000."]})
         return Response(selectors.payout_explain(user=request.user, payout_id=pk, line_limit=limit))
+
+
+class MonthCloseView(APIView):
+    """``GET /api/v1/recon/close/?month=YYYY-MM``: the month's close checklist, payouts and totals."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_reconpayout"]}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("month", str, required=True, description="The month to close, as YYYY-MM")],
+        responses={200: dict},
+    )
+    def get(self, request):
+        try:
+            month = parse_month(request.query_params.get("month"))
+        except DjangoValidationError as exc:
+            raise ValidationError({"month": exc.messages}) from None
+        return Response(month_close(user=request.user, month=month))

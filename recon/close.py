@@ -1,0 +1,324 @@
+"""Closing a month: what still stands between the books and the processors' payouts.
+
+One selector, ``month_close``, for the page, its CSV and the API. A month is closed on the
+payouts that arrived in it (a payout with no arrival date counts on the day it was created):
+each one synced after the month ended, reconciled, without open exceptions, and posted to
+NetSuite. Exceptions belong to the month of their payout, or, with no payout (an order never
+paid out), to the month of their own date; the exceptions queue's ``month`` filter uses the
+same rule (``exceptions_of_month``), so the page's counts and the queue it links to agree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from canonical.models import Payout
+from connections.models import Connection, ConnectionStatus, Provider
+from ecomops.tenancy import current_tenant_id
+from recon.engine import FAILED_PAYOUT_STATUSES, NOT_PAID_YET
+from recon.models import ExceptionState, ReconException, ReconRun, RunStatus
+
+OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
+PROCESSORS = (Provider.STRIPE, Provider.SHOPIFY)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Month:
+    first: date  # its first day
+    end: date  # the first day of the next month
+
+    @property
+    def last(self) -> date:
+        return date.fromordinal(self.end.toordinal() - 1)
+
+    @property
+    def ended_at(self) -> datetime:
+        """When the month is over (UTC midnight after its last day)."""
+        return datetime.combine(self.end, time.min, tzinfo=UTC)
+
+    @property
+    def label(self) -> str:
+        return self.first.strftime("%Y-%m")
+
+    @property
+    def previous(self) -> Month:
+        return month_of(date.fromordinal(self.first.toordinal() - 1))
+
+    @property
+    def next(self) -> Month:
+        return month_of(self.end)
+
+
+def month_of(day: date) -> Month:
+    first = day.replace(day=1)
+    end = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return Month(first=first, end=end)
+
+
+def parse_month(value: Any) -> Month:
+    """``"2026-10"`` -> that month; anything else is a ValidationError that says what is expected."""
+    match = _MONTH.match(str(value or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+        raise ValidationError(f"month must be a month as YYYY-MM (e.g. 2026-10), not {str(value)[:20]!r}")
+    return month_of(date(int(match.group(1)), int(match.group(2)), 1))
+
+
+def _payouts_q(month: Month, prefix: str = "") -> Q:
+    """Payouts that count in ``month``: by arrival date, else by the day they were created."""
+    return Q(**{f"{prefix}arrival_date__gte": month.first, f"{prefix}arrival_date__lt": month.end}) | Q(
+        **{
+            f"{prefix}arrival_date__isnull": True,
+            f"{prefix}source_created_at__date__gte": month.first,
+            f"{prefix}source_created_at__date__lt": month.end,
+        }
+    )
+
+
+def exceptions_of_month(queryset: QuerySet[ReconException], month: Month) -> QuerySet[ReconException]:
+    """The exceptions that belong to ``month``: their payout's, or their own date's with no payout."""
+    return queryset.filter(
+        (Q(payout__isnull=False) & _payouts_q(month, "payout__"))
+        | Q(payout__isnull=True, occurred_on__gte=month.first, occurred_on__lt=month.end)
+    )
+
+
+def _check(key: str, passed: bool, title: str, detail: str, link: str = "") -> dict[str, Any]:
+    return {"key": key, "passed": passed, "title": title, "detail": detail, "link": link}
+
+
+def _plural(n: int, word: str, words: str = "") -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"
+
+
+def _posting_row(posting: Any) -> dict[str, Any] | None:
+    if posting is None:
+        return None
+    return {
+        "id": str(posting.pk),
+        "state": posting.state,
+        "netsuite_internal_id": posting.netsuite_internal_id,
+        "error_code": posting.error_code,
+        "amount_minor": posting.amount_minor,
+    }
+
+
+def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
+    """The month's checklist, its payouts (each with its status and postings), and totals per
+    processor and currency. None if the user may not see reconciliation; without the postings
+    permission, postings are left out (``postings_visible`` False) and their check not made."""
+    if not user.has_perm("recon.view_reconpayout"):
+        return None
+    from netsuite.models import NetsuitePosting, PostingKind, PostingState
+
+    tenant_id = current_tenant_id()
+    postings_visible = user.has_perm("netsuite.view_netsuiteposting")
+    sources = list(
+        Connection.objects.filter(tenant_id=tenant_id, provider__in=PROCESSORS, enabled=True).order_by("name")
+    )
+    payouts = list(
+        Payout.objects.filter(tenant_id=tenant_id)
+        .filter(_payouts_q(month))
+        .select_related("recon", "connection")
+        .order_by("arrival_date", "connection__name", "source_id")
+    )
+    postings: dict[tuple[Any, str], Any] = {}
+    has_netsuite = False
+    if postings_visible:
+        for posting in NetsuitePosting.objects.filter(tenant_id=tenant_id, payout__in=[p.pk for p in payouts]):
+            postings[(posting.payout_id, posting.kind)] = posting
+        has_netsuite = Connection.objects.filter(tenant_id=tenant_id, provider=Provider.NETSUITE, enabled=True).exists()
+
+    rows, totals = [], {}
+    counts = {"reconciled": 0, "exceptions": 0, "pending": 0, "unevaluated": 0}
+    posting_counts = {"posted": 0, "awaiting_approval": 0, "queued": 0, "failed": 0, "missing": 0}
+    for payout in payouts:
+        recon = getattr(payout, "recon", None)
+        status = recon.status if recon else "unevaluated"
+        counts[status] += 1
+        paid = payout.status not in NOT_PAID_YET and payout.status not in FAILED_PAYOUT_STATUSES
+        posting = postings.get((payout.pk, PostingKind.PAYOUT))
+        reversal = postings.get((payout.pk, PostingKind.REVERSAL))
+        # What NetSuite must hold for this payout: its entry once paid; a failed payout's entry
+        # only if it had been posted, and then its reversal too.
+        needed = [p for p, due in ((posting, paid), (reversal, posting is not None and not paid)) if due]
+        if postings_visible:
+            for p in needed:
+                if p is None:
+                    posting_counts["missing"] += 1
+                elif p.state == PostingState.POSTED:
+                    posting_counts["posted"] += 1
+                elif p.state == PostingState.DRAFT:
+                    posting_counts["awaiting_approval"] += 1
+                elif p.state == PostingState.FAILED:
+                    posting_counts["failed"] += 1
+                else:
+                    posting_counts["queued"] += 1
+        source = payout.connection.provider
+        total = totals.setdefault(
+            (source, payout.currency.upper()),
+            {
+                "source": source,
+                "currency": payout.currency.upper(),
+                "payouts": 0,
+                "paid_minor": 0,
+                "failed_minor": 0,
+                "posted_minor": 0,
+            },
+        )
+        total["payouts"] += 1
+        if paid:
+            total["paid_minor"] += payout.amount_minor
+        elif payout.status in FAILED_PAYOUT_STATUSES:
+            total["failed_minor"] += payout.amount_minor
+        for p in (posting, reversal):
+            if p is not None and p.state == PostingState.POSTED:
+                total["posted_minor"] += p.amount_minor
+        rows.append(
+            {
+                "id": str(payout.pk),
+                "source_id": payout.source_id,
+                "source": source,
+                "connection": payout.connection.name,
+                "arrival_date": payout.arrival_date or payout.source_created_at.date(),
+                "status": payout.status,
+                "method": payout.method,
+                "amount_minor": payout.amount_minor,
+                "currency": payout.currency.upper(),
+                "recon_status": status,
+                "difference_minor": recon.difference_minor if recon else None,
+                "open_exceptions": recon.open_exceptions if recon else 0,
+                "posting": _posting_row(posting) if postings_visible else None,
+                "reversal": _posting_row(reversal) if postings_visible else None,
+            }
+        )
+
+    open_exceptions = exceptions_of_month(
+        ReconException.objects.filter(tenant_id=tenant_id, state__in=OPEN_STATES), month
+    )
+    by_reason = dict(
+        open_exceptions.values_list("reason").annotate(n=Count("id")).values_list("reason", "n").order_by("-n")
+    )
+    by_state = dict(open_exceptions.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    last_run = (
+        ReconRun.objects.filter(tenant_id=tenant_id).exclude(status=RunStatus.QUEUED).order_by("-queued_at").first()
+    )
+
+    checks = [
+        _sources_check(sources, month),
+        _recon_check(last_run, sources),
+        _payouts_check(counts, len(payouts)),
+        _exceptions_check(by_state, month),
+    ]
+    if postings_visible:
+        checks.append(_postings_check(posting_counts, has_netsuite))
+    for total in totals.values():
+        total["not_posted_minor"] = total["paid_minor"] - total["posted_minor"]
+    return {
+        "month": month.label,
+        "first_day": month.first,
+        "last_day": month.last,
+        "ready": all(c["passed"] for c in checks),
+        "checks": checks,
+        "payouts": rows,
+        "payout_counts": counts,
+        "posting_counts": posting_counts if postings_visible else None,
+        "postings_visible": postings_visible,
+        "open_exceptions": sum(by_state.values()),
+        "open_by_reason": by_reason,
+        "totals": sorted(totals.values(), key=lambda t: (t["source"], t["currency"])),
+        "last_run": (
+            {"id": str(last_run.pk), "status": last_run.status, "finished_at": last_run.finished_at}
+            if last_run
+            else None
+        ),
+    }
+
+
+def _sources_check(sources: list[Connection], month: Month) -> dict[str, Any]:
+    title = "Every processor synced after the month ended"
+    link = reverse("connections")
+    if not sources:
+        return _check("sources", False, title, "No Stripe or Shopify connection is enabled.", link)
+    behind = [c for c in sources if c.last_sync_succeeded_at is None or c.last_sync_succeeded_at < month.ended_at]
+    broken = [c for c in sources if c.status in (ConnectionStatus.BROKEN, ConnectionStatus.ERROR)]
+    problems = [f"{c.name}: {c.get_status_display().lower()}: {c.status_message}".rstrip(": ") for c in broken]
+    for c in behind:
+        when = c.last_sync_succeeded_at.strftime("%Y-%m-%d %H:%M UTC") if c.last_sync_succeeded_at else "never"
+        problems.append(f"{c.name}: last synced {when}")
+    if problems:
+        if behind and timezone.now() < month.ended_at:
+            problems.insert(0, f"the month is not over until {month.end}")
+        return _check("sources", False, title, "; ".join(problems) + ".", link)
+    return _check("sources", True, title, f"{_plural(len(sources), 'connection')}, each synced since {month.end}.")
+
+
+def _recon_check(run: ReconRun | None, sources: list[Connection]) -> dict[str, Any]:
+    title = "Reconciled after the last sync"
+    link = reverse("recon")
+    if run is None:
+        return _check("recon", False, title, "Reconciliation has never run.", link)
+    if run.status == RunStatus.STALE:
+        return _check("recon", False, title, f"The last run read stale data: {run.stale_reason}", link)
+    if run.status != RunStatus.COMPLETED:
+        return _check("recon", False, title, f"The last run is {run.get_status_display().lower()}.", link)
+    synced = [c.last_sync_succeeded_at for c in sources if c.last_sync_succeeded_at]
+    if synced and run.finished_at and run.finished_at < max(synced):
+        return _check("recon", False, title, "A sync finished after the last run; the next run is due.", link)
+    return _check("recon", True, title, f"Last run completed {run.finished_at:%Y-%m-%d %H:%M} UTC.")
+
+
+def _payouts_check(counts: dict[str, int], total: int) -> dict[str, Any]:
+    title = "Every payout of the month reconciled"
+    if not total:
+        return _check("payouts", True, title, "No payout arrived in this month.")
+    if counts["reconciled"] == total:
+        return _check("payouts", True, title, f"All {_plural(total, 'payout')} reconciled.")
+    parts = [
+        _plural(counts["exceptions"], "payout") + " with exceptions" if counts["exceptions"] else "",
+        f"{counts['pending']} not paid yet" if counts["pending"] else "",
+        f"{counts['unevaluated']} not evaluated yet" if counts["unevaluated"] else "",
+    ]
+    detail = f"{counts['reconciled']} of {total} reconciled; " + ", ".join(p for p in parts if p) + "."
+    return _check("payouts", False, title, detail, "#close-payouts")
+
+
+def _exceptions_check(by_state: dict[str, int], month: Month) -> dict[str, Any]:
+    title = "No open exceptions"
+    link = f"{reverse('recon')}?state=open&state=acknowledged&month={month.label}"
+    n = sum(by_state.values())
+    if not n:
+        return _check("exceptions", True, title, "Nothing open for this month.")
+    detail = f"{_plural(n, 'exception')} to work: {by_state.get(ExceptionState.OPEN, 0)} open, "
+    detail += f"{by_state.get(ExceptionState.ACKNOWLEDGED, 0)} acknowledged."
+    return _check("exceptions", False, title, detail, link)
+
+
+def _postings_check(counts: dict[str, int], has_netsuite: bool) -> dict[str, Any]:
+    title = "Every paid payout posted to NetSuite"
+    link = reverse("postings")
+    needed = sum(counts.values())
+    if not needed:
+        return _check("postings", True, title, "No entry is due for this month.")
+    if not has_netsuite:
+        return _check(
+            "postings", False, title, f"No NetSuite connection; {_plural(needed, 'entry', 'entries')} due.", link
+        )
+    if counts["posted"] == needed:
+        return _check("postings", True, title, f"All {_plural(needed, 'entry', 'entries')} posted.")
+    parts = [
+        f"{counts['awaiting_approval']} awaiting approval" if counts["awaiting_approval"] else "",
+        f"{counts['queued']} being sent" if counts["queued"] else "",
+        f"{counts['failed']} failed" if counts["failed"] else "",
+        f"{counts['missing']} without an entry (not reconciled yet)" if counts["missing"] else "",
+    ]
+    detail = f"{counts['posted']} of {needed} posted; " + ", ".join(p for p in parts if p) + "."
+    return _check("postings", False, title, detail, link)

@@ -1,0 +1,264 @@
+"""Closing a month: the checklist, the month's payouts with their reconciliation and NetSuite
+state, the totals, the CSV and the API, and the exceptions queue's ``month`` filter.
+
+Postings are created by ``postings_after_recon`` as a recon run would; their later states
+(posted with a NetSuite id, failed) are written as the posting worker leaves them, since
+sending itself is tested against the NetSuite sandbox in ``netsuite/tests``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from conftest import signed_in as signed_in_as
+from netsuite.models import NetsuitePosting
+from netsuite.services import postings_after_recon
+from recon.close import month_of, parse_month
+from recon.tests.factories import connection, line_row, payout_own_line, payout_row, reconcile, sale, write
+
+
+def signed_in(role: str):
+    return signed_in_as(f"{role}@acme.example.com")
+
+
+@pytest.fixture
+def october(tenant_a, in_tenant):
+    """Tenant A's October 2026, and one payout each side of it.
+
+    - po_oct1, arrives 2026-10-01: 96.80 USD, adds up;
+    - po_oct2, arrives 2026-10-31: says 67.32 USD, its lines add up to 67.25;
+    - po_oct3, arrives 2026-10-15: 40.00 USD, adds up, failed;
+    - po_nov, arrives 2026-11-01: adds up, but one line nets 19.00 instead of 19.12;
+    - po_sep, arrives 2026-09-30: 48.25 USD, adds up.
+    A NetSuite connection exists: the reconciled ones get drafts, and po_oct1's is posted.
+    """
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_oct1", amount=10000, fee=320),
+            payout_row("po_oct1", 9680, arrival=date(2026, 10, 1)),
+            payout_own_line("po_oct1", 9680),
+            *sale(conn, 2, payout="po_oct2", amount=5000, fee=175),
+            line_row("txn_adj", payout="po_oct2", amount=1900, category="adjustment"),
+            payout_row("po_oct2", 4825 + 1900 + 7, arrival=date(2026, 10, 31)),
+            payout_own_line("po_oct2", 6732),
+            *sale(conn, 3, payout="po_oct3", amount=4132, fee=132),
+            payout_row("po_oct3", 4000, status="failed", failure_code="account_closed", arrival=date(2026, 10, 15)),
+            payout_own_line("po_oct3", 4000),
+            *sale(conn, 4, payout="po_nov", amount=2000, fee=88),
+            line_row("txn_bad", payout="po_nov", amount=2000, fee=88, net=1900, category="adjustment"),
+            payout_row("po_nov", 1912 + 1900, arrival=date(2026, 11, 1)),
+            payout_own_line("po_nov", 3812),
+            *sale(conn, 5, payout="po_sep", amount=5000, fee=175),
+            payout_row("po_sep", 4825, arrival=date(2026, 9, 30)),
+            payout_own_line("po_sep", 4825),
+        )
+        connection("netsuite", name="NetSuite", base_url="https://1234567.suitetalk.api.netsuite.com")
+        reconcile()
+        created = postings_after_recon(enqueue=False)
+        assert created.drafts == 2  # po_oct1, po_sep (po_nov and po_oct2 do not reconcile)
+        NetsuitePosting.objects.filter(source_id="po_oct1").update(state="posted", netsuite_internal_id="4711")
+        return conn
+
+
+def _csv(response) -> list[dict[str, str]]:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def _checks(close: dict) -> dict[str, tuple[bool, str]]:
+    return {c["key"]: (c["passed"], c["detail"]) for c in close["checks"]}
+
+
+def test_the_month_lists_its_payouts_and_what_stands_in_the_way(october, tenant_a, api_as):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    close = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()
+
+    assert close["month"] == "2026-10"
+    assert close["ready"] is False
+    rows = {p["source_id"]: p for p in close["payouts"]}
+    assert list(rows) == ["po_oct1", "po_oct3", "po_oct2"]  # by arrival; 09-30 and 11-01 are not October's
+    assert rows["po_oct1"]["recon_status"] == "reconciled"
+    assert rows["po_oct1"]["posting"]["state"] == "posted"
+    assert rows["po_oct1"]["posting"]["netsuite_internal_id"] == "4711"
+    assert (rows["po_oct2"]["recon_status"], rows["po_oct2"]["difference_minor"]) == ("exceptions", 7)
+    assert rows["po_oct2"]["posting"] is None
+    assert (rows["po_oct3"]["recon_status"], rows["po_oct3"]["posting"]) == ("exceptions", None)
+    checks = _checks(close)
+    assert checks["sources"][0]
+    assert checks["recon"][0]
+    assert checks["payouts"] == (False, "1 of 3 reconciled; 2 payouts with exceptions.")
+    # po_oct2's total and po_oct3's failure; po_nov's bad line belongs to November
+    assert close["open_by_reason"] == {"payout_total_mismatch": 1, "payout_failed": 1}
+    assert checks["exceptions"] == (False, "2 exceptions to work: 2 open, 0 acknowledged.")
+    # po_oct1 posted; po_oct2 paid but not reconciled, so no entry; po_oct3 failed, never posted: none due
+    assert checks["postings"] == (False, "1 of 2 posted; 1 without an entry (not reconciled yet).")
+    # paid: 96.80 + 67.32; failed: 40.00; posted: 96.80
+    assert close["totals"] == [
+        {"source": "stripe", "currency": "USD", "payouts": 3, "paid_minor": 16412, "failed_minor": 4000,
+         "posted_minor": 9680, "not_posted_minor": 6732}
+    ]  # fmt: skip
+
+
+def test_a_month_with_everything_done_is_ready(october, tenant_a, api_as, in_tenant):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    with in_tenant(tenant_a.tenant):
+        NetsuitePosting.objects.filter(source_id="po_sep").update(state="posted", netsuite_internal_id="4712")
+
+    close = client.get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+
+    assert [p["source_id"] for p in close["payouts"]] == ["po_sep"]
+    assert all(c["passed"] for c in close["checks"]), close["checks"]
+    assert close["ready"] is True
+    assert _checks(close)["postings"] == (True, "All 1 entry posted.")
+
+
+def test_a_draft_or_failed_entry_and_a_missing_netsuite_connection_keep_the_month_open(
+    october, tenant_a, api_as, in_tenant
+):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    draft = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["postings"]
+    with in_tenant(tenant_a.tenant):
+        NetsuitePosting.objects.filter(source_id="po_sep").update(state="failed", error_code="netsuite_rejected")
+    failed = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["postings"]
+    with in_tenant(tenant_a.tenant):
+        from connections.models import Connection
+
+        Connection.objects.filter(provider="netsuite").update(enabled=False)
+    none = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["postings"]
+
+    assert draft == (False, "0 of 1 posted; 1 awaiting approval.")
+    assert failed == (False, "0 of 1 posted; 1 failed.")
+    assert none == (False, "No NetSuite connection; 1 entry due.")
+
+
+def test_a_source_not_synced_since_the_month_ended_or_broken_keeps_it_open(october, tenant_a, api_as, in_tenant):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    with in_tenant(tenant_a.tenant):
+        from connections.models import Connection
+
+        synced = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+        Connection.objects.filter(pk=october.pk).update(last_sync_succeeded_at=synced)
+    behind = _checks(client.get("/api/v1/recon/close/", {"month": "2026-10"}).json())["sources"]
+    with in_tenant(tenant_a.tenant):
+        Connection.objects.filter(pk=october.pk).update(
+            last_sync_succeeded_at=timezone.now(), status="broken", status_message="Stripe refused the API key"
+        )
+    broken = _checks(client.get("/api/v1/recon/close/", {"month": "2026-10"}).json())["sources"]
+    this_month = month_of(timezone.now().date())
+    running = client.get("/api/v1/recon/close/", {"month": this_month.label}).json()
+
+    assert behind == (False, "Stripe test: last synced 2026-10-31 23:00 UTC.")
+    assert broken == (False, "Stripe test: broken (credentials refused): Stripe refused the API key.")
+    assert running["ready"] is False
+    assert f"the month is not over until {this_month.end}" in _checks(running)["sources"][1]
+
+
+def test_a_sync_after_the_last_run_or_a_stale_run_keeps_it_open(october, tenant_a, api_as, in_tenant):
+    from connections.models import Connection
+    from recon.models import ReconRun
+
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    with in_tenant(tenant_a.tenant):
+        Connection.objects.filter(pk=october.pk).update(last_sync_succeeded_at=timezone.now() + timedelta(seconds=5))
+    due = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["recon"]
+    with in_tenant(tenant_a.tenant):
+        ReconRun.objects.update(status="stale", stale_reason="Stripe test has not synced for 30 hours")
+    stale = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["recon"]
+
+    assert due == (False, "A sync finished after the last run; the next run is due.")
+    assert stale == (False, "The last run read stale data: Stripe test has not synced for 30 hours")
+
+
+@pytest.mark.parametrize("month", ["", "2026-13", "2026-1", "October", "1969-12", "2026-10-01"])
+def test_a_bad_month_is_refused_by_name(month, tenant_a, api_as):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    answer = client.get("/api/v1/recon/close/", {"month": month})
+
+    assert answer.status_code == 400
+    assert "YYYY-MM" in answer.json()["month"][0]
+
+
+def test_the_queue_month_filter_lists_what_the_close_counts(october):
+    client = signed_in("accountant")
+
+    october_queue = client.get("/recon/", {"state": "open", "month": "2026-10"}, HTTP_HX_REQUEST="true")
+    november_csv = _csv(client.get("/recon/", {"state": "open", "month": "2026-11", "format": "csv"}))
+    bad = client.get("/recon/", {"month": "2026-13"}, HTTP_HX_REQUEST="true").content.decode()
+
+    assert "2 exceptions" in october_queue.content.decode()
+    assert "payout_failed" in october_queue.content.decode()
+    assert "line_net_mismatch" not in october_queue.content.decode()
+    assert [(r["reason"], r["payout"]) for r in november_csv] == [("line_net_mismatch", "po_nov")]
+    assert "YYYY-MM" in bad
+
+
+def test_the_page_shows_the_checklist_totals_and_payouts(october):
+    client = signed_in("accountant")
+
+    page = client.get("/close/", {"month": "2026-10"}).content.decode()
+
+    assert "Close October 2026" in page
+    assert "not ready to close" in page
+    assert "1 of 3 reconciled; 2 payouts with exceptions." in page
+    assert "/recon/?state=open&amp;state=acknowledged&amp;month=2026-10" in page
+    assert "164.12 USD" in page  # paid out in October
+    assert "#4711" in page
+    assert page.index("po_oct1") < page.index("po_oct3") < page.index("po_oct2")
+    assert "po_nov" not in page
+    assert "po_sep" not in page
+    assert 'href="?month=2026-09"' in page
+    assert 'href="?month=2026-11"' in page
+
+
+def test_the_page_opens_on_the_month_that_ended_last(tenant_a):
+    client = signed_in("accountant")
+    last_month = month_of(timezone.localdate()).previous
+
+    page = client.get("/close/").content.decode()
+
+    assert f'value="{last_month.label}"' in page
+    assert "No payout arrived in this month." in page
+    assert client.get("/close/", {"month": "2026-13"}).status_code == 400
+
+
+def test_the_month_downloads_as_csv_for_those_who_may_export(october):
+    accountant, viewer = signed_in("accountant"), signed_in("viewer")
+
+    rows = {r["payout"]: r for r in _csv(accountant.get("/close/", {"month": "2026-10", "format": "csv"}))}
+
+    assert list(rows) == ["po_oct1", "po_oct3", "po_oct2"]
+    assert rows["po_oct1"] | {} == {
+        "arrival_date": "2026-10-01", "processor": "stripe", "connection": "Stripe test", "payout": "po_oct1",
+        "payout_status": "paid", "amount": "96.80", "currency": "USD", "recon_status": "reconciled",
+        "difference": "0.00", "open_exceptions": "0", "posting_state": "posted", "netsuite_id": "4711",
+        "reversal_state": "", "reversal_netsuite_id": "",
+    }  # fmt: skip
+    assert (rows["po_oct2"]["difference"], rows["po_oct2"]["open_exceptions"]) == ("0.07", "1")
+    assert "Download CSV" in accountant.get("/close/", {"month": "2026-10"}).content.decode()
+    assert "Download CSV" not in viewer.get("/close/", {"month": "2026-10"}).content.decode()
+    assert viewer.get("/close/", {"month": "2026-10", "format": "csv"}).status_code == 403
+
+
+def test_another_tenants_month_is_not_seen(october, tenant_b, api_as):
+    client = api_as(tenant_b.accountant, tenant_b.tenant)
+
+    close = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()
+
+    assert close["payouts"] == []
+    assert close["open_by_reason"] == {}
+
+
+def test_parse_month_bounds():
+    assert (parse_month("2026-12").first, parse_month("2026-12").end) == (date(2026, 12, 1), date(2027, 1, 1))
+    assert parse_month(" 2024-02 ").last == date(2024, 2, 29)
