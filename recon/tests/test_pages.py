@@ -3,6 +3,8 @@ page (audited, as through the API), the runs, and one payout explained line by l
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.test import Client
 
@@ -147,6 +149,7 @@ def test_payout_page_explains_the_difference_line_by_line(books):
     page = signed_in("viewer").get(f"/recon/payouts/{payout_id}/").content.decode()
 
     assert "Payout po_2" in page
+    assert f"arrives {date.today().isoformat()}" in page
     assert "67.32 USD" in page  # the payout
     assert "67.25 USD" in page  # what its lines add up to: 48.25 + 19.00
     assert "0.07 USD" in page  # the difference
