@@ -1,10 +1,12 @@
 """The console in a real browser (Debian's Chromium driven by Playwright) against the real
 server process, a real django-q2 worker and the Stripe sandbox: sign in, sync a connection
 and watch its live progress, read the synced payouts, work an exception of the worker's
-reconciliation, explain a payout, and read the dashboard's chart."""
+reconciliation, explain a payout, read the dashboard's chart, and open the payout's month
+to close it."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import httpx
@@ -91,6 +93,7 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     assert f"Payout {payout_ref}" in page.inner_text("h1")
     assert page.locator("table.payout-exceptions tbody tr").count() >= 1
     screenshot(page, "payout.png")
+    arrival = re.search(r"arrives (\d{4}-\d{2}-\d{2})", page.inner_text("main")).group(1)
 
     # the dashboard charts what was paid out, day by day, by reconciliation status
     page.click("text=Dashboard")
@@ -104,3 +107,18 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     chart.locator("summary", has_text="Figures by day").click()
     assert chart.locator("details table tbody tr").first.is_visible()
     screenshot(page, "dashboard.png")
+
+    # the month of that payout, as a controller closing it sees it
+    page.click("text=Month close")
+    page.fill("input[name=month]", arrival[:7])
+    page.click("form.month-pick button")
+    page.wait_for_selector("#close-checks")
+    assert page.inner_text("h1").startswith("Close ")
+    assert page.locator("#close-payouts tbody tr", has_text=payout_ref).count() == 1
+    assert "not ready to close" in page.inner_text("#close-checks")
+    exceptions = page.locator("li.close-check[data-check=exceptions]")
+    assert "failed" in (exceptions.get_attribute("class") or "")
+    exceptions.locator("a", has_text="Go").click()
+    page.wait_for_selector("tr.exception-row")
+    assert f"month={arrival[:7]}" in page.url
+    screenshot(page, "close-queue.png")
