@@ -26,6 +26,8 @@ class ReconRunFilter(django_filters.FilterSet):
 
 
 class MonthField(forms.CharField):
+    widget = forms.TextInput(attrs={"type": "month"})
+
     def to_python(self, value):
         value = super().to_python(value)
         if not value:

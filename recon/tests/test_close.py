@@ -201,6 +201,8 @@ def test_the_queue_month_filter_lists_what_the_close_counts(october):
     assert "line_net_mismatch" not in october_queue.content.decode()
     assert [(r["reason"], r["payout"]) for r in november_csv] == [("line_net_mismatch", "po_nov")]
     assert "YYYY-MM" in bad
+    # the filter form keeps the month when another filter changes
+    assert 'type="month" name="month" value="2026-10"' in client.get("/recon/", {"month": "2026-10"}).content.decode()
 
 
 def test_the_page_shows_the_checklist_totals_and_payouts(october):
