@@ -9,7 +9,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.http import HttpRequest
 
 from ecomops.admin_site import ReadOnlyTenantAdmin
-from recon.models import ReconException, ReconPayout, ReconRun, RunTrigger
+from recon.models import MonthClose, ReconException, ReconPayout, ReconRun, RunTrigger
 from recon.services import exception_bulk, recon_run_start
 from tenants.services import ServiceError
 
@@ -33,6 +33,15 @@ class ReconRunAdmin(ReadOnlyTenantAdmin):
     list_filter = ["status", "trigger", "mode"]
     search_fields = ["id", "requested_by_email", "stale_reason", "error_message"]
     date_hierarchy = "queued_at"
+
+
+@admin.register(MonthClose)
+class MonthCloseAdmin(ReadOnlyTenantAdmin):
+    """Closed months on record (closing and reopening are done on the Month close page or the API)."""
+
+    list_display = ["month", "closed_at", "closed_by_email", "note", "reopened_at", "reopened_by_email", "reopen_note"]
+    search_fields = ["closed_by_email", "note", "reopen_note"]
+    date_hierarchy = "closed_at"
 
 
 class ExceptionActionForm(ActionForm):

@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from canonical.models import Payout
 from connections.models import Connection, ConnectionStatus, Provider
+from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.engine import FAILED_PAYOUT_STATUSES, NOT_PAID_YET
-from recon.models import ExceptionState, ReconException, ReconRun, RunStatus
+from recon.models import ExceptionState, MonthClose, ReconException, ReconRun, RunStatus
 
 OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
 PROCESSORS = (Provider.STRIPE, Provider.SHOPIFY)
@@ -222,7 +223,8 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
         checks.append(_postings_check(posting_counts, has_netsuite))
     for total in totals.values():
         total["not_posted_minor"] = total["paid_minor"] - total["posted_minor"]
-    return {
+    record = MonthClose.objects.filter(tenant_id=tenant_id, month=month.first, reopened_at__isnull=True).first()
+    result = {
         "month": month.label,
         "first_day": month.first,
         "last_day": month.last,
@@ -240,6 +242,45 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
             if last_run
             else None
         ),
+    }
+    result["closed"] = _closed(record, result) if record else None
+    return result
+
+
+def close_snapshot(close: dict[str, Any]) -> dict[str, Any]:
+    """What a close keeps of the month: each payout's status and amount, and the totals."""
+    return {
+        "payouts": {p["source_id"]: [p["status"], p["amount_minor"], p["currency"]] for p in close["payouts"]},
+        "totals": [
+            {k: t[k] for k in ("source", "currency", "payouts", "paid_minor", "failed_minor", "posted_minor")}
+            for t in close["totals"]
+        ],
+    }
+
+
+def _closed(record: MonthClose, close: dict[str, Any]) -> dict[str, Any]:
+    """The close on record, and what changed since: payouts that came, went or changed status
+    or amount, and checklist items that no longer hold."""
+    then = record.snapshot.get("payouts", {})
+    now = {p["source_id"]: p for p in close["payouts"]}
+    changes = []
+    for source_id, p in now.items():
+        before = then.get(source_id)
+        if before is None:
+            changes.append(f"payout {source_id} arrived in the month after it was closed")
+        elif before[0] != p["status"] or before[1] != p["amount_minor"]:
+            was = format_minor(before[1], before[2], p["source"])
+            changes.append(
+                f"payout {source_id} was {before[0]} {was} at close, now {p['status']} "
+                f"{format_minor(p['amount_minor'], p['currency'], p['source'])}"
+            )
+    changes += [f"payout {source_id} is no longer in the month" for source_id in then if source_id not in now]
+    changes += [f"{c['title'].lower()}: {c['detail']}" for c in close["checks"] if not c["passed"]]
+    return {
+        "closed_at": record.closed_at,
+        "closed_by_email": record.closed_by_email,
+        "note": record.note,
+        "changes": changes,
     }
 
 

@@ -324,3 +324,39 @@ class ReconState(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"recon state of {self.connection_id}"
+
+
+class MonthClose(TenantScopedModel):
+    """A month a person closed: when, by whom, and what its close checklist said then.
+
+    A month can be closed only when every item of its checklist holds (``recon.close``). The
+    snapshot keeps the payouts and totals as they were, so that a later change (a payout that
+    fails days after it was paid, an exception found afterwards) shows against the closed
+    figures. Reopening keeps the row, with who reopened it and why; the month may then be
+    closed again (a new row).
+    """
+
+    month = models.DateField()  # its first day
+    closed_by_id = models.BigIntegerField(null=True, blank=True)  # tenants.User id
+    closed_by_email = models.CharField(max_length=254, blank=True, default="")
+    closed_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True, default="")
+    snapshot = models.JSONField(default=dict, blank=True)  # payouts, totals and checks at close
+    reopened_by_id = models.BigIntegerField(null=True, blank=True)
+    reopened_by_email = models.CharField(max_length=254, blank=True, default="")
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopen_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-month", "-closed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "month"],
+                condition=models.Q(reopened_at__isnull=True),
+                name="one_close_per_month",
+            )
+        ]
+        permissions = [("close_month", "Close and reopen a month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} closed {self.closed_at:%Y-%m-%d} by {self.closed_by_email or 'system'}"

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
+from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db import transaction
 from django.utils import timezone
 
 from audit.models import Outcome
@@ -24,10 +24,12 @@ from audit.services import audit_record
 from canonical.models import Payout
 from connections.models import Connection, ConnectionStatus, Provider, SyncJob
 from ecomops.tenancy import current_tenant
+from recon.close import Month, close_snapshot, month_close
 from recon.engine import INLINE_LINK_LIMIT, Engine, RuleSettings, delete_consumed_changes, link_lines
 from recon.models import (
     RUN_COUNTS,
     ExceptionState,
+    MonthClose,
     ReconException,
     ReconRun,
     ReconState,
@@ -688,3 +690,66 @@ def exception_bulk(*, actor: Any, ids: list[Any], action: str, note: str = "") -
             _audit_transition(actor=actor, exception=exception, action=action, previous=previous, note=note, bulk=True)
         _refresh_payout_statuses(payouts)
     return result
+
+
+# ---------------------------------------------------------------------- closing a month
+
+
+def month_close_record(*, actor: Any, month: Month, note: str = "") -> MonthClose:
+    """Close ``month``: only when every item of its checklist holds; audited, with a snapshot
+    of its payouts and totals as they are now."""
+    note = _clean_note(note, required=False)
+    already = ServiceError(f"{month.label} is already closed.", field="month", code="already_closed")
+    with transaction.atomic():
+        if MonthClose.objects.filter(month=month.first, reopened_at__isnull=True).exists():
+            raise already
+        close = month_close(user=actor, month=month)
+        if close is None:
+            raise ServiceError("You may not see this month's reconciliation.", code="forbidden")
+        unmet = [c for c in close["checks"] if not c["passed"]]
+        if unmet:
+            reasons = "; ".join(f"{c['title'].lower()}: {c['detail']}" for c in unmet)
+            raise ServiceError(f"{month.label} is not ready to close. {reasons}", field="month", code="not_ready")
+        user_id, email = _actor_fields(actor)
+        try:
+            with transaction.atomic():  # two closes at once: the unique constraint lets one through
+                record = MonthClose.objects.create(
+                    month=month.first,
+                    closed_by_id=user_id,
+                    closed_by_email=email,
+                    note=note,
+                    snapshot=close_snapshot(close),
+                )
+        except IntegrityError:
+            raise already from None
+        audit_record(
+            action="recon.month_closed",
+            actor=actor,
+            target=record,
+            detail={"month": month.label, "note": note, **record.snapshot},
+        )
+    return record
+
+
+def month_reopen(*, actor: Any, month: Month, note: str) -> MonthClose:
+    """Reopen a closed month, saying why; the close stays on record."""
+    note = (note or "").strip()
+    if not note:
+        raise ServiceError("A note saying why is required to reopen a month.", field="note")
+    note = _clean_note(note, required=True)
+    with transaction.atomic():
+        record = MonthClose.objects.select_for_update().filter(month=month.first, reopened_at__isnull=True).first()
+        if record is None:
+            raise ServiceError(f"{month.label} is not closed.", field="month", code="not_closed")
+        user_id, email = _actor_fields(actor)
+        record.reopened_by_id, record.reopened_by_email = user_id, email
+        record.reopened_at = timezone.now()
+        record.reopen_note = note
+        record.save(update_fields=["reopened_by_id", "reopened_by_email", "reopened_at", "reopen_note"])
+        audit_record(
+            action="recon.month_reopened",
+            actor=actor,
+            target=record,
+            detail={"month": month.label, "note": note, "closed_at": record.closed_at.isoformat()},
+        )
+    return record

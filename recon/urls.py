@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("recon/payouts/<uuid:pk>/", views.payout_page, name="recon-payout"),
     path("close/", views.close_page, name="close"),
+    path("close/<str:action>/", views.close_act, name="close-act"),
 ]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -236,3 +237,26 @@ def close_page(request: HttpRequest) -> HttpResponse:
         "can_export": request.user.has_perm("tenants.export_data"),
     }
     return render(request, "recon/close.html", context)
+
+
+@require_POST
+@tenant_page("recon.close_month")
+def close_act(request: HttpRequest, action: str) -> HttpResponse:
+    """Close or reopen the month named in the form; back to its page with the outcome."""
+    try:
+        month = parse_month(request.POST.get("month"))
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    note = request.POST.get("note", "")
+    try:
+        if action == "close":
+            services.month_close_record(actor=request.user, month=month, note=note)
+            messages.success(request, f"{month.label} is closed.")
+        elif action == "reopen":
+            services.month_reopen(actor=request.user, month=month, note=note)
+            messages.success(request, f"{month.label} is open again.")
+        else:
+            return render(request, "404.html", status=404)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('close')}?month={month.label}")

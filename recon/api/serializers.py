@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from canonical.models import Payout
-from recon.models import RUN_COUNTS, ReconException, ReconRun
+from recon.models import RUN_COUNTS, MonthClose, ReconException, ReconRun
 from recon.services import ACTIONS
 
 
@@ -159,4 +159,37 @@ class PayoutOutput(serializers.ModelSerializer):
             "line_count",
             "open_exceptions",
             "evaluated_at",
+        ]
+
+
+class MonthInput(serializers.Serializer):
+    month = serializers.CharField(max_length=20, help_text="The month, as YYYY-MM.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+    def validate_month(self, value: str):
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from recon.close import parse_month
+
+        try:
+            return parse_month(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class MonthCloseOutput(serializers.ModelSerializer):
+    month = serializers.DateField(format="%Y-%m")
+
+    class Meta:
+        model = MonthClose
+        fields = [
+            "id",
+            "month",
+            "closed_at",
+            "closed_by_email",
+            "note",
+            "snapshot",
+            "reopened_at",
+            "reopened_by_email",
+            "reopen_note",
         ]

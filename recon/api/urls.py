@@ -17,6 +17,7 @@ urlpatterns = [
         "recon/exceptions/<uuid:pk>/resolve/", views.ExceptionResolveView.as_view(), name="api-recon-exception-resolve"
     ),
     path("recon/close/", views.MonthCloseView.as_view(), name="api-recon-close"),
+    path("recon/close/reopen/", views.MonthReopenView.as_view(), name="api-recon-close-reopen"),
     path("recon/payouts/", views.PayoutListView.as_view(), name="api-recon-payouts"),
     path("recon/payouts/<uuid:pk>/", views.PayoutDetailView.as_view(), name="api-recon-payout-detail"),
     path("recon/payouts/<uuid:pk>/explain/", views.PayoutExplainView.as_view(), name="api-recon-payout-explain"),

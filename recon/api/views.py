@@ -161,10 +161,11 @@ class PayoutExplainView(APIView):
 
 
 class MonthCloseView(APIView):
-    """``GET /api/v1/recon/close/?month=YYYY-MM``: the month's close checklist, payouts and totals."""
+    """``GET ?month=YYYY-MM``: the month's close checklist, payouts and totals, and its close
+    if it is closed. ``POST {"month", "note"}``: close it (only when the checklist holds)."""
 
     permission_classes = [IsAuthenticated, TenantPermission]
-    required_perms = {"GET": ["recon.view_reconpayout"]}
+    required_perms = {"GET": ["recon.view_reconpayout"], "POST": ["recon.close_month"]}
 
     @extend_schema(
         parameters=[OpenApiParameter("month", str, required=True, description="The month to close, as YYYY-MM")],
@@ -176,3 +177,24 @@ class MonthCloseView(APIView):
         except DjangoValidationError as exc:
             raise ValidationError({"month": exc.messages}) from None
         return Response(month_close(user=request.user, month=month))
+
+    @extend_schema(request=s.MonthInput, responses={201: s.MonthCloseOutput})
+    def post(self, request):
+        data = s.MonthInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        record = services.month_close_record(actor=request.user, **data.validated_data)
+        return Response(s.MonthCloseOutput(record).data, status=status.HTTP_201_CREATED)
+
+
+class MonthReopenView(APIView):
+    """``POST {"month", "note"}``: reopen a closed month, saying why (the note is required)."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["recon.close_month"]}
+
+    @extend_schema(request=s.MonthInput, responses={200: s.MonthCloseOutput})
+    def post(self, request):
+        data = s.MonthInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        record = services.month_reopen(actor=request.user, **data.validated_data)
+        return Response(s.MonthCloseOutput(record).data)

@@ -264,3 +264,152 @@ def test_another_tenants_month_is_not_seen(october, tenant_b, api_as):
 def test_parse_month_bounds():
     assert (parse_month("2026-12").first, parse_month("2026-12").end) == (date(2026, 12, 1), date(2027, 1, 1))
     assert parse_month(" 2024-02 ").last == date(2024, 2, 29)
+
+
+# ---------------------------------------------------------------------- closing and reopening
+
+
+def _september_posted(tenant_a, in_tenant) -> None:
+    with in_tenant(tenant_a.tenant):
+        NetsuitePosting.objects.filter(source_id="po_sep").update(state="posted", netsuite_internal_id="4712")
+
+
+def test_a_ready_month_closes_once_with_a_snapshot_and_is_audited(october, tenant_a, api_as, in_tenant):
+    from audit.models import AuditEvent
+
+    _september_posted(tenant_a, in_tenant)
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    closed = client.post("/api/v1/recon/close/", {"month": "2026-09", "note": "September booked"}, format="json")
+    again = client.post("/api/v1/recon/close/", {"month": "2026-09"}, format="json")
+    close = client.get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+
+    assert closed.status_code == 201, closed.json()
+    record = closed.json()
+    assert (record["month"], record["closed_by_email"], record["note"]) == (
+        "2026-09",
+        tenant_a.accountant.email,
+        "September booked",
+    )
+    assert record["snapshot"]["payouts"] == {"po_sep": ["paid", 4825, "USD"]}
+    assert (again.status_code, again.json()["code"]) == (400, "already_closed")
+    assert close["closed"]["note"] == "September booked"
+    assert close["closed"]["changes"] == []
+    with in_tenant(tenant_a.tenant):
+        event = AuditEvent.objects.get(action="recon.month_closed")
+    assert (event.actor_email, event.detail["month"], event.detail["note"]) == (
+        tenant_a.accountant.email,
+        "2026-09",
+        "September booked",
+    )
+
+
+def test_a_month_that_is_not_ready_is_not_closed_and_says_why(october, tenant_a, api_as, in_tenant):
+    from recon.models import MonthClose
+
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    refused = client.post("/api/v1/recon/close/", {"month": "2026-10"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "not_ready"
+    assert "every payout of the month reconciled: 1 of 3 reconciled" in refused.json()["detail"]
+    assert "no open exceptions: 2 exceptions to work" in refused.json()["detail"]
+    with in_tenant(tenant_a.tenant):
+        assert not MonthClose.objects.exists()
+
+
+def test_a_payout_that_fails_after_the_close_shows_against_it(october, tenant_a, api_as, in_tenant):
+    _september_posted(tenant_a, in_tenant)
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    assert client.post("/api/v1/recon/close/", {"month": "2026-09"}, format="json").status_code == 201
+    with in_tenant(tenant_a.tenant):
+        # days later, the processor says September's payout failed
+        failed = payout_row("po_sep", 4825, status="failed", failure_code="account_closed", arrival=date(2026, 9, 30))
+        write(october, failed)
+        reconcile()
+
+    close = client.get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+    page = signed_in("accountant").get("/close/", {"month": "2026-09"}).content.decode()
+
+    assert close["closed"]["changes"][0] == "payout po_sep was paid 48.25 USD at close, now failed 48.25 USD"
+    assert "no open exceptions: 1 exception to work: 1 open, 0 acknowledged." in close["closed"]["changes"]
+    assert "Changed since it was closed:" in page
+    assert "payout po_sep was paid 48.25 USD at close, now failed 48.25 USD" in page
+
+
+def test_reopening_needs_a_reason_then_the_month_can_be_closed_again(october, tenant_a, api_as, in_tenant):
+    from audit.models import AuditEvent
+    from recon.models import MonthClose
+
+    _september_posted(tenant_a, in_tenant)
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    client.post("/api/v1/recon/close/", {"month": "2026-09"}, format="json")
+
+    no_reason = client.post("/api/v1/recon/close/reopen/", {"month": "2026-09", "note": "  "}, format="json")
+    reopened = client.post("/api/v1/recon/close/reopen/", {"month": "2026-09", "note": "Late refund"}, format="json")
+    not_closed = client.post("/api/v1/recon/close/reopen/", {"month": "2026-09", "note": "again"}, format="json")
+    open_again = client.get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+    closed_again = client.post("/api/v1/recon/close/", {"month": "2026-09"}, format="json")
+
+    assert (no_reason.status_code, list(no_reason.json())) == (400, ["detail", "code", "note"])
+    assert reopened.status_code == 200
+    assert (reopened.json()["reopened_by_email"], reopened.json()["reopen_note"]) == (
+        tenant_a.accountant.email,
+        "Late refund",
+    )
+    assert (not_closed.status_code, not_closed.json()["code"]) == (400, "not_closed")
+    assert open_again["closed"] is None
+    assert closed_again.status_code == 201
+    with in_tenant(tenant_a.tenant):
+        assert MonthClose.objects.count() == 2  # the first close stays on record, reopened
+        assert AuditEvent.objects.get(action="recon.month_reopened").detail["note"] == "Late refund"
+
+
+@pytest.mark.parametrize("body", [{}, {"month": "2026-13"}, {"month": "2026-09", "note": "x" * 4001}])
+def test_closing_refuses_bad_input_by_field(body, october, tenant_a, api_as):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    answer = client.post("/api/v1/recon/close/", body, format="json")
+
+    assert answer.status_code == 400
+    assert set(answer.json()) & {"month", "note"}
+
+
+def test_a_viewer_may_read_but_not_close(october, tenant_a, api_as, in_tenant):
+    _september_posted(tenant_a, in_tenant)
+    api = api_as(tenant_a.viewer, tenant_a.tenant)
+    viewer = signed_in("viewer")
+
+    assert api.get("/api/v1/recon/close/", {"month": "2026-09"}).status_code == 200
+    assert api.post("/api/v1/recon/close/", {"month": "2026-09"}, format="json").status_code == 403
+    assert viewer.post("/close/close/", {"month": "2026-09"}).status_code == 403
+    assert "Close 2026-09</button>" not in viewer.get("/close/", {"month": "2026-09"}).content.decode()
+
+
+def test_the_page_closes_and_reopens_the_month(october, tenant_a, in_tenant):
+    _september_posted(tenant_a, in_tenant)
+    client = signed_in("accountant")
+
+    before = client.get("/close/", {"month": "2026-09"}).content.decode()
+    closed = client.post("/close/close/", {"month": "2026-09", "note": "Booked"}, follow=True).content.decode()
+    refused = client.post("/close/reopen/", {"month": "2026-09", "note": ""}, follow=True).content.decode()
+    reopened = client.post("/close/reopen/", {"month": "2026-09", "note": "Late refund"}, follow=True)
+
+    assert "Close 2026-09</button>" in before
+    assert "2026-09 is closed." in closed
+    assert f"by {tenant_a.accountant.email}: “Booked”" in closed
+    assert "Reopen 2026-09</button>" in closed
+    assert "A note saying why is required to reopen a month." in refused
+    assert "2026-09 is open again." in reopened.content.decode()
+    assert reopened.redirect_chain[-1][0] == "/close/?month=2026-09"
+    assert client.post("/close/shred/", {"month": "2026-09"}).status_code == 404
+
+
+def test_another_tenant_does_not_see_the_close(october, tenant_a, tenant_b, api_as, in_tenant):
+    _september_posted(tenant_a, in_tenant)
+    api_as(tenant_a.accountant, tenant_a.tenant).post("/api/v1/recon/close/", {"month": "2026-09"}, format="json")
+
+    close = api_as(tenant_b.accountant, tenant_b.tenant).get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+
+    assert close["closed"] is None
