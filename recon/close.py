@@ -363,3 +363,18 @@ def _postings_check(counts: dict[str, int], has_netsuite: bool) -> dict[str, Any
     ]
     detail = f"{counts['posted']} of {needed} posted; " + ", ".join(p for p in parts if p) + "."
     return _check("postings", False, title, detail, link)
+
+
+def closed_months_changed(*, user: Any, latest: int = 3) -> list[dict[str, Any]]:
+    """Of the ``latest`` months closed (and not reopened), those that changed since their close,
+    each with what changed: for the dashboard, so a late failure does not wait for someone to
+    open the month again."""
+    if not user.has_perm("recon.view_reconpayout"):
+        return []
+    records = MonthClose.objects.filter(tenant_id=current_tenant_id(), reopened_at__isnull=True).order_by("-month")
+    changed = []
+    for record in records[:latest]:
+        close = month_close(user=user, month=month_of(record.month))
+        if close and close["closed"] and close["closed"]["changes"]:
+            changed.append({"month": close["month"], "changes": close["closed"]["changes"]})
+    return changed

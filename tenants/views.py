@@ -75,6 +75,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from ecomops.tenancy import current_tenant
     from netsuite.selectors import posting_summary
     from recon.charts import payout_charts
+    from recon.close import closed_months_changed
     from recon.selectors import recon_summary
 
     tenant = current_tenant()
@@ -83,6 +84,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recon": recon,
         "charts": payout_charts(tenant_id=tenant.pk) if recon is not None else [],
         "postings": posting_summary(user=request.user) if tenant else None,
+        "closed_changed": closed_months_changed(user=request.user) if tenant else [],
     }
     return render(request, "tenants/dashboard.html", context)
 

@@ -295,6 +295,7 @@ def test_a_ready_month_closes_once_with_a_snapshot_and_is_audited(october, tenan
     assert (again.status_code, again.json()["code"]) == (400, "already_closed")
     assert close["closed"]["note"] == "September booked"
     assert close["closed"]["changes"] == []
+    assert "was closed, and has changed since" not in signed_in("accountant").get("/").content.decode()
     with in_tenant(tenant_a.tenant):
         event = AuditEvent.objects.get(action="recon.month_closed")
     assert (event.actor_email, event.detail["month"], event.detail["note"]) == (
@@ -336,6 +337,9 @@ def test_a_payout_that_fails_after_the_close_shows_against_it(october, tenant_a,
     assert "no open exceptions: 1 exception to work: 1 open, 0 acknowledged." in close["closed"]["changes"]
     assert "Changed since it was closed:" in page
     assert "payout po_sep was paid 48.25 USD at close, now failed 48.25 USD" in page
+    dashboard = signed_in("viewer").get("/").content.decode()
+    assert "2026-09 was closed, and has changed since:" in dashboard
+    assert "payout po_sep was paid 48.25 USD at close, now failed 48.25 USD" in dashboard
 
 
 def test_reopening_needs_a_reason_then_the_month_can_be_closed_again(october, tenant_a, api_as, in_tenant):
