@@ -56,7 +56,7 @@ class ReconExceptionFilter(django_filters.FilterSet):
     ``month`` (YYYY-MM) the month whose close it stands in the way of (``recon.close``).
     """
 
-    reason = django_filters.MultipleChoiceFilter(choices=Reason.choices)
+    reason = django_filters.MultipleChoiceFilter(choices=Reason.choices, widget=forms.CheckboxSelectMultiple)
     state = django_filters.MultipleChoiceFilter(choices=ExceptionState.choices, widget=forms.CheckboxSelectMultiple)
     payout = django_filters.UUIDFilter(field_name="payout_id")
     payout_source_id = django_filters.CharFilter(field_name="payout__source_id")

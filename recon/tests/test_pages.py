@@ -55,6 +55,12 @@ def test_queue_lists_what_needs_a_person_and_filters(books):
     assert "payout_total_mismatch" in page
     assert 'href="/recon/payouts/' in page
     assert "Reconcile now" in page
+    # reasons are ticked, not ctrl-clicked: the chosen one is ticked and its list open
+    assert '<details class="checks reasons">' in page
+    assert 'type="checkbox" name="reason" value="line_net_mismatch"' in page
+    full = client.get("/recon/", {"reason": "payout_total_mismatch"}).content.decode()
+    assert '<details class="checks reasons" open>' in full
+    assert 'value="payout_total_mismatch" id="id_reason_0" checked' in full
     assert "<html" not in only_totals.content.decode()  # htmx gets the queue only
     assert "1 exception" in only_totals.content.decode()
     assert "line_net_mismatch" not in only_totals.content.decode()
