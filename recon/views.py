@@ -165,6 +165,9 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
     return render(request, "recon/payout.html", context)
 
 
+# The payouts a month's page lists (the CSV has them all).
+CLOSE_PAGE_ROWS = 1000
+
 # A month's payouts as the controller files them with the close: amounts in major units.
 CLOSE_CSV_COLUMNS = [
     "arrival_date",
@@ -218,7 +221,8 @@ def close_page(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("tenants.export_data"):
             return render(request, "403.html", status=403)
         return csv_response(close["payouts"], CLOSE_CSV_COLUMNS, f"close-{month.label}", row=_close_csv_row)
-    for row in close["payouts"]:
+    shown = close["payouts"][:CLOSE_PAGE_ROWS]
+    for row in shown:
         row["display"] = {
             "amount": format_minor(row["amount_minor"], row["currency"], row["source"]),
             "difference": format_minor(row["difference_minor"], row["currency"], row["source"])
@@ -232,6 +236,7 @@ def close_page(request: HttpRequest) -> HttpResponse:
         }
     context = {
         "close": close,
+        "shown": shown,
         "month": month,
         "this_month": month_of(today),
         "can_export": request.user.has_perm("tenants.export_data"),

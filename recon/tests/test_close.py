@@ -221,6 +221,24 @@ def test_the_page_shows_the_checklist_totals_and_payouts(october):
     assert "po_sep" not in page
     assert 'href="?month=2026-09"' in page
     assert 'href="?month=2026-11"' in page
+    assert "are listed" not in page
+
+
+def test_a_long_month_lists_the_first_payouts_and_the_csv_has_them_all(october, monkeypatch):
+    from recon import views
+
+    monkeypatch.setattr(views, "CLOSE_PAGE_ROWS", 2)  # instead of writing a thousand payouts
+    client = signed_in("accountant")
+
+    page = client.get("/close/", {"month": "2026-10"}).content.decode()
+    rows = _csv(client.get("/close/", {"month": "2026-10", "format": "csv"}))
+
+    assert "Payouts (3)" in page
+    assert "The first 2 are listed; the CSV has all 3." in page
+    assert "po_oct1" in page
+    assert "po_oct3" in page
+    assert "po_oct2</a>" not in page
+    assert len(rows) == 3
 
 
 def test_the_page_opens_on_the_month_that_ended_last(tenant_a):
