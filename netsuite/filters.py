@@ -15,8 +15,12 @@ class PostingFilter(django_filters.FilterSet):
     connection = django_filters.UUIDFilter(field_name="connection_id")
     source_id = django_filters.CharFilter(field_name="source_id")
     external_id = django_filters.CharFilter(field_name="external_id")
-    arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
-    arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+    arrival_after = django_filters.DateFilter(
+        field_name="arrival_date", lookup_expr="gte", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    arrival_before = django_filters.DateFilter(
+        field_name="arrival_date", lookup_expr="lte", widget=forms.DateInput(attrs={"type": "date"})
+    )
     ordering = django_filters.OrderingFilter(
         fields=(("created_at", "created"), ("arrival_date", "arrival_date"), ("posted_at", "posted"))
     )

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
@@ -231,7 +232,7 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
         _exceptions_check(by_state, month),
     ]
     if postings_visible:
-        checks.append(_postings_check(posting_counts, has_netsuite))
+        checks.append(_postings_check(posting_counts, has_netsuite, month))
     for total in totals.values():
         total["not_posted_minor"] = total["paid_minor"] - total["posted_minor"]
     record = MonthClose.objects.filter(tenant_id=tenant_id, month=month.first, reopened_at__isnull=True).first()
@@ -354,9 +355,12 @@ def _exceptions_check(by_state: dict[str, int], month: Month) -> dict[str, Any]:
     return _check("exceptions", False, title, detail, link)
 
 
-def _postings_check(counts: dict[str, int], has_netsuite: bool) -> dict[str, Any]:
+def _postings_check(counts: dict[str, int], has_netsuite: bool, month: Month) -> dict[str, Any]:
     title = "Every paid payout posted to NetSuite"
-    link = reverse("postings")
+    link = f"{reverse('postings')}?" + urlencode(
+        [("state", s) for s in ("draft", "approved", "sending", "failed")]
+        + [("arrival_after", month.first.isoformat()), ("arrival_before", month.last.isoformat())]
+    )
     needed = sum(counts.values())
     if not needed:
         return _check("postings", True, title, "No entry is due for this month.")

@@ -47,6 +47,18 @@ def test_page_lists_what_to_act_on_first_and_filters(postings) -> None:  # type:
     assert "Select a valid choice" in bad
 
 
+def test_postings_filter_by_arrival_as_a_month_close_links_them(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("accountant")
+    left = {"state": ["draft", "approved", "sending", "failed"]}
+
+    november = client.get("/postings/", {**left, "arrival_after": "2026-11-01", "arrival_before": "2026-11-30"})
+    october = client.get("/postings/", {**left, "arrival_after": "2026-10-01", "arrival_before": "2026-10-31"})
+
+    assert "2 postings" in november.content.decode()  # the three arrived 2026-11-03; one is posted
+    assert 'type="date" name="arrival_after" value="2026-11-01"' in november.content.decode()
+    assert "0 postings" in october.content.decode()
+
+
 def test_accountant_approves_a_draft_in_place(postings, posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     draft = postings["po_pg_1"]
 

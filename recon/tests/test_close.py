@@ -214,6 +214,9 @@ def test_the_page_shows_the_checklist_totals_and_payouts(october):
     assert "not ready to close" in page
     assert "1 of 3 reconciled; 2 payouts with exceptions." in page
     assert "/recon/?state=open&amp;state=acknowledged&amp;month=2026-10" in page
+    # what is left to post, that month's: drafts, queued, failed
+    postings_link = "/postings/?state=draft&amp;state=approved&amp;state=sending&amp;state=failed"
+    assert f"{postings_link}&amp;arrival_after=2026-10-01&amp;arrival_before=2026-10-31" in page
     assert "164.12 USD" in page  # paid out in October
     assert "#4711" in page
     assert page.index("po_oct1") < page.index("po_oct3") < page.index("po_oct2")
