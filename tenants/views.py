@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ecomops.middleware import SESSION_TENANT_KEY
@@ -75,7 +76,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from ecomops.tenancy import current_tenant
     from netsuite.selectors import posting_summary
     from recon.charts import payout_charts
-    from recon.close import closed_months_changed
+    from recon.close import closed_months_changed, month_close, month_of
     from recon.selectors import recon_summary
 
     tenant = current_tenant()
@@ -85,6 +86,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "charts": payout_charts(tenant_id=tenant.pk) if recon is not None else [],
         "postings": posting_summary(user=request.user) if tenant else None,
         "closed_changed": closed_months_changed(user=request.user) if tenant else [],
+        # the month that ended last: is it closed, ready, or what is left
+        "last_month": month_close(user=request.user, month=month_of(timezone.localdate()).previous) if tenant else None,
     }
     return render(request, "tenants/dashboard.html", context)
 

@@ -438,3 +438,21 @@ def test_another_tenant_does_not_see_the_close(october, tenant_a, tenant_b, api_
     close = api_as(tenant_b.accountant, tenant_b.tenant).get("/api/v1/recon/close/", {"month": "2026-09"}).json()
 
     assert close["closed"] is None
+
+
+def test_the_dashboard_says_how_far_the_month_that_ended_last_is(tenant_a, in_tenant):
+    last_month = month_of(timezone.localdate()).previous
+    with in_tenant(tenant_a.tenant):
+        connection()  # synced a minute ago, but never reconciled
+    client = signed_in("viewer")
+
+    before = client.get("/").content.decode()
+    with in_tenant(tenant_a.tenant):
+        reconcile()
+    after = client.get("/").content.decode()
+
+    assert f"Closing {last_month.first:%B %Y}" in before
+    assert "Reconciliation has never run." in before
+    assert f'href="/close/?month={last_month.label}"' in before
+    # nothing arrived last month, the source synced since and a run followed it
+    assert "ready to close</span> Every item of the checklist holds." in after
