@@ -455,4 +455,4 @@ def test_the_dashboard_says_how_far_the_month_that_ended_last_is(tenant_a, in_te
     assert "Reconciliation has never run." in before
     assert f'href="/close/?month={last_month.label}"' in before
     # nothing arrived last month, the source synced since and a run followed it
-    assert "ready to close</span> Every item of the checklist holds." in after
+    assert "ready to close</span> Every item of the checklist holds; no payout arrived in this month." in after
