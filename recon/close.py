@@ -393,3 +393,10 @@ def closed_months_changed(*, user: Any, latest: int = 3) -> list[dict[str, Any]]
         if close and close["closed"] and close["closed"]["changes"]:
             changed.append({"month": close["month"], "changes": close["closed"]["changes"]})
     return changed
+
+
+def month_close_list(*, user: Any) -> QuerySet[MonthClose]:
+    """Every close on record, newest month first (reopened ones included, with why)."""
+    if not user.has_perm("recon.view_monthclose"):
+        return MonthClose.objects.none()
+    return MonthClose.objects.filter(tenant_id=current_tenant_id()).order_by("-month", "-closed_at")

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("recon/close/", views.MonthCloseView.as_view(), name="api-recon-close"),
     path("recon/close/reopen/", views.MonthReopenView.as_view(), name="api-recon-close-reopen"),
+    path("recon/closes/", views.MonthCloseListView.as_view(), name="api-recon-closes"),
     path("recon/payouts/", views.PayoutListView.as_view(), name="api-recon-payouts"),
     path("recon/payouts/<uuid:pk>/", views.PayoutDetailView.as_view(), name="api-recon-payout-detail"),
     path("recon/payouts/<uuid:pk>/explain/", views.PayoutExplainView.as_view(), name="api-recon-payout-explain"),

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from ecomops.api.permissions import TenantPermission
 from recon import selectors, services
 from recon.api import serializers as s
-from recon.close import month_close, parse_month
+from recon.close import month_close, month_close_list, parse_month
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
 from recon.models import RunTrigger
 
@@ -198,3 +198,15 @@ class MonthReopenView(APIView):
         data.is_valid(raise_exception=True)
         record = services.month_reopen(actor=request.user, **data.validated_data)
         return Response(s.MonthCloseOutput(record).data)
+
+
+class MonthCloseListView(ListAPIView):
+    """``GET``: the months closed (and reopened), newest first: what downstream books may treat
+    as final."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["recon.view_monthclose"]}
+    serializer_class = s.MonthCloseOutput
+
+    def get_queryset(self):
+        return month_close_list(user=self.request.user)

@@ -386,6 +386,9 @@ def test_reopening_needs_a_reason_then_the_month_can_be_closed_again(october, te
     assert (not_closed.status_code, not_closed.json()["code"]) == (400, "not_closed")
     assert open_again["closed"] is None
     assert closed_again.status_code == 201
+    history = client.get("/api/v1/recon/closes/").json()["results"]
+    assert [(c["month"], c["reopen_note"]) for c in history] == [("2026-09", ""), ("2026-09", "Late refund")]
+    assert history[1]["reopened_at"] is not None
     with in_tenant(tenant_a.tenant):
         assert MonthClose.objects.count() == 2  # the first close stays on record, reopened
         assert AuditEvent.objects.get(action="recon.month_reopened").detail["note"] == "Late refund"
@@ -438,6 +441,7 @@ def test_another_tenant_does_not_see_the_close(october, tenant_a, tenant_b, api_
     close = api_as(tenant_b.accountant, tenant_b.tenant).get("/api/v1/recon/close/", {"month": "2026-09"}).json()
 
     assert close["closed"] is None
+    assert api_as(tenant_b.viewer, tenant_b.tenant).get("/api/v1/recon/closes/").json()["results"] == []
 
 
 def test_the_dashboard_says_how_far_the_month_that_ended_last_is(tenant_a, in_tenant):
