@@ -84,7 +84,7 @@ def month_of(day: date) -> Month:
 def parse_month(value: Any) -> Month:
     """``"2026-10"`` -> that month; anything else is a ValidationError that says what is expected."""
     match = _MONTH.match(str(value or "").strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 9998:
         raise ValidationError(f"month must be a month as YYYY-MM (e.g. 2026-10), not {str(value)[:20]!r}")
     return month_of(date(int(match.group(1)), int(match.group(2)), 1))
 

@@ -179,7 +179,7 @@ def test_a_sync_after_the_last_run_or_a_stale_run_keeps_it_open(october, tenant_
     assert stale == (False, "The last run read stale data: Stripe test has not synced for 30 hours")
 
 
-@pytest.mark.parametrize("month", ["", "2026-13", "2026-1", "October", "1969-12", "2026-10-01"])
+@pytest.mark.parametrize("month", ["", "2026-13", "2026-1", "October", "1969-12", "9999-12", "2026-10-01"])
 def test_a_bad_month_is_refused_by_name(month, tenant_a, api_as):
     client = api_as(tenant_a.accountant, tenant_a.tenant)
 
