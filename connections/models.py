@@ -15,6 +15,10 @@ class Provider(models.TextChoices):
     NETSUITE = "netsuite", "NetSuite"
 
 
+# The processors whose payouts are reconciled and posted (NetSuite is where they go).
+PAYMENT_PROVIDERS = (Provider.STRIPE, Provider.SHOPIFY)
+
+
 class ConnectionStatus(models.TextChoices):
     UNTESTED = "untested", "Not tested"
     OK = "ok", "Working"

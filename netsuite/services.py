@@ -45,7 +45,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from canonical.models import Payout
-from connections.models import Connection, Provider
+from connections.models import PAYMENT_PROVIDERS, Connection, Provider
 from ecomops.tasks import enqueue as enqueue_task
 from ecomops.tenancy import current_tenant
 from netsuite.connection import ConnectionClient, capture_exchanges, shared_client
@@ -73,7 +73,6 @@ from tenants.services import ServiceError
 logger = structlog.get_logger(__name__)
 
 SEND_TASK = "netsuite.tasks.posting_send_task"
-PAYMENT_PROVIDERS = (Provider.STRIPE, Provider.SHOPIFY)
 POSTING_MODES = ("auto", "approval")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 MAX_KEPT_EXCHANGES = 20  # a 429 storm must not grow the row without bound

@@ -22,14 +22,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from canonical.models import Payout
-from connections.models import Connection, ConnectionStatus, Provider
+from connections.models import PAYMENT_PROVIDERS, Connection, ConnectionStatus, Provider
 from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.engine import FAILED_PAYOUT_STATUSES, NOT_PAID_YET
-from recon.models import ExceptionState, MonthClose, ReconException, ReconRun, RunStatus
+from recon.models import OPEN_STATES, ExceptionState, MonthClose, ReconException, ReconRun, RunStatus
 
-OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
-PROCESSORS = (Provider.STRIPE, Provider.SHOPIFY)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 PAYOUT_FIELDS = [
     "id",
@@ -139,7 +137,7 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
     tenant_id = current_tenant_id()
     postings_visible = user.has_perm("netsuite.view_netsuiteposting")
     sources = list(
-        Connection.objects.filter(tenant_id=tenant_id, provider__in=PROCESSORS, enabled=True).order_by("name")
+        Connection.objects.filter(tenant_id=tenant_id, provider__in=PAYMENT_PROVIDERS, enabled=True).order_by("name")
     )
     # Plain rows, not model instances: a month may hold thousands of payouts, and neither their
     # raw payloads nor the connections' credentials are needed (10k payouts: 0.5 s, not 2.8 s).

@@ -185,6 +185,10 @@ class ExceptionState(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+# An exception a person still has to deal with.
+OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
+
+
 class ReconException(TenantScopedModel):
     """Something that does not reconcile, kept until its cause is gone or a person resolves it.
 

@@ -15,9 +15,7 @@ from connections.models import Connection, ConnectionStatus
 from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
-from recon.models import ExceptionState, PayoutStatus, ReconException, ReconRun, RunStatus
-
-OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
+from recon.models import OPEN_STATES, PayoutStatus, ReconException, ReconRun, RunStatus
 
 
 def _filtered(filterset_class: Any, queryset: QuerySet, filters: dict | None) -> QuerySet:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from canonical.models import Payout
-from connections.models import Connection, ConnectionStatus, Provider, SyncJob
+from connections.models import PAYMENT_PROVIDERS, Connection, ConnectionStatus, SyncJob
 from ecomops.tenancy import current_tenant
 from recon.close import Month, close_snapshot, month_close
 from recon.engine import INLINE_LINK_LIMIT, Engine, RuleSettings, delete_consumed_changes, link_lines
@@ -42,7 +42,6 @@ from tenants.services import ServiceError
 
 logger = structlog.get_logger(__name__)
 
-PAYMENT_PROVIDERS = (Provider.STRIPE, Provider.SHOPIFY)
 QUEUED_RUN_REUSE = timedelta(minutes=10)
 LINK_BATCH_PAYOUTS = 500  # payouts per transaction when a follow-up task writes the links
 
@@ -594,10 +593,10 @@ def _transition(exception: ReconException, *, action: str, actor: Any, note: str
     return None
 
 
-def _clean_note(note: str | None, *, required: bool) -> str:
+def _clean_note(note: str | None, *, required: bool, to: str = "resolve an exception") -> str:
     note = (note or "").strip()
     if required and not note:
-        raise ServiceError("A note saying why is required to resolve an exception.", field="note")
+        raise ServiceError(f"A note saying why is required to {to}.", field="note")
     if len(note) > 4000:
         raise ServiceError("The note is longer than 4000 characters.", field="note")
     return note
@@ -733,10 +732,7 @@ def month_close_record(*, actor: Any, month: Month, note: str = "") -> MonthClos
 
 def month_reopen(*, actor: Any, month: Month, note: str) -> MonthClose:
     """Reopen a closed month, saying why; the close stays on record."""
-    note = (note or "").strip()
-    if not note:
-        raise ServiceError("A note saying why is required to reopen a month.", field="note")
-    note = _clean_note(note, required=True)
+    note = _clean_note(note, required=True, to="reopen a month")
     with transaction.atomic():
         record = MonthClose.objects.select_for_update().filter(month=month.first, reopened_at__isnull=True).first()
         if record is None:
