@@ -354,9 +354,11 @@ def _exceptions_check(by_state: dict[str, int], month: Month) -> dict[str, Any]:
 
 
 def _postings_check(counts: dict[str, int], has_netsuite: bool, month: Month) -> dict[str, Any]:
+    from netsuite.models import PostingState
+
     title = "Every paid payout posted to NetSuite"
     link = f"{reverse('postings')}?" + urlencode(
-        [("state", s) for s in ("draft", "approved", "sending", "failed")]
+        [("state", s) for s in (PostingState.DRAFT, PostingState.APPROVED, PostingState.SENDING, PostingState.FAILED)]
         + [("arrival_after", month.first.isoformat()), ("arrival_before", month.last.isoformat())]
     )
     needed = sum(counts.values())
@@ -378,16 +380,17 @@ def _postings_check(counts: dict[str, int], has_netsuite: bool, month: Month) ->
     return _check("postings", False, title, detail, link)
 
 
-def closed_months_changed(*, user: Any, latest: int = 3) -> list[dict[str, Any]]:
+def closed_months_changed(*, user: Any, latest: int = 3, known: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Of the ``latest`` months closed (and not reopened), those that changed since their close,
     each with what changed: for the dashboard, so a late failure does not wait for someone to
-    open the month again."""
+    open the month again. ``known``: a ``month_close`` result already read (not read again)."""
     if not user.has_perm("recon.view_reconpayout"):
         return []
     records = MonthClose.objects.filter(tenant_id=current_tenant_id(), reopened_at__isnull=True).order_by("-month")
     changed = []
     for record in records[:latest]:
-        close = month_close(user=user, month=month_of(record.month))
+        month = month_of(record.month)
+        close = known if known and known["month"] == month.label else month_close(user=user, month=month)
         if close and close["closed"] and close["closed"]["changes"]:
             changed.append({"month": close["month"], "changes": close["closed"]["changes"]})
     return changed

@@ -81,13 +81,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
     tenant = current_tenant()
     recon = recon_summary(user=request.user) if tenant else None
+    # the month that ended last: is it closed, ready, or what is left
+    last_month = month_close(user=request.user, month=month_of(timezone.localdate()).previous) if tenant else None
     context = {
         "recon": recon,
         "charts": payout_charts(tenant_id=tenant.pk) if recon is not None else [],
         "postings": posting_summary(user=request.user) if tenant else None,
-        "closed_changed": closed_months_changed(user=request.user) if tenant else [],
-        # the month that ended last: is it closed, ready, or what is left
-        "last_month": month_close(user=request.user, month=month_of(timezone.localdate()).previous) if tenant else None,
+        "closed_changed": closed_months_changed(user=request.user, known=last_month) if tenant else [],
+        "last_month": last_month,
     }
     return render(request, "tenants/dashboard.html", context)
 
