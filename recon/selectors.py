@@ -109,6 +109,17 @@ _EXPLAIN_LINES = """
 """
 
 
+# Each category's count and sums over all the payout's lines but its own (the page may list
+# only the first ``line_limit`` lines; the totals and the difference never depend on that).
+_EXPLAIN_TOTALS = """
+    SELECT l.reporting_category, COALESCE(l.source_object_id, '') = %(p)s AS own,
+           count(*), sum(l.amount_minor)::bigint, sum(l.fee_minor)::bigint, sum(l.net_minor)::bigint
+    FROM canonical_payoutline l
+    WHERE l.tenant_id = %(t)s AND l.connection_id = %(c)s AND l.payout_source_id = %(p)s
+    GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
 def _fee_details_sum(details: Any) -> int | None:
     try:
         return sum(int(d["amount_minor"]) for d in details or [])
@@ -188,6 +199,8 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
             {"t": tenant_id, "c": payout.connection_id, "p": payout.source_id, "limit": max(1, line_limit) + 1},
         )
         rows = cursor.fetchall()
+        cursor.execute(_EXPLAIN_TOTALS, {"t": tenant_id, "c": payout.connection_id, "p": payout.source_id})
+        categories = cursor.fetchall()
     truncated = len(rows) > line_limit
     rows = rows[:line_limit]
     exceptions = list(
@@ -200,20 +213,21 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         if exception.state in OPEN_STATES:
             by_subject.setdefault(str(exception.subject_id), []).append(exception.reason)
 
-    lines, by_category = [], {}
-    total = 0
+    by_category: dict[str, dict[str, int]] = {}
+    line_count = own_count = total = 0
+    for category, own, count, amount, fee, net in categories:
+        line_count += count
+        if own:  # the payout's own line is listed, never summed
+            own_count += count
+            continue
+        total += net
+        by_category[category] = {"count": count, "amount_minor": amount, "fee_minor": fee, "net_minor": net}
+    lines = []
     for row in rows:
         (line_id, ref, line_type, category, currency, amount, fee, net, fee_details, rate,
          object_id, object_type, order_id, created) = row[:14]  # fmt: skip
         own = object_id == payout.source_id
         fee_sum = _fee_details_sum(fee_details)
-        if not own:
-            total += net
-            bucket = by_category.setdefault(category, {"count": 0, "amount_minor": 0, "fee_minor": 0, "net_minor": 0})
-            bucket["count"] += 1
-            bucket["amount_minor"] += amount
-            bucket["fee_minor"] += fee
-            bucket["net_minor"] += net
         lines.append(
             {
                 "id": str(line_id),
@@ -237,7 +251,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
             }
         )
     recon = getattr(payout, "recon", None)
-    itemized = bool(lines)
+    itemized = line_count > 0
     difference = payout.amount_minor - total if itemized else None
     open_exceptions = [e for e in exceptions if e.state in OPEN_STATES]
     if not itemized and not payout.automatic:
@@ -247,7 +261,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         )
     elif difference == 0:
         summary = (
-            f"The {len(lines) - sum(1 for line in lines if line['own_payout_line'])} lines add up to the payout, "
+            f"The {line_count - own_count} lines add up to the payout, "
             f"{format_minor(payout.amount_minor, payout.currency, source)}."
         )
     else:
@@ -284,7 +298,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         "difference_minor": difference,
         "difference": format_minor(difference, payout.currency, source) if difference is not None else None,
         "by_category": by_category,
-        "line_count": len(lines),
+        "line_count": line_count,
         "lines_truncated": truncated,
         "lines": lines,
         "exceptions": [

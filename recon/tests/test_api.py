@@ -212,6 +212,34 @@ def test_explain_a_payout_line_by_line(tenant_a, api_as, in_tenant):
     assert lines["txn_po_x"]["own_payout_line"] is True
     assert {e["reason"] for e in body["exceptions"]} == {"payout_total_mismatch", "line_unmatched"}
     assert "18.20 USD" in body["summary"]
+    assert (body["line_count"], body["lines_truncated"]) == (4, False)
+    assert body["by_category"]["dispute"] == {"count": 1, "amount_minor": -4000, "fee_minor": 1500, "net_minor": -5500}
+
+
+def test_explain_totals_cover_every_line_when_only_the_first_are_listed(tenant_a, api_as, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        # three sales of 100.00 (fee 3.20 each, net 96.80): 290.40; the payout says 300.00
+        write(
+            conn,
+            *sale(conn, 1, payout="po_x", amount=10000, fee=320),
+            *sale(conn, 2, payout="po_x", amount=10000, fee=320),
+            *sale(conn, 3, payout="po_x", amount=10000, fee=320),
+            payout_row("po_x", 30000),
+            payout_own_line("po_x", 30000),
+        )
+        reconcile()
+        payout_id = ReconException.objects.filter(reason="payout_total_mismatch").get().payout_id
+
+    body = (
+        api_as(tenant_a.viewer, tenant_a.tenant)
+        .get(f"/api/v1/recon/payouts/{payout_id}/explain/", {"line_limit": "1"})
+        .json()
+    )
+
+    assert (len(body["lines"]), body["lines_truncated"], body["line_count"]) == (1, True, 4)
+    assert (body["lines_total_minor"], body["difference_minor"], body["difference"]) == (29040, 960, "9.60 USD")
+    assert body["by_category"] == {"charge": {"count": 3, "amount_minor": 30000, "fee_minor": 960, "net_minor": 29040}}
 
 
 def test_another_tenants_runs_and_exceptions_are_never_seen_and_their_ids_are_404(
