@@ -28,7 +28,7 @@ from ecomops.tenancy import current_tenant_id
 from recon.engine import FAILED_PAYOUT_STATUSES, NOT_PAID_YET
 from recon.models import OPEN_STATES, ExceptionState, MonthClose, ReconException, ReconRun, RunStatus
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 PAYOUT_FIELDS = [
     "id",
     "source_id",
@@ -80,10 +80,24 @@ def month_of(day: date) -> Month:
 
 
 def parse_month(value: Any) -> Month:
-    """``"2026-10"`` -> that month; anything else is a ValidationError that says what is expected."""
-    match = _MONTH.match(str(value or "").strip())
-    if not match or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 9998:
-        raise ValidationError(f"month must be a month as YYYY-MM (e.g. 2026-10), not {str(value)[:20]!r}")
+    """``"2026-10"`` -> that month; anything else is a ValidationError that says what is expected.
+
+    The value given is passed as a parameter, never put into the message itself: form and
+    filter errors are %-formatted, and a ``%`` typed by someone must not break that."""
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationError("a month is required, as YYYY-MM (e.g. 2026-10)", code="required")
+    match = _MONTH.match(text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValidationError(
+            "month must be a month as YYYY-MM (e.g. 2026-10), not %(value)s",
+            code="invalid",
+            params={"value": repr(text[:20])},
+        )
+    if not 1970 <= int(match.group(1)) <= 9998:
+        raise ValidationError(
+            "month must be between 1970-01 and 9998-12, not %(value)s", code="invalid", params={"value": repr(text)}
+        )
     return month_of(date(int(match.group(1)), int(match.group(2)), 1))
 
 

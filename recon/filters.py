@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -32,10 +31,7 @@ class MonthField(forms.CharField):
         value = super().to_python(value)
         if not value:
             return None
-        try:
-            return parse_month(value)
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from None
+        return parse_month(value)  # its ValidationError is the form's (with its params)
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -179,14 +179,32 @@ def test_a_sync_after_the_last_run_or_a_stale_run_keeps_it_open(october, tenant_
     assert stale == (False, "The last run read stale data: Stripe test has not synced for 30 hours")
 
 
-@pytest.mark.parametrize("month", ["", "2026-13", "2026-1", "October", "1969-12", "9999-12", "2026-10-01"])
-def test_a_bad_month_is_refused_by_name(month, tenant_a, api_as):
+@pytest.mark.parametrize(
+    ("month", "says"),
+    [
+        ("", "a month is required, as YYYY-MM"),
+        ("2026-13", "as YYYY-MM (e.g. 2026-10), not '2026-13'"),
+        ("2026-1", "as YYYY-MM"),
+        ("October", "as YYYY-MM"),
+        ("2026-10-01", "as YYYY-MM"),
+        ("\uff12\uff10\uff12\uff16-\uff11\uff10", "as YYYY-MM"),  # full-width digits
+        ("50%", "not '50%'"),
+        ("%s-%d", "not '%s-%d'"),
+        ("1969-12", "between 1970-01 and 9998-12, not '1969-12'"),
+        ("9999-12", "between 1970-01 and 9998-12"),
+    ],
+)
+def test_a_bad_month_is_refused_by_name(month, says, tenant_a, api_as):
     client = api_as(tenant_a.accountant, tenant_a.tenant)
 
     answer = client.get("/api/v1/recon/close/", {"month": month})
+    queue = client.get("/api/v1/recon/exceptions/", {"month": month})
 
     assert answer.status_code == 400
-    assert "YYYY-MM" in answer.json()["month"][0]
+    assert says in answer.json()["month"][0]
+    if month:  # an empty filter is no filter
+        assert (queue.status_code, list(queue.json())) == (400, ["month"])
+        assert says in queue.json()["month"][0]
 
 
 def test_the_queue_month_filter_lists_what_the_close_counts(october):
