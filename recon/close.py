@@ -316,6 +316,12 @@ def _sources_check(sources: list[Connection], month: Month) -> dict[str, Any]:
     behind = [c for c in sources if c.last_sync_succeeded_at is None or c.last_sync_succeeded_at < month.ended_at]
     broken = [c for c in sources if c.status in (ConnectionStatus.BROKEN, ConnectionStatus.ERROR)]
     problems = [f"{c.name}: {c.get_status_display().lower()}: {c.status_message}".rstrip(": ") for c in broken]
+    # A month the sync never fetched (all of it or its start) is unknown, not empty.
+    problems += [
+        f"{c.name}: its data starts on {c.backfill_start} (backfill start), after the month began"
+        for c in sources
+        if c.backfill_start and c.backfill_start > month.first
+    ]
     for c in behind:
         when = c.last_sync_succeeded_at.strftime("%Y-%m-%d %H:%M UTC") if c.last_sync_succeeded_at else "never"
         problems.append(f"{c.name}: last synced {when}")

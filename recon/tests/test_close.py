@@ -163,6 +163,28 @@ def test_a_source_not_synced_since_the_month_ended_or_broken_keeps_it_open(octob
     assert f"the month is not over until {this_month.end}" in _checks(running)["sources"][1]
 
 
+def test_a_month_before_the_backfill_start_is_unknown_not_empty(october, tenant_a, api_as, in_tenant):
+    from connections.models import Connection
+
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    with in_tenant(tenant_a.tenant):
+        Connection.objects.filter(pk=october.pk).update(backfill_start=date(2026, 10, 2))
+    october_close = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()
+    refused = client.post("/api/v1/recon/close/", {"month": "1970-01"}, format="json")
+    with in_tenant(tenant_a.tenant):
+        Connection.objects.filter(pk=october.pk).update(backfill_start=date(2026, 10, 1))
+    covered = _checks(client.get("/api/v1/recon/close/", {"month": "2026-10"}).json())["sources"]
+
+    assert october_close["ready"] is False
+    assert _checks(october_close)["sources"] == (
+        False,
+        "Stripe test: its data starts on 2026-10-02 (backfill start), after the month began.",
+    )
+    assert refused.status_code == 400
+    assert "backfill start" in str(refused.json())
+    assert covered[0] is True
+
+
 def test_a_sync_after_the_last_run_or_a_stale_run_keeps_it_open(october, tenant_a, api_as, in_tenant):
     from connections.models import Connection
     from recon.models import ReconRun
