@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
@@ -23,7 +24,7 @@ def connection_get(*, user: Any, pk: Any) -> Connection:
     return connection
 
 
-def sync_job_list(*, user: Any, connection_id: Any = None) -> QuerySet[SyncJob]:
+def sync_job_list(*, user: Any, connection_id: uuid.UUID | None = None) -> QuerySet[SyncJob]:
     if not user.has_perm("connections.view_syncjob"):
         return SyncJob.objects.none()
     jobs = SyncJob.objects.filter(tenant_id=current_tenant_id()).select_related("connection")

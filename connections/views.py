@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from connections import selectors, services
+from connections.filters import SyncJobFilter
 from connections.models import SyncJobStatus
 from connections.sync.runner import sync_start
 from ecomops.pages import render_page, tenant_page
@@ -54,6 +55,11 @@ def connection_row(request: HttpRequest, pk: str) -> HttpResponse:
 
 @tenant_page("connections.view_syncjob")
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = list(selectors.sync_job_list(user=request.user, connection_id=request.GET.get("connection"))[:100])
+    filters = SyncJobFilter(request.GET, queryset=selectors.sync_job_list(user=request.user))
+    jobs = list(filters.qs[:100]) if filters.is_valid() else []
     running = any(job.status in (SyncJobStatus.QUEUED, SyncJobStatus.RUNNING) for job in jobs)
-    return render_page(request, "connections/jobs.html", "connections/_jobs.html", {"jobs": jobs, "running": running})
+    context = {"jobs": jobs, "running": running, "errors": filters.errors, "query": request.GET.urlencode()}
+    response = render_page(request, "connections/jobs.html", "connections/_jobs.html", context)
+    if filters.errors:
+        response.status_code = 400
+    return response

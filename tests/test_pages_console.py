@@ -51,6 +51,27 @@ def test_sync_button_queues_a_job_and_the_row_polls(console, tenant_a):
     assert "Queued" in client.get("/jobs/").content.decode()
 
 
+def test_jobs_filter_by_connection_and_refuse_a_bad_one_by_name(console, tenant_a, api_as):
+    client = signed_in("admin@acme.example.com")
+    client.post(f"/connections/{console.pk}/sync/", HTTP_HX_REQUEST="true")
+    api = api_as(tenant_a.admin, tenant_a.tenant)
+
+    page = client.get("/jobs/", {"connection": str(console.pk)}).content.decode()
+    other = client.get("/jobs/", {"connection": "00000000-0000-0000-0000-000000000001"}).content.decode()
+    bad_page = client.get("/jobs/", {"connection": "abc"})
+    listed = api.get("/api/v1/jobs/", {"connection": str(console.pk), "status": "queued"}).json()["results"]
+    bad_api = api.get("/api/v1/jobs/", {"connection": "abc", "status": "lost"})
+
+    assert "Stripe EU" in page
+    assert f"/jobs/?connection={console.pk}" in page  # the live refresh keeps the filter
+    assert "Stripe EU" not in other
+    assert bad_page.status_code == 400
+    assert "connection: Enter a valid UUID." in bad_page.content.decode()
+    assert [job["connection"] for job in listed] == [str(console.pk)]
+    assert bad_api.status_code == 400
+    assert set(bad_api.json()) == {"connection", "status"}
+
+
 def test_viewer_cannot_sync(console, tenant_a):
     assert signed_in("viewer@acme.example.com").post(f"/connections/{console.pk}/sync/").status_code == 403
 

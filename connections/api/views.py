@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connections import selectors, services
 from connections.api import serializers as s
+from connections.filters import SyncJobFilter
 from connections.sync.runner import sync_start
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
@@ -83,16 +86,16 @@ class ConnectionSyncView(APIView):
         return Response(s.SyncJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class SyncJobListView(APIView):
+class SyncJobListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["connections.view_syncjob"]}
+    serializer_class = s.SyncJobOutput
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SyncJobFilter
 
-    @extend_schema(responses={200: s.SyncJobOutput(many=True)})
-    def get(self, request):
-        jobs = selectors.sync_job_list(user=request.user, connection_id=request.query_params.get("connection"))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(jobs, request, view=self)
-        return paginator.get_paginated_response(s.SyncJobOutput(page, many=True).data)
+    def get_queryset(self):
+        return selectors.sync_job_list(user=self.request.user)
 
 
 class SyncJobDetailView(APIView):
