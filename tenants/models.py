@@ -120,6 +120,9 @@ class UserManager(BaseUserManager):
         return self._create(email, password, **extra)
 
 
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a path, and the column's
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person. Logs in by email; belongs to tenants through memberships.
 
@@ -127,7 +130,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     tenant-scoped admin through their role, without it.
     """
 
-    email = models.EmailField(unique=True)
+    email = models.EmailField(unique=True, max_length=EMAIL_MAX_LENGTH)
     full_name = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

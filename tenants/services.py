@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.models import Outcome
 from audit.services import audit_record
 from ecomops.tenancy import public_context
-from tenants.models import RECON_SETTING_BOUNDS, Membership, Plan, Role, Tenant, User
+from tenants.models import EMAIL_MAX_LENGTH, RECON_SETTING_BOUNDS, Membership, Plan, Role, Tenant, User
 from tenants.permissions import forget_cached_permissions
 
 
@@ -48,24 +48,43 @@ def tenant_create(*, name: str, plan: str = "trial", slug: str | None = None) ->
     return tenant
 
 
-def user_register(*, email: str, password: str, tenant_name: str) -> tuple[User, Tenant]:
-    """Sign-up: a user, a tenant on the trial plan, and the user as its owner."""
+def _clean_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not email or "@" not in email:
-        raise ServiceError("A valid email address is required.", field="email")
-    if User.objects.filter(email=email).exists():
-        raise ServiceError("An account with this email already exists.", field="email", code="exists")
-    candidate = User(email=email)
+    if not email or "@" not in email or len(email) > EMAIL_MAX_LENGTH:
+        raise ServiceError(
+            f"A valid email address of at most {EMAIL_MAX_LENGTH} characters is required.", field="email"
+        )
+    return email
+
+
+def _check_password(password: str, email: str) -> None:
     from django.core.exceptions import ValidationError
 
     try:
-        validate_password(password, user=candidate)
+        validate_password(password, user=User(email=email))
     except ValidationError as exc:
         raise ServiceError(" ".join(exc.messages), field="password") from exc
+
+
+def user_register(*, email: str, password: str, tenant_name: str) -> tuple[User, Tenant]:
+    """Sign-up: a user, a tenant on the trial plan, and the user as its owner."""
+    email = _clean_email(email)
+    if User.objects.filter(email=email).exists():
+        raise ServiceError("An account with this email already exists.", field="email", code="exists")
+    _check_password(password, email)
     tenant = tenant_create(name=tenant_name, plan="trial")
-    with transaction.atomic():
-        user = User.objects.create_user(email=email, password=password)
-        Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER, last_used_at=timezone.now())
+    # The tenant's schema is created (and migrated) outside any transaction, so a sign-up that
+    # fails after it (the same email registered at the same moment) drops it again.
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password)
+            Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER, last_used_at=timezone.now())
+    except Exception as exc:
+        with public_context():
+            tenant.delete(force_drop=True)
+        if isinstance(exc, IntegrityError) and User.objects.filter(email=email).exists():
+            raise ServiceError("An account with this email already exists.", field="email", code="exists") from exc
+        raise
     audit_record(action="auth.register", actor=user, target=tenant, tenant=tenant, detail={"plan": "trial"})
     return user, tenant
 
@@ -98,12 +117,12 @@ def membership_invite(*, actor: User, tenant: Tenant, email: str, role: str, pas
     """Add a user (created if new) to the tenant with a role."""
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
-    email = (email or "").strip().lower()
-    if not email or "@" not in email:
-        raise ServiceError("A valid email address is required.", field="email")
+    email = _clean_email(email)
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
         if user is None:
+            if password:
+                _check_password(password, email)
             user = User.objects.create_user(email=email, password=password)
         membership, created = Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
         if not created:

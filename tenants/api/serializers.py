@@ -5,17 +5,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tenants.models import RECON_SETTING_BOUNDS, Membership, Role, Tenant
+from tenants.models import EMAIL_MAX_LENGTH, RECON_SETTING_BOUNDS, Membership, Role, Tenant
 
 
 class RegisterInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(write_only=True, trim_whitespace=False)
     tenant_name = serializers.CharField(max_length=200)
 
 
 class LoginInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
@@ -96,7 +96,7 @@ class MemberOutput(serializers.ModelSerializer):
 
 
 class MemberInviteInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     role = serializers.ChoiceField(choices=Role.choices)
     password = serializers.CharField(write_only=True, required=False, trim_whitespace=False)
 

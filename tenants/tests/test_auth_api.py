@@ -52,6 +52,7 @@ def test_register_creates_user_trial_tenant_and_owner(api, db):
         ({"email": "short@example.com", "password": "abc", "tenant_name": "Weak"}, "password"),
         ({"email": "not-an-email", "password": PASSWORD, "tenant_name": "Bad"}, "email"),
         ({"email": "x@example.com", "password": PASSWORD}, "tenant_name"),
+        ({"email": "p" * 250 + "@example.com", "password": PASSWORD, "tenant_name": "Long"}, "email"),
     ],
 )
 def test_register_refuses_bad_input_with_the_field_named(api, tenant_a, body, field):
@@ -183,3 +184,31 @@ def test_requests_leave_the_connection_in_public(api_as, tenant_a):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema(), current_setting('app.current_tenant_id', true)")
         assert cursor.fetchone() == ("public", "")
+
+
+def test_a_sign_up_that_fails_after_its_tenant_was_made_leaves_no_tenant(db, monkeypatch):
+    """The same email registered twice at the same moment: both pass the "already exists" check,
+    the second one's user insert hits the unique constraint after its tenant schema exists."""
+    from django.db import connection as db_connection
+
+    from tenants import services
+    from tenants.models import User
+
+    tenant_create = services.tenant_create
+
+    def tenant_create_while_the_other_commits(**kwargs):
+        tenant = tenant_create(**kwargs)
+        User.objects.create(email="racer@example.com")  # the other sign-up, done meanwhile
+        return tenant
+
+    monkeypatch.setattr(services, "tenant_create", tenant_create_while_the_other_commits)
+    tenants_before = Tenant.objects.count()
+
+    with pytest.raises(services.ServiceError) as refused:
+        services.user_register(email="racer@example.com", password=PASSWORD, tenant_name="Racer")
+
+    assert (refused.value.field, refused.value.code) == ("email", "exists")
+    assert Tenant.objects.count() == tenants_before
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 't_racer%%'")
+        assert cursor.fetchone()[0] == 0
