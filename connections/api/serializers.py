@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from connections.models import Connection, Provider, SyncJob
+from ecomops.api.serializers import StrictInput
 
 
 class ConnectionOutput(serializers.ModelSerializer):
@@ -35,11 +36,11 @@ class ConnectionOutput(serializers.ModelSerializer):
         return obj.masked_credentials()
 
 
-class ConnectionCreateInput(serializers.Serializer):
+class ConnectionCreateInput(StrictInput):
     name = serializers.CharField(max_length=200)
     provider = serializers.ChoiceField(choices=Provider.choices)
     credentials = serializers.DictField(child=serializers.CharField(allow_blank=True), write_only=True)
-    base_url = serializers.URLField(required=False, allow_blank=True, default="")
+    base_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=300)
     account_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     backfill_start = serializers.DateField(required=False, allow_null=True, default=None)
     subsidiary_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
@@ -47,10 +48,12 @@ class ConnectionCreateInput(serializers.Serializer):
     netsuite_concurrency = serializers.IntegerField(required=False, default=2, min_value=1, max_value=20)
 
 
-class ConnectionUpdateInput(serializers.Serializer):
+class ConnectionUpdateInput(StrictInput):
+    require_one = True
+
     name = serializers.CharField(max_length=200, required=False)
     credentials = serializers.DictField(child=serializers.CharField(allow_blank=True), write_only=True, required=False)
-    base_url = serializers.URLField(required=False, allow_blank=True)
+    base_url = serializers.URLField(required=False, allow_blank=True, max_length=300)
     account_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
     backfill_start = serializers.DateField(required=False, allow_null=True)
     subsidiary_id = serializers.CharField(required=False, allow_blank=True, max_length=64)

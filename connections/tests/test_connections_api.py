@@ -101,6 +101,8 @@ def test_connection_test_reports_success_and_failure_in_words(api_as, tenant_a, 
         ({"credentials": {"api_key": SECRET_KEY, "password": "x"}}, "credentials"),
         ({"base_url": "not a url"}, "base_url"),
         ({"name": ""}, "name"),
+        ({"base_url": "https://h.example.com/" + "a" * 300}, "base_url"),
+        ({"region": "eu"}, "region"),
     ],
 )
 def test_bad_input_is_a_clear_400_and_creates_nothing(api_as, tenant_a, in_tenant, body, field):
@@ -224,3 +226,22 @@ def test_table_csv_export_over_the_api(api_as, tenant_a, in_tenant):
     assert len(rows) == 4
     assert rows[0].startswith("id,")
     assert viewer.status_code == 403  # viewers read, they do not export
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "non_field_errors"), ({"provider": "shopify"}, "provider"), ({"status": "ok"}, "status")],
+)
+def test_a_patch_that_changes_nothing_known_is_a_400_and_is_not_audited(api_as, tenant_a, in_tenant, body, field):
+    from audit.models import AuditEvent
+
+    client = api_as(tenant_a.admin, tenant_a.tenant)
+    created = _create(client).json()
+
+    response = client.patch(f"/api/v1/connections/{created['id']}/", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    with in_tenant(tenant_a.tenant):
+        assert Connection.objects.get(pk=created["id"]).provider == "stripe"
+        assert not AuditEvent.objects.filter(action="connection.updated").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ecomops.api.serializers import StrictInput, StrictUUIDField
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
 from netsuite.services import POSTING_MODES
 
@@ -33,7 +34,7 @@ class GlMappingOutput(serializers.ModelSerializer):
 # One optional field per mapping account (bank_account, clearing_account, ...), declared once.
 AccountInputs = type(
     "AccountInputs",
-    (serializers.Serializer,),
+    (StrictInput,),
     {
         name: serializers.CharField(
             required=False, allow_blank=True, max_length=32, help_text="NetSuite internal id of the account"
@@ -44,14 +45,16 @@ AccountInputs = type(
 
 
 class GlMappingCreateInput(AccountInputs):
-    connection = serializers.UUIDField(help_text="The Stripe or Shopify connection whose payouts this maps.")
-    netsuite_connection = serializers.UUIDField(help_text="The NetSuite connection the entries go to.")
+    connection = StrictUUIDField(help_text="The Stripe or Shopify connection whose payouts this maps.")
+    netsuite_connection = StrictUUIDField(help_text="The NetSuite connection the entries go to.")
     subsidiary_id = serializers.CharField(max_length=64)
     currency_ids = serializers.DictField(child=serializers.CharField(max_length=32), required=False)
 
 
 class GlMappingUpdateInput(AccountInputs):
-    netsuite_connection = serializers.UUIDField(required=False)
+    require_one = True
+
+    netsuite_connection = StrictUUIDField(required=False)
     subsidiary_id = serializers.CharField(max_length=64, required=False)
     currency_ids = serializers.DictField(child=serializers.CharField(max_length=32), required=False)
 
@@ -101,8 +104,8 @@ class PostingsComputedOutput(serializers.Serializer):
     skipped_reason = serializers.CharField()
 
 
-class SuiteQLInput(serializers.Serializer):
-    connection = serializers.UUIDField(help_text="A NetSuite connection of this tenant.")
+class SuiteQLInput(StrictInput):
+    connection = StrictUUIDField(help_text="A NetSuite connection of this tenant.")
     q = serializers.CharField(help_text="One read-only SELECT statement.", trim_whitespace=True)
     limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=MAX_SUITEQL_ROWS)
 

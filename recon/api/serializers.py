@@ -5,12 +5,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from canonical.models import Payout
+from ecomops.api.serializers import StrictInput, StrictUUIDField
 from recon.models import RUN_COUNTS, MonthClose, ReconException, ReconRun
 from recon.services import ACTIONS
 
 
-class RunCreateInput(serializers.Serializer):
-    connection_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=500)
+class RunCreateInput(StrictInput):
+    connection_ids = serializers.ListField(child=StrictUUIDField(), required=False, max_length=500)
     payout_ids = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,
@@ -98,16 +99,16 @@ class ExceptionOutput(serializers.ModelSerializer):
         ]
 
 
-class AcknowledgeInput(serializers.Serializer):
+class AcknowledgeInput(StrictInput):
     note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 
 
-class ResolveInput(serializers.Serializer):
+class ResolveInput(StrictInput):
     note = serializers.CharField(max_length=4000, help_text="Why it is resolved (required).")
 
 
-class BulkInput(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+class BulkInput(StrictInput):
+    ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=1000)
     action = serializers.ChoiceField(choices=ACTIONS)
     note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 
@@ -162,7 +163,7 @@ class PayoutOutput(serializers.ModelSerializer):
         ]
 
 
-class MonthInput(serializers.Serializer):
+class MonthInput(StrictInput):
     month = serializers.CharField(max_length=20, help_text="The month, as YYYY-MM.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 

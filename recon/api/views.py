@@ -42,7 +42,7 @@ class RunListView(ListAPIView):
 
     @extend_schema(request=s.RunCreateInput, responses={202: s.RunOutput})
     def post(self, request):
-        data = s.RunCreateInput(data=request.data or {})
+        data = s.RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             run = services.recon_run_start(actor=request.user, trigger=RunTrigger.API, **data.validated_data)
@@ -87,7 +87,7 @@ class ExceptionAcknowledgeView(APIView):
     @extend_schema(request=s.AcknowledgeInput, responses={200: s.ExceptionOutput})
     def post(self, request, pk):
         exception = selectors.exception_get(user=request.user, pk=pk)
-        data = s.AcknowledgeInput(data=request.data or {})
+        data = s.AcknowledgeInput(data=request.data)
         data.is_valid(raise_exception=True)
         exception = services.exception_acknowledge(actor=request.user, exception=exception, **data.validated_data)
         return Response(s.ExceptionOutput(exception).data)
@@ -100,7 +100,7 @@ class ExceptionResolveView(APIView):
     @extend_schema(request=s.ResolveInput, responses={200: s.ExceptionOutput})
     def post(self, request, pk):
         exception = selectors.exception_get(user=request.user, pk=pk)
-        data = s.ResolveInput(data=request.data or {})
+        data = s.ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
         exception = services.exception_resolve(actor=request.user, exception=exception, **data.validated_data)
         return Response(s.ExceptionOutput(exception).data)
@@ -112,7 +112,7 @@ class ExceptionBulkView(APIView):
 
     @extend_schema(request=s.BulkInput, responses={200: s.BulkOutput})
     def post(self, request):
-        data = s.BulkInput(data=request.data or {})
+        data = s.BulkInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             result = services.exception_bulk(actor=request.user, **data.validated_data)
@@ -180,7 +180,7 @@ class MonthCloseView(APIView):
 
     @extend_schema(request=s.MonthInput, responses={201: s.MonthCloseOutput})
     def post(self, request):
-        data = s.MonthInput(data=request.data or {})
+        data = s.MonthInput(data=request.data)
         data.is_valid(raise_exception=True)
         record = services.month_close_record(actor=request.user, **data.validated_data)
         return Response(s.MonthCloseOutput(record).data, status=status.HTTP_201_CREATED)
@@ -194,7 +194,7 @@ class MonthReopenView(APIView):
 
     @extend_schema(request=s.MonthInput, responses={200: s.MonthCloseOutput})
     def post(self, request):
-        data = s.MonthInput(data=request.data or {})
+        data = s.MonthInput(data=request.data)
         data.is_valid(raise_exception=True)
         record = services.month_reopen(actor=request.user, **data.validated_data)
         return Response(s.MonthCloseOutput(record).data)

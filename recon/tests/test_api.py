@@ -113,6 +113,10 @@ def test_start_a_run_on_demand_answers_202_and_queues_it(tenant_a, api_as, ledge
         ("/api/v1/recon/runs/", {"connection_ids": ["not-an-id"]}, "connection_ids"),
         ("/api/v1/recon/runs/", {"date_from": "2026-02-01", "date_to": "2026-01-01"}, "date_to"),
         ("/api/v1/recon/runs/", {"date_from": "yesterday"}, "date_from"),
+        ("/api/v1/recon/runs/", {"payouts": ["po_1"]}, "payouts"),  # misspelt: not a run over everything
+        ("/api/v1/recon/runs/", {"connection_ids": [123]}, "connection_ids"),
+        ("/api/v1/recon/runs/", [], "non_field_errors"),
+        ("/api/v1/recon/close/", {"month": "2026-10", "force": True}, "force"),
         ("/api/v1/recon/exceptions/bulk/", {"ids": [], "action": "acknowledge"}, "ids"),
         (
             "/api/v1/recon/exceptions/bulk/",
@@ -127,10 +131,14 @@ def test_start_a_run_on_demand_answers_202_and_queues_it(tenant_a, api_as, ledge
     ],
 )
 def test_bad_input_is_400_naming_the_field(path, payload, field, tenant_a, api_as, ledger):
-    response = api_as(tenant_a.owner, tenant_a.tenant).post(path, payload, format="json")
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+    runs_before = client.get("/api/v1/recon/runs/").json()["count"]
+
+    response = client.post(path, payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
+    assert client.get("/api/v1/recon/runs/").json()["count"] == runs_before
 
 
 def test_resolve_without_a_note_and_bad_filters_are_400(tenant_a, api_as, ledger):
