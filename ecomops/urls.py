@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from audit import views as audit_views
 from canonical import views as canonical_views
 from connections import webhooks
 from ecomops.api.health import LivenessView, ReadinessView
+from ecomops.api.not_found import api_not_found
 from tenants import views as tenant_views
 
 api_v1 = [
@@ -36,4 +37,5 @@ urlpatterns = [
     path("admin/login/", tenant_views.login_page),  # one login page for console and admin
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_not_found),  # the rest of /api/: JSON, not the HTML 404 page
 ]

@@ -9,7 +9,8 @@ class TenantPermission(BasePermission):
     """The view states the permission(s) per method in ``required_perms``.
 
     ``required_perms = {"GET": ["audit.view_auditevent"], "POST": [...]}``; a method not listed
-    is refused. Views that share one permission for reads may use the key ``"read"``.
+    is refused (a method the view does not implement is a 405). HEAD and OPTIONS need the
+    GET permissions; views that share one permission for reads may use the key ``"read"``.
     """
 
     message = "Your role in this tenant does not allow this."
@@ -22,7 +23,10 @@ class TenantPermission(BasePermission):
         method = request.method.upper()
         perms = required.get(method)
         if perms is None and method in ("GET", "HEAD", "OPTIONS"):
-            perms = required.get("read")
+            # HEAD and OPTIONS (the view's description) need what reading it needs
+            perms = required.get("GET", required.get("read"))
         if perms is None:
-            return False
+            # A method the view does not answer at all is DRF's 405 (with Allow), not a
+            # refusal of the user's role; one it answers but lists no permission for is refused.
+            return method.lower() not in view.http_method_names or not hasattr(view, method.lower())
         return all(user.has_perm(perm) for perm in perms)

@@ -1,0 +1,94 @@
+"""Whatever goes wrong under /api/ is answered in JSON with the right status: unknown paths,
+missing slashes, methods a view does not answer, bodies too large, and failures."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_path_that_names_no_endpoint_is_a_json_404(api_as, tenant_a):
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    unknown = client.get("/api/v1/bogus/")
+    bad_id = client.get("/api/v1/users/-1/")
+    no_slash = client.post("/api/v1/recon/runs", {}, format="json")
+    elsewhere = client.get("/api/v2/recon/runs/")
+
+    for response in (unknown, bad_id, no_slash, elsewhere):
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "not_found"
+    assert no_slash.json()["detail"] == (
+        "No API endpoint at /api/v1/recon/runs. API paths end with a slash: /api/v1/recon/runs/"
+    )
+    assert "slash" not in unknown.json()["detail"]
+
+
+def test_a_method_a_view_does_not_answer_is_405_and_head_and_options_read(api_as, tenant_a):
+    owner = api_as(tenant_a.owner, tenant_a.tenant)
+    viewer = api_as(tenant_a.viewer, tenant_a.tenant)
+
+    get_bulk = owner.get("/api/v1/recon/exceptions/bulk/")
+    delete_runs = owner.delete("/api/v1/recon/runs/")
+    head = viewer.head("/api/v1/recon/exceptions/")
+    options = viewer.options("/api/v1/recon/exceptions/")
+    post_as_viewer = viewer.post("/api/v1/recon/runs/", {}, format="json")
+
+    assert (get_bulk.status_code, get_bulk["Allow"]) == (405, "POST, OPTIONS")
+    assert delete_runs.status_code == 405
+    assert head.status_code == 200
+    assert (options.status_code, options.json()["name"]) == (200, "Exception List")
+    assert post_as_viewer.status_code == 403  # a method the view answers, not for this role
+
+
+def test_a_body_over_the_limit_is_a_json_413(api_as, tenant_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    response = client.post(
+        "/api/v1/recon/exceptions/bulk/", '{"note": "' + "x" * 2_000_000 + '"}', content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the 1 MB this API accepts.", "code": "too_large"}
+
+
+def test_a_failure_is_a_json_500_with_its_correlation_id_and_no_request_values(
+    api_as, tenant_a, in_tenant, monkeypatch, caplog
+):
+    # Fault injection (a monkeypatch), because no real input makes this service fail: the
+    # update writes the new name, then fails; the answer and the rollback are what is checked.
+    from connections import services
+    from connections.models import Connection
+
+    with in_tenant(tenant_a.tenant):
+        connection = services.connection_create(
+            actor=tenant_a.admin, name="Stripe", provider="stripe", credentials={"api_key": "sk_test_Kept_1234"}
+        )
+    update = services.connection_update
+
+    def failing_update(**kwargs):
+        update(**kwargs)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr("connections.api.views.services.connection_update", failing_update)
+    client = api_as(tenant_a.admin, tenant_a.tenant)
+
+    response = client.patch(
+        f"/api/v1/connections/{connection.pk}/",
+        {"name": "Renamed", "credentials": {"api_key": "sk_test_NewSecret_9876"}},
+        format="json",
+        HTTP_X_CORRELATION_ID="req-500-check",
+    )
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert response.json()["correlation_id"] == "req-500-check"
+    assert "NewSecret" not in response.content.decode()
+    assert "disk is full" not in response.content.decode()
+    assert any("api_unhandled_error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health/", "/api/v1/recon/runs/"])
+def test_answered_paths_are_not_caught_by_the_catch_all(api_as, tenant_a, path):
+    assert api_as(tenant_a.owner, tenant_a.tenant).get(path).status_code == 200
