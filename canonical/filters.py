@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.db import models
+from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 
 from canonical.models import Dispute, Order, Payment, Payout, PayoutLine, Refund
 
 COMMON = ["source", "connection", "source_id"]
 
 
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+def parse_bool(value: str) -> bool:
+    """``true``/``false`` (or 1/0, yes/no, any case); anything else is a ValidationError."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise forms.ValidationError("Enter true or false.", code="invalid")
+
+
+class StrictBooleanField(forms.CharField):
+    """Django-filter's own boolean filter reads anything it does not know as "no filter",
+    so ``?cancelled=abc`` listed every order; here it is an error naming the field."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return parse_bool(value) if value else None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class CanonicalFilter(django_filters.FilterSet):
+    FILTER_DEFAULTS = {**FILTER_FOR_DBFIELD_DEFAULTS, models.BooleanField: {"filter_class": StrictBooleanFilter}}
+
     created_after = django_filters.IsoDateTimeFilter(
         field_name="source_created_at", lookup_expr="gte", label="Created from"
     )

@@ -115,3 +115,31 @@ def test_pages_never_show_another_tenants_rows(console, tenant_b):
     assert "Stripe EU" not in client.get("/connections/").content.decode()
     assert "0 rows" in client.get("/data/", {"table": "payout_lines"}).content.decode()
     assert client.post(f"/connections/{console.pk}/sync/").status_code == 404
+
+
+def test_table_filters_refuse_values_they_do_not_understand(tenant_a, in_tenant, api_as):
+    from recon.tests.factories import connection, order_row, write
+
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(conn, order_row("o_kept", total=1000), order_row("o_cancelled", total=500, cancelled=True))
+    api = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    def refs(**query):
+        return sorted(row["source_id"] for row in api.get("/api/v1/tables/orders/", query).json()["results"])
+
+    bad = {
+        field: api.get("/api/v1/tables/orders/", {field: value})
+        for field, value in (("cancelled", "abc"), ("format", "xml"), ("include_raw", "maybe"))
+    }
+    numeric = api.get("/api/v1/tables/orders/", {"cancelled": "2"})
+    page = signed_in("accountant@acme.example.com").get("/data/", {"table": "orders", "cancelled": "abc"})
+
+    assert refs(cancelled="true") == ["o_cancelled"]
+    assert refs(cancelled="False") == ["o_kept"]
+    assert refs() == ["o_cancelled", "o_kept"]
+    for field, response in bad.items():
+        assert (response.status_code, list(response.json())) == (400, [field])
+    assert (numeric.status_code, numeric.json()) == (400, {"cancelled": ["Enter true or false."]})
+    assert "Enter true or false." in page.content.decode()
+    assert "o_kept" not in page.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from canonical.exports import csv_response, table_columns
-from canonical.filters import FILTERS
+from canonical.filters import FILTERS, parse_bool
 from canonical.selectors import FilterError, table_rows
 from ecomops.api.pagination import Pagination
 
@@ -27,8 +28,13 @@ class TableView(APIView):
     )
     def get(self, request, table: str):
         filters = request.query_params.copy()
-        wants_csv = filters.pop("format", ["json"])[-1] == "csv"
-        include_raw = filters.pop("include_raw", ["false"])[-1].lower() in ("1", "true", "yes")
+        output = filters.pop("format", ["json"])[-1]
+        if output not in ("json", "csv"):
+            raise ValidationError({"format": [f"Choose json or csv, not {output[:20]!r}."]})
+        try:
+            include_raw = parse_bool(filters.pop("include_raw", ["false"])[-1])
+        except DjangoValidationError as exc:
+            raise ValidationError({"include_raw": exc.messages}) from exc
         for name in ("page", "page_size"):
             filters.pop(name, None)
         try:
@@ -39,7 +45,7 @@ class TableView(APIView):
         if not request.user.has_perm(f"canonical.view_{model._meta.model_name}"):
             raise PermissionDenied("Your role in this tenant does not allow viewing this table.")
         columns = table_columns(model, include_raw=include_raw)
-        if wants_csv:
+        if output == "csv":
             if not request.user.has_perm("tenants.export_data"):
                 raise PermissionDenied("Your role in this tenant does not allow exports.")
             return csv_response(rows, columns, table)
