@@ -24,6 +24,14 @@ def test_a_path_that_names_no_endpoint_is_a_json_404(api_as, tenant_a):
     assert "slash" not in unknown.json()["detail"]
 
 
+def test_a_missing_object_is_not_found_without_naming_its_model(api_as, tenant_a):
+    response = api_as(tenant_a.owner, tenant_a.tenant).get(
+        "/api/v1/recon/exceptions/00000000-0000-0000-0000-000000000000/"
+    )
+
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+
+
 def test_a_method_a_view_does_not_answer_is_405_and_head_and_options_read(api_as, tenant_a):
     owner = api_as(tenant_a.owner, tenant_a.tenant)
     viewer = api_as(tenant_a.viewer, tenant_a.tenant)
@@ -50,16 +58,18 @@ def test_a_body_over_the_limit_is_a_json_413(api_as, tenant_a, settings):
     )
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is larger than the 1 MB this API accepts.", "code": "too_large"}
+    assert response.json() == {
+        "detail": "The request body is larger than the 1 MB this API accepts.",
+        "code": "too_large",
+    }
 
 
 def test_a_failure_is_a_json_500_with_its_correlation_id_and_no_request_values(
     api_as, tenant_a, in_tenant, monkeypatch, caplog
 ):
     # Fault injection (a monkeypatch), because no real input makes this service fail: the
-    # update writes the new name, then fails; the answer and the rollback are what is checked.
+    # update writes the new name, then fails; the answer is what is checked.
     from connections import services
-    from connections.models import Connection
 
     with in_tenant(tenant_a.tenant):
         connection = services.connection_create(

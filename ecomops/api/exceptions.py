@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,6 +32,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, EntitlementError):
         return Response({"detail": str(exc), "code": "plan_limit"}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, Http404) and str(exc).endswith("matches the given query."):
+        exc = Http404()  # get_object_or_404's message names the model class: an internal
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
