@@ -599,6 +599,8 @@ def _clean_note(note: str | None, *, required: bool, to: str = "resolve an excep
         raise ServiceError(f"A note saying why is required to {to}.", field="note")
     if len(note) > 4000:
         raise ServiceError("The note is longer than 4000 characters.", field="note")
+    if "\x00" in note:  # PostgreSQL text cannot hold it
+        raise ServiceError("The note contains a NUL character, which cannot be stored.", field="note")
     return note
 
 

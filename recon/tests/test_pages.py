@@ -78,8 +78,10 @@ def test_resolve_needs_a_note_then_resolves_and_is_audited(books, tenant_a):
     url = f"/recon/exceptions/{exception.pk}/resolve/"
 
     refused = client.post(url, {"note": "  "}, HTTP_HX_REQUEST="true").content.decode()
+    nul = client.post(url, {"note": "a\x00b"}, HTTP_HX_REQUEST="true").content.decode()
     exception = fresh(exception, tenant_a.tenant)
     assert "A note saying why is required" in refused
+    assert "The note contains a NUL character" in nul
     assert exception.state == "open"
 
     row = client.post(url, {"note": "Stripe adjustment, booked by hand"}, HTTP_HX_REQUEST="true").content.decode()
