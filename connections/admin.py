@@ -4,12 +4,12 @@ from django.http import HttpRequest
 from connections.models import Connection, SyncJob, WebhookEvent
 from connections.services import connection_test
 from connections.sync.runner import sync_start
-from ecomops.admin_site import ReadOnlyTenantAdmin
+from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin
 from tenants.services import ServiceError
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(ConsoleModelAdmin):
     """Settings are editable; credentials are never shown, only which fields are set (masked).
     Change credentials through the API (write-only) so they are validated and audited."""
 

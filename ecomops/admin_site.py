@@ -8,9 +8,12 @@ the current tenant (the session's) to members whose role grants the model's perm
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.contrib.messages import ERROR
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
 
 from ecomops.tenancy import current_tenant
 
@@ -52,7 +55,32 @@ class EcomOpsAdminSite(admin.AdminSite):
         return context
 
 
-class PlatformAdmin(admin.ModelAdmin):
+class ConsoleModelAdmin(admin.ModelAdmin):
+    """Every model admin of the console: bad input to a changelist or an action is a message,
+    never a 500 nor an action run on something other than what was selected."""
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            self.message_user(request, "Filter values cannot contain NUL characters.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+    def response_action(self, request: HttpRequest, queryset):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        try:
+            for value in selected:
+                self.model._meta.pk.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection holds an id that is not valid; nothing was changed.", ERROR)
+            return None
+        select_across = request.POST.get("select_across") == "1"
+        if selected and not select_across and not queryset.filter(pk__in=selected).exists():
+            self.message_user(request, "None of the selected items exist any more; nothing was changed.", ERROR)
+            return None
+        return super().response_action(request, queryset)
+
+
+class PlatformAdmin(ConsoleModelAdmin):
     """Public-schema models: staff only."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -71,7 +99,7 @@ class PlatformAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
-class ReadOnlyTenantAdmin(admin.ModelAdmin):
+class ReadOnlyTenantAdmin(ConsoleModelAdmin):
     """Tenant data that is written by services only (canonical rows, audit events)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

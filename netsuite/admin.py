@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from connections.models import Connection, Provider
-from ecomops.admin_site import ReadOnlyTenantAdmin
+from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin
 from ecomops.tenancy import current_tenant_id
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
 from netsuite.services import gl_mapping_clean, gl_mapping_create, gl_mapping_update, posting_approve, posting_retry
@@ -56,7 +56,7 @@ class GlMappingForm(forms.ModelForm):
 
 
 @admin.register(GlMapping)
-class GlMappingAdmin(admin.ModelAdmin):
+class GlMappingAdmin(ConsoleModelAdmin):
     form = GlMappingForm
     list_display = [
         "connection",

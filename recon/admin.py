@@ -47,6 +47,12 @@ class MonthCloseAdmin(ReadOnlyTenantAdmin):
 class ExceptionActionForm(ActionForm):
     note = forms.CharField(required=False, label="Note", help_text="Required to resolve.")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The service refuses a NUL in a note by name; the form's own check would make the
+        # admin say "No action selected." instead.
+        self.fields["note"].validators = []
+
 
 @admin.register(ReconException)
 class ReconExceptionAdmin(ReadOnlyTenantAdmin):
@@ -78,17 +84,23 @@ class ReconExceptionAdmin(ReadOnlyTenantAdmin):
         self._act(request, queryset, "resolve")
 
     def _act(self, request: HttpRequest, queryset, action: str) -> None:
+        """In batches of the service's 1000, each its own transaction: "select all" on a large
+        queue changes every row, and says how many if a later batch fails."""
         note = request.POST.get("note", "")
-        try:
-            result = exception_bulk(
-                actor=request.user, ids=list(queryset.values_list("pk", flat=True)[:1000]), action=action, note=note
-            )
-        except ServiceError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return
-        self.message_user(request, f"{len(result.changed)} exception(s) {action}d.")
-        if result.skipped:
-            self.message_user(request, f"{len(result.skipped)} skipped (already in that state).", messages.WARNING)
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        changed = skipped = 0
+        for start in range(0, len(ids), 1000):
+            try:
+                result = exception_bulk(actor=request.user, ids=ids[start : start + 1000], action=action, note=note)
+            except ServiceError as exc:
+                done = f" ({changed} {action}d before it)" if changed else ""
+                self.message_user(request, f"{exc}{done}", messages.ERROR)
+                return
+            changed += len(result.changed)
+            skipped += len(result.skipped)
+        self.message_user(request, f"{changed} exception(s) {action}d.")
+        if skipped:
+            self.message_user(request, f"{skipped} skipped (already in that state).", messages.WARNING)
 
     def has_work_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("recon.work_exception")
@@ -115,6 +127,9 @@ class ReconPayoutAdmin(ReadOnlyTenantAdmin):
     @admin.action(description="Re-run reconciliation of the selected payouts", permissions=["run"])
     def rerun_selected(self, request: HttpRequest, queryset) -> None:
         payout_ids = [str(pk) for pk in queryset.values_list("payout_id", flat=True)]
+        if not payout_ids:  # an empty scope would be a run over every payout
+            self.message_user(request, "None of the selected payouts exist any more; nothing was run.", messages.ERROR)
+            return
         try:
             run = recon_run_start(actor=request.user, trigger=RunTrigger.ADMIN, payout_ids=payout_ids)
         except ServiceError as exc:

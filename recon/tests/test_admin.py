@@ -91,3 +91,78 @@ def test_rerun_action_queues_a_targeted_run(exception, tenant_a, in_tenant, djan
         run = ReconRun.objects.get(trigger="admin")
     assert (run.status, run.payout_ids, run.requested_by_email) == (
         "queued", [str(status.payout_id)], "admin@acme.example.com")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("selected", "says"),
+    [
+        (["00000000-0000-0000-0000-000000000000"], "None of the selected items exist any more; nothing was changed."),
+        (["notauuid"], "The selection holds an id that is not valid; nothing was changed."),
+    ],
+)
+def test_an_action_on_a_stale_or_bad_selection_changes_nothing(
+    selected, says, exception, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    client = signed_in("admin@acme.example.com")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        rerun = client.post(
+            "/admin/recon/reconpayout/", {"action": "rerun_selected", "_selected_action": selected}, follow=True
+        )
+    acknowledge = client.post(
+        "/admin/recon/reconexception/", {"action": "acknowledge_selected", "_selected_action": selected}, follow=True
+    )
+
+    assert says in rerun.content.decode()
+    assert says in acknowledge.content.decode()
+    assert callbacks == []  # no run was queued, least of all one over the whole tenant
+    with in_tenant(tenant_a.tenant):
+        assert not ReconRun.objects.filter(trigger="admin").exists()
+        exception.refresh_from_db()
+    assert exception.state == "open"
+
+
+def test_a_nul_in_a_note_or_a_filter_is_a_message_not_a_500(exception, tenant_a, in_tenant):
+    client = signed_in("accountant@acme.example.com")
+
+    resolve = client.post(
+        "/admin/recon/reconexception/",
+        {"action": "resolve_selected", "_selected_action": [str(exception.pk)], "note": "a\x00b"},
+        follow=True,
+    )
+    listing = client.get("/admin/recon/reconexception/", {"state__exact": "\x00"}, follow=True)
+
+    assert "The note contains a NUL character" in resolve.content.decode()
+    assert listing.status_code == 200
+    assert "Filter values cannot contain NUL characters." in listing.content.decode()
+    with in_tenant(tenant_a.tenant):
+        exception.refresh_from_db()
+    assert exception.state == "open"
+
+
+def test_select_all_acts_on_every_exception_past_a_thousand(tenant_a, in_tenant):
+    from recon.tests.factories import line_row
+
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        # 1,001 lines whose charge was never synced: one line_unmatched exception each
+        write(
+            conn,
+            *[line_row(f"txn_{i}", payout="po_big", amount=100, object_id=f"ch_missing_{i}") for i in range(1001)],
+            payout_row("po_big", 100_100),
+            payout_own_line("po_big", 100_100),
+        )
+        reconcile()
+        ids = [str(pk) for pk in ReconException.objects.values_list("pk", flat=True)[:1]]
+        assert ReconException.objects.filter(reason="line_unmatched").count() == 1001
+    client = signed_in("accountant@acme.example.com")
+
+    response = client.post(
+        "/admin/recon/reconexception/",
+        {"action": "acknowledge_selected", "_selected_action": ids, "select_across": "1"},
+        follow=True,
+    )
+
+    assert "1001 exception(s) acknowledged." in response.content.decode()
+    with in_tenant(tenant_a.tenant):
+        assert not ReconException.objects.filter(state="open").exists()
