@@ -8,7 +8,9 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ecomops.middleware import SESSION_TENANT_KEY
@@ -41,8 +43,6 @@ def login_page(request: HttpRequest) -> HttpResponse:
                     request.session[SESSION_TENANT_KEY] = str(membership.tenant_id)
                     services.login_audit(user=user, email=email, tenant=membership.tenant, success=True)
                 next_url = request.GET.get("next") or ""
-                from django.utils.http import url_has_allowed_host_and_scheme
-
                 if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
                     next_url = ""
                 return redirect(next_url or "dashboard")
@@ -62,13 +62,19 @@ def switch_tenant_page(request: HttpRequest) -> HttpResponse:
     target = services.find_tenant(request.POST.get("tenant", ""))
     if target is None or active_membership(request.user, target) is None:
         return render(request, "404.html", status=404)
+    # Only a path of this site (never another host), checked before anything is switched.
+    next_url = request.POST.get("next") or ""
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("dashboard")
     services.membership_for_login(user=request.user, tenant=target)
     request.session[SESSION_TENANT_KEY] = str(target.pk)
     from audit.services import audit_record
 
     audit_record(action="auth.switch_tenant", actor=request.user, target=target, tenant=target)
     messages.success(request, f"Switched to {target.name}.")
-    return redirect(request.POST.get("next") or "dashboard")
+    return redirect(next_url)
 
 
 @login_required

@@ -58,6 +58,24 @@ def test_tenant_switcher_moves_the_session(browser, worlds, tenant_a, tenant_b):
     assert ("Beta GmbH</h1>" in second) != ("Beta GmbH</h1>" in first)
 
 
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("/recon/?state=open", "/recon/?state=open"),
+        ("https://evil.example/phish", "/"),
+        ("//evil.example", "/"),
+        ("nosuchview", "/"),
+        ("", "/"),
+    ],
+)
+def test_tenant_switcher_goes_back_only_to_a_page_of_this_site(browser, worlds, tenant_a, tenant_b, next_url, lands_on):
+    _login(browser, "both@example.com")
+
+    response = browser.post("/tenants/switch/", {"tenant": "beta", "next": next_url})
+
+    assert (response.status_code, response["Location"]) == (302, lands_on)
+
+
 def test_tenant_switcher_refuses_a_foreign_tenant(browser, tenant_a, tenant_b):
     _login(browser, "owner@acme.example.com")
     assert browser.post("/tenants/switch/", {"tenant": "beta"}).status_code == 404
