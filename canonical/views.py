@@ -10,7 +10,7 @@ from canonical.exports import csv_response, table_columns
 from canonical.filters import FILTERS
 from canonical.selectors import FilterError, table_rows
 from canonical.tables import TABLES
-from ecomops.pages import render_page, tenant_page
+from ecomops.pages import bad_filter_response, render_page, tenant_page
 
 PAGE_SIZE = 50
 
@@ -36,6 +36,8 @@ def table_page(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         if not request.user.has_perm("tenants.export_data"):
             return render(request, "403.html", status=403)
+        if errors:
+            return bad_filter_response(errors)
         return csv_response(rows, table_columns(model), name)
     table = table_class(rows)
     RequestConfig(request, paginate={"per_page": PAGE_SIZE}).configure(table)

@@ -3,7 +3,7 @@ filtered lists and the answers of a row's actions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
@@ -43,15 +43,28 @@ def render_page(request: HttpRequest, template: str, partial: str, context: dict
 PAGE_SIZE = 50
 
 
+ORDER_KEYS = ("sort", "ordering")  # how a list is ordered, not which rows it holds
+
+
 def page_filters(request: HttpRequest, default: str) -> QueryDict:
     """A list page's filters from its query string: ``default`` (a query string) when none is
     given, so the list opens on what needs acting on; the page number and format left out."""
     filters = request.GET.copy()
     for key in ("page", "format"):
         filters.pop(key, None)
-    if not any(value for value in filters.values()):
+    if not any(value for key, value in filters.items() if key not in ORDER_KEYS):
+        order = {key: filters.getlist(key) for key in ORDER_KEYS if key in filters}
         filters = QueryDict(default, mutable=True)
+        for key, values in order.items():  # a sort alone keeps the default filters
+            filters.setlist(key, values)
     return filters
+
+
+def bad_filter_response(errors: Mapping[str, Any]) -> HttpResponse:
+    """A download asked for with filters that do not hold: a 400 that says which and why, in
+    words (an empty file would read as "nothing matched")."""
+    text = "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in errors.items())
+    return HttpResponse(f"Bad filter: {text}", status=400, content_type="text/plain; charset=utf-8")
 
 
 def filtered_page(

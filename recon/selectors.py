@@ -25,7 +25,7 @@ def _filtered(filterset_class: Any, queryset: QuerySet, filters: dict | None) ->
     if not filterset.is_valid():
         from django.core.exceptions import ValidationError
 
-        raise ValidationError(filterset.errors.as_json())
+        raise ValidationError(dict(filterset.errors))
     return filterset.qs
 
 

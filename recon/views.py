@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from canonical.exports import csv_response
 from ecomops.money import format_minor, major_units
-from ecomops.pages import action_answer, filtered_page, page_filters, render_page, tenant_page
+from ecomops.pages import action_answer, bad_filter_response, filtered_page, page_filters, render_page, tenant_page
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
@@ -85,7 +85,7 @@ def _exceptions_csv(request: HttpRequest) -> HttpResponse:
     try:
         rows = selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE))
     except ValidationError as exc:
-        return HttpResponse(f"Bad filter: {' '.join(exc.messages)}", status=400, content_type="text/plain")
+        return bad_filter_response(exc.message_dict)
     return csv_response(rows, EXCEPTION_CSV_COLUMNS, "exceptions", row=_exception_csv_row)
 
 

@@ -99,6 +99,15 @@ def test_data_page_csv_export_streams_rows(console, tenant_a):
     assert "amount_minor" in lines[0]
 
 
+def test_data_page_csv_with_a_bad_filter_is_a_400_not_an_empty_file(console, tenant_a):
+    response = signed_in("accountant@acme.example.com").get(
+        "/data/", {"table": "payout_lines", "created_after": "abc", "format": "csv"}
+    )
+
+    assert response.status_code == 400
+    assert response.content.decode() == "Bad filter: created_after: Enter a valid date/time."
+
+
 def test_data_page_bad_filter_is_shown_not_crashed(console, tenant_a):
     response = signed_in("accountant@acme.example.com").get("/data/", {"table": "payouts", "created_after": "nope"})
     assert response.status_code == 200
