@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -17,6 +19,20 @@ HIDDEN_COLUMNS = {"tenant_id", "raw_data", "content_hash"}
 def table_columns(model: type[Model], *, include_raw: bool = False) -> list[str]:
     columns = [f.attname for f in model._meta.concrete_fields if f.attname not in HIDDEN_COLUMNS]
     return [*columns, "raw_data"] if include_raw else columns
+
+
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection list). Notes, processor
+# messages and descriptions come from people and processors; amounts like "-0.12" stay numbers.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, ensure_ascii=False)  # JSON, not a Python repr
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value  # shown as text, never evaluated
+    return value
 
 
 class _Echo:
@@ -36,7 +52,8 @@ def csv_response(
     ``columns`` are read with ``values_list``, or, given ``row``, name the header of what
     ``row(record)`` returns for each model instance (or each item of a list already read).
 
-    The body is produced after the view has returned, when the request middleware has left
+    Text that would start a spreadsheet formula is quoted with a leading ``'``; JSON
+    values are written as JSON. The body is produced after the view has returned, when the request middleware has left
     the tenant: the stream enters the tenant's context again for as long as it reads.
     """
     writer = csv.writer(_Echo())
@@ -52,7 +69,7 @@ def csv_response(
             else:
                 records = rows.values_list(*columns).iterator(chunk_size=2000)
             for record in records:
-                yield writer.writerow(row(record) if row else record)
+                yield writer.writerow([_cell(value) for value in (row(record) if row else record)])
 
     response = StreamingHttpResponse(stream(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'

@@ -99,6 +99,19 @@ def test_data_page_csv_export_streams_rows(console, tenant_a):
     assert "amount_minor" in lines[0]
 
 
+def test_data_page_csv_writes_json_values_as_json(console, tenant_a):
+    import csv
+    import io
+    import json
+
+    response = signed_in("accountant@acme.example.com").get(
+        "/data/", {"table": "payout_lines", "source_id": "txn_7", "format": "csv"}
+    )
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    assert isinstance(json.loads(row["fee_details"]), list)
+
+
 def test_data_page_csv_with_a_bad_filter_is_a_400_not_an_empty_file(console, tenant_a):
     response = signed_in("accountant@acme.example.com").get(
         "/data/", {"table": "payout_lines", "created_after": "abc", "format": "csv"}

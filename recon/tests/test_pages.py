@@ -221,6 +221,20 @@ def test_the_csv_follows_the_filters(books, tenant_a):
     ]
 
 
+def test_the_csv_never_hands_a_spreadsheet_a_formula(books, tenant_a):
+    from recon.services import exception_act
+
+    with tenant_context(tenant_a.tenant):
+        exception_act(actor=tenant_a.accountant, exception=books[("line_net_mismatch", "txn_bad")],
+                      action="acknowledge", note='=HYPERLINK("http://evil.example","fix")')  # fmt: skip
+    client = signed_in("accountant")
+
+    rows = {row["reason"]: row for row in _csv(client.get("/recon/", {"format": "csv"}))}
+
+    assert rows["line_net_mismatch"]["note"] == "'=HYPERLINK(\"http://evil.example\",\"fix\")"
+    assert rows["line_net_mismatch"]["difference"] == "-0.12"  # a negative amount stays a number
+
+
 def test_the_csv_is_for_those_who_may_export_and_refuses_a_bad_filter(books):
     viewer, accountant = signed_in("viewer"), signed_in("accountant")
 
