@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 
 from ecomops.tenancy import current_tenant
 
@@ -22,8 +24,9 @@ def tenant_page(perm: str | None = None) -> Callable:
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
-        @login_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _sign_in_first(request)
             if current_tenant() is None:
                 return render(request, "404.html", status=404)
             if perm and not request.user.has_perm(perm):
@@ -33,6 +36,21 @@ def tenant_page(perm: str | None = None) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _sign_in_first(request: HttpRequest) -> HttpResponse:
+    """To the login page, and back afterwards. An htmx request (a row's button after the
+    session expired) gets the whole window sent there (``HX-Redirect``), not the login page
+    swapped into the row, and comes back to the page it was on, not to the action's URL."""
+    if not getattr(request, "htmx", False):
+        return redirect_to_login(request.get_full_path())
+    back = urlsplit(request.headers.get("HX-Current-URL", ""))
+    path = back.path + (f"?{back.query}" if back.query else "")
+    if not back.path or back.netloc not in ("", request.get_host()):
+        path = "/"
+    response = HttpResponse("Your session has ended; sign in again.", status=401, content_type="text/plain")
+    response["HX-Redirect"] = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': path})}"
+    return response
 
 
 def render_page(request: HttpRequest, template: str, partial: str, context: dict[str, Any]) -> HttpResponse:

@@ -7,6 +7,7 @@ to close it."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 
 import httpx
@@ -122,3 +123,57 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     page.wait_for_selector("tr.exception-row")
     assert f"month={arrival[:7]}" in page.url
     screenshot(page, "close-queue.png")
+
+
+@pytest.fixture
+def one_exception_world(committed_tenant):
+    """A committed tenant with one open exception (a payout 10.00 short of its one sale)."""
+    from django.db import transaction
+
+    from recon.tests.factories import connection, payout_own_line, payout_row, reconcile, sale, write
+
+    world = committed_tenant("refusals")
+    world.owner.set_password(PASSWORD)
+    world.owner.save()
+    with tenant_context(world.tenant):
+        conn = connection()
+        with transaction.atomic():  # the upsert stages rows in a temp table that empties at commit
+            write(conn, *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+                  payout_row("po_1", 8680), payout_own_line("po_1", 8680))  # fmt: skip
+        reconcile()
+    return world
+
+
+def test_a_refused_or_expired_action_says_so_instead_of_doing_nothing(one_exception_world, web, browser_page):
+    from django.contrib.sessions.models import Session
+
+    from tenants.models import Membership
+
+    world, page = one_exception_world, browser_page
+    sign_in(page, web, world.owner.email)
+    page.goto(f"{web}/recon/?state=open")
+    row = page.locator("tr.exception-row").first
+
+    def meanwhile(change):  # Playwright's loop owns this thread: the ORM runs in another
+        thread = threading.Thread(target=change)
+        thread.start()
+        thread.join()
+
+    # the role is taken away while the page is open: the button's answer is a 403
+    meanwhile(lambda: Membership.objects.filter(user=world.owner, tenant=world.tenant).update(role="viewer"))
+    row.locator("button", has_text="Acknowledge").click()
+    banner = page.locator("#action-error")
+    banner.wait_for(timeout=10_000)
+    assert banner.inner_text().startswith("That did not work (403): your role does not allow this")
+    assert row.locator(".status", has_text="Open").count() == 1
+
+    # the session ends while the page is open: the whole window goes to sign in, and back
+    meanwhile(lambda: Membership.objects.filter(user=world.owner, tenant=world.tenant).update(role="owner"))
+    meanwhile(lambda: Session.objects.all().delete())
+    row.locator("button", has_text="Acknowledge").click()
+    page.wait_for_url(re.compile(r"/login/\?next="), timeout=10_000)
+    assert page.locator("tr.exception-row").count() == 0  # not the login form inside a row
+    page.fill("#id_email", world.owner.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/recon/\?state=open$"), timeout=10_000)

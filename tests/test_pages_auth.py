@@ -148,3 +148,22 @@ def test_admin_shows_connections_masked_and_canonical_rows_read_only(browser, te
     assert lines.status_code == 200
     assert "txn_admin_1" in lines.content.decode()
     assert 'name="_save"' not in line_page  # read only: no save button
+
+
+@pytest.mark.parametrize(
+    ("current_url", "back_to"),
+    [
+        ("http://testserver/recon/?state=open", "/login/?next=%2Frecon%2F%3Fstate%3Dopen"),
+        ("https://evil.example/phish", "/login/?next=%2F"),
+    ],
+)
+def test_an_htmx_action_after_the_session_ended_sends_the_window_to_sign_in(tenant_a, current_url, back_to):
+    response = Client().post(
+        "/recon/exceptions/00000000-0000-0000-0000-000000000000/acknowledge/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=current_url,
+    )
+    plain = Client().get("/recon/?state=open")
+
+    assert (response.status_code, response["HX-Redirect"]) == (401, back_to)
+    assert (plain.status_code, plain["Location"]) == (302, "/login/?next=/recon/%3Fstate%3Dopen")
