@@ -709,7 +709,7 @@ def month_close_record(*, actor: Any, month: Month, note: str = "") -> MonthClos
             raise ServiceError("You may not see this month's reconciliation.", code="forbidden")
         unmet = [c for c in close["checks"] if not c["passed"]]
         if unmet:
-            reasons = "; ".join(f"{c['title'].lower()}: {c['detail']}" for c in unmet)
+            reasons = " ".join(f"{c['title']}: {c['detail'].rstrip('.')}." for c in unmet)
             raise ServiceError(f"{month.label} is not ready to close. {reasons}", field="month", code="not_ready")
         user_id, email = _actor_fields(actor)
         try:

@@ -215,7 +215,9 @@ def close_page(request: HttpRequest) -> HttpResponse:
     try:
         month: Month = parse_month(request.GET["month"]) if request.GET.get("month") else month_of(today).previous
     except ValidationError as exc:
-        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+        # the page itself, with the reason and the month picker, not a bare text answer
+        context = {"error": " ".join(exc.messages), "month": month_of(today).previous, "this_month": month_of(today)}
+        return render(request, "recon/close_bad_month.html", context, status=400)
     close = month_close(user=request.user, month=month)
     if request.GET.get("format") == "csv":
         if not request.user.has_perm("tenants.export_data"):
@@ -251,7 +253,8 @@ def close_act(request: HttpRequest, action: str) -> HttpResponse:
     try:
         month = parse_month(request.POST.get("month"))
     except ValidationError as exc:
-        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+        messages.error(request, " ".join(exc.messages))
+        return redirect("close")
     note = request.POST.get("note", "")
     try:
         if action == "close":

@@ -292,7 +292,15 @@ def test_the_page_opens_on_the_month_that_ended_last(tenant_a):
 
     assert f'value="{last_month.label}"' in page
     assert "No payout arrived in this month." in page
-    assert client.get("/close/", {"month": "2026-13"}).status_code == 400
+    bad = client.get("/close/", {"month": "2026-13"})
+    first = client.get("/close/", {"month": "1970-01"}).content.decode()
+    bad_post = client.post("/close/close/", {"note": "x"}, follow=True)
+
+    assert bad.status_code == 400
+    assert "as YYYY-MM (e.g. 2026-10), not &#x27;2026-13&#x27;" in bad.content.decode()
+    assert 'name="month"' in bad.content.decode()  # the picker, to try again
+    assert 'rel="prev"' not in first  # 1969-12 cannot be asked for
+    assert "a month is required, as YYYY-MM" in bad_post.content.decode()
 
 
 def test_the_month_downloads_as_csv_for_those_who_may_export(october):
@@ -375,8 +383,12 @@ def test_a_month_that_is_not_ready_is_not_closed_and_says_why(october, tenant_a,
 
     assert refused.status_code == 400
     assert refused.json()["code"] == "not_ready"
-    assert "every payout of the month reconciled: 1 of 3 reconciled" in refused.json()["detail"]
-    assert "no open exceptions: 2 exceptions to work" in refused.json()["detail"]
+    detail = refused.json()["detail"]
+    assert detail.startswith("2026-10 is not ready to close. ")
+    assert "Every payout of the month reconciled: 1 of 3 reconciled" in detail
+    assert "No open exceptions: 2 exceptions to work" in detail
+    assert ".;" not in detail
+    assert ".." not in detail
     with in_tenant(tenant_a.tenant):
         assert not MonthClose.objects.exists()
 
