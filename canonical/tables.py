@@ -101,6 +101,7 @@ class DisputeTable(CanonicalTable):
 
 class PayoutTable(CanonicalTable):
     amount_minor = MoneyColumn(verbose_name="Amount")
+    arrival_date = tables.DateColumn(format="Y-m-d", verbose_name="Arrival date")
 
     class Meta(CanonicalTable.Meta):
         model = Payout

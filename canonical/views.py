@@ -19,7 +19,8 @@ PAGE_SIZE = 50
 def table_page(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("table", "payouts")
     if name not in TABLES:
-        return render(request, "404.html", status=404)
+        reason = f"There is no table {name[:40]!r}; the tables are {', '.join(TABLES)}."
+        return render(request, "404.html", {"reason": reason}, status=404)
     title, table_class = TABLES[name]
     model = FILTERS[name]._meta.model
     if not request.user.has_perm(f"canonical.view_{model._meta.model_name}"):

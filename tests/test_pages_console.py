@@ -121,6 +121,13 @@ def test_data_page_csv_with_a_bad_filter_is_a_400_not_an_empty_file(console, ten
     assert response.content.decode() == "Bad filter: created_after: Enter a valid date/time."
 
 
+def test_data_page_names_the_tables_when_asked_for_one_that_does_not_exist(console, tenant_a):
+    response = signed_in("accountant@acme.example.com").get("/data/", {"table": "invoices"})
+
+    assert response.status_code == 404
+    assert "There is no table &#x27;invoices&#x27;; the tables are " in response.content.decode()
+
+
 def test_data_page_bad_filter_is_shown_not_crashed(console, tenant_a):
     response = signed_in("accountant@acme.example.com").get("/data/", {"table": "payouts", "created_after": "nope"})
     assert response.status_code == 200
@@ -140,11 +147,14 @@ def test_pages_never_show_another_tenants_rows(console, tenant_b):
 
 
 def test_table_filters_refuse_values_they_do_not_understand(tenant_a, in_tenant, api_as):
-    from recon.tests.factories import connection, order_row, write
+    from datetime import date
+
+    from recon.tests.factories import connection, order_row, payout_row, write
 
     with in_tenant(tenant_a.tenant):
         conn = connection()
-        write(conn, order_row("o_kept", total=1000), order_row("o_cancelled", total=500, cancelled=True))
+        write(conn, order_row("o_kept", total=1000), order_row("o_cancelled", total=500, cancelled=True),
+              payout_row("po_1", 1000, arrival=date(2024, 1, 8)))  # fmt: skip
     api = api_as(tenant_a.accountant, tenant_a.tenant)
 
     def refs(**query):
@@ -165,3 +175,5 @@ def test_table_filters_refuse_values_they_do_not_understand(tenant_a, in_tenant,
     assert (numeric.status_code, numeric.json()) == (400, {"cancelled": ["Enter true or false."]})
     assert "Enter true or false." in page.content.decode()
     assert "o_kept" not in page.content.decode()
+    payouts = signed_in("accountant@acme.example.com").get("/data/", {"table": "payouts"}).content.decode()
+    assert "2024-01-08" in payouts  # ISO, like every other date on the pages
