@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.contrib.messages import ERROR
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
@@ -63,6 +64,10 @@ class ConsoleModelAdmin(admin.ModelAdmin):
         if any("\x00" in value for values in request.GET.lists() for value in values[1]):
             self.message_user(request, "Filter values cannot contain NUL characters.", messages.ERROR)
             return HttpResponseRedirect(request.path)
+        if request.GET.get(ERROR_FLAG) == "1":  # where Django sends a filter it could not apply
+            self.message_user(
+                request, "A filter in the address could not be read, so the whole list is shown.", messages.WARNING
+            )
         return super().changelist_view(request, extra_context)
 
     def response_action(self, request: HttpRequest, queryset):

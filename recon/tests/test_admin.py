@@ -131,10 +131,12 @@ def test_a_nul_in_a_note_or_a_filter_is_a_message_not_a_500(exception, tenant_a,
         follow=True,
     )
     listing = client.get("/admin/recon/reconexception/", {"state__exact": "\x00"}, follow=True)
+    unreadable = client.get("/admin/recon/reconexception/", {"last_seen_at__year": "abc"}, follow=True)
 
     assert "The note contains a NUL character" in resolve.content.decode()
     assert listing.status_code == 200
     assert "Filter values cannot contain NUL characters." in listing.content.decode()
+    assert "A filter in the address could not be read, so the whole list is shown." in unreadable.content.decode()
     with in_tenant(tenant_a.tenant):
         exception.refresh_from_db()
     assert exception.state == "open"
