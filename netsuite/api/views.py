@@ -9,10 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,10 +29,12 @@ from netsuite.errors import NetSuiteClientError, NetSuiteError
 from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
 
 
-def _connection_or_404(pk: uuid.UUID) -> Connection:
+def _connection_or_404(pk: uuid.UUID, field: str) -> Connection:
+    """The tenant's connection named in the body's ``field``; a 404 that names the field."""
     connection = Connection.objects.filter(tenant_id=current_tenant_id(), pk=pk).first()
     if connection is None:
-        raise Http404
+        message = f"No connection {pk} in this tenant."
+        raise NotFound({"detail": message, "code": "not_found", field: [message]})
     return connection
 
 
@@ -56,8 +57,8 @@ class GlMappingListView(APIView):
         values = dict(data.validated_data)
         mapping = services.gl_mapping_create(
             actor=request.user,
-            connection=_connection_or_404(values.pop("connection")),
-            netsuite_connection=_connection_or_404(values.pop("netsuite_connection")),
+            connection=_connection_or_404(values.pop("connection"), "connection"),
+            netsuite_connection=_connection_or_404(values.pop("netsuite_connection"), "netsuite_connection"),
             subsidiary_id=values.pop("subsidiary_id"),
             **values,
         )
@@ -83,7 +84,7 @@ class GlMappingDetailView(APIView):
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         if "netsuite_connection" in changes:
-            changes["netsuite_connection"] = _connection_or_404(changes["netsuite_connection"])
+            changes["netsuite_connection"] = _connection_or_404(changes["netsuite_connection"], "netsuite_connection")
         mapping = services.gl_mapping_update(actor=request.user, mapping=mapping, **changes)
         return Response(s.GlMappingOutput(mapping).data)
 
@@ -184,7 +185,7 @@ class SuiteQLView(APIView):
         data = s.SuiteQLInput(data=request.data)
         data.is_valid(raise_exception=True)
         query, limit = data.validated_data["q"], data.validated_data["limit"]
-        connection = _connection_or_404(data.validated_data["connection"])
+        connection = _connection_or_404(data.validated_data["connection"], "connection")
         if connection.provider != Provider.NETSUITE:
             raise ValidationError({"connection": [f"{connection.name} is not a NetSuite connection."]})
         try:

@@ -321,7 +321,9 @@ def test_other_tenants_connections_cannot_be_used(posting, other_tenant, api_as)
     queried = admin.post(SUITEQL, {"connection": str(other_tenant["netsuite"].pk), "q": "SELECT id FROM account"})
 
     assert mapped.status_code == 404
+    assert mapped.json()["connection"] == [f"No connection {other_tenant['stripe'].pk} in this tenant."]
     assert queried.status_code == 404
+    assert list(queried.json()) == ["detail", "code", "connection"]
 
 
 def test_rls_alone_hides_other_tenants_postings_and_mappings(
