@@ -16,6 +16,7 @@ from typing import Any
 
 import stripe
 import structlog
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -43,8 +44,15 @@ def _connection_for(connection_id: Any, provider: str):
     return route
 
 
+def _stripe_object(event: Any) -> dict[str, Any] | None:
+    """The event's ``data.object``, or None if the body is not shaped like a Stripe event."""
+    data = event.get("data") if isinstance(event, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    return obj if isinstance(obj, dict) else None
+
+
 def stripe_target_ids(event: dict[str, Any]) -> list[str]:
-    obj = (event.get("data") or {}).get("object") or {}
+    obj = _stripe_object(event) or {}
     ids = []
     for name in STRIPE_ID_FIELDS:
         value = obj.get(name)
@@ -67,37 +75,51 @@ def shopify_target_ids(topic: str, body: dict[str, Any]) -> list[str]:
 
 
 def _accept(connection: Connection, event_id: str, event_type: str, target_ids: list[str]) -> JsonResponse:
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                connection=connection, event_id=event_id, event_type=event_type, target_ids=target_ids
-            )
-    except IntegrityError:
+    """Record the event and queue its sync in one transaction: a failure in between leaves
+    neither, so the processor's retry is processed, not answered as a duplicate of nothing."""
+    wants_sync = bool(target_ids) and connection.enabled
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    connection=connection, event_id=event_id, event_type=event_type, target_ids=target_ids
+                )
+        except IntegrityError:
+            return _duplicate(connection, event_id, event_type)
+        job = sync_start(connection=connection, trigger="webhook", target_ids=target_ids) if wants_sync else None
+        if job is not None:
+            WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
         audit_record(
-            action="webhook.duplicate",
+            action="webhook.received",
             actor_kind="webhook",
             target=connection,
-            detail={"event_id": event_id, "type": event_type},
+            detail={
+                "event_id": event_id,
+                "type": event_type,
+                "targets": target_ids,
+                "sync_job": str(job.pk) if job else None,
+            },
         )
-        return JsonResponse({"status": "duplicate", "event_id": event_id}, status=200)
-    job = None
-    if target_ids and connection.enabled:
-        job = sync_start(connection=connection, trigger="webhook", target_ids=target_ids)
-        WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
-    audit_record(
-        action="webhook.received",
-        actor_kind="webhook",
-        target=connection,
-        detail={
-            "event_id": event_id,
-            "type": event_type,
-            "targets": target_ids,
-            "sync_job": str(job.pk) if job else None,
-        },
-    )
     return JsonResponse(
         {"status": "accepted", "event_id": event_id, "sync_job": str(job.pk) if job else None}, status=202
     )
+
+
+def _duplicate(connection: Connection, event_id: str, event_type: str) -> JsonResponse:
+    """A redelivery: nothing new, unless the first delivery was recorded without its sync (a
+    connection disabled then, since enabled again): then the sync is queued now."""
+    event = WebhookEvent.objects.filter(connection=connection, event_id=event_id).first()
+    job = None
+    if event is not None and event.sync_job_id is None and event.target_ids and connection.enabled:
+        job = sync_start(connection=connection, trigger="webhook", target_ids=list(event.target_ids))
+        WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
+    audit_record(
+        action="webhook.duplicate",
+        actor_kind="webhook",
+        target=connection,
+        detail={"event_id": event_id, "type": event_type, "sync_job": str(job.pk) if job else None},
+    )
+    return JsonResponse({"status": "duplicate", "event_id": event_id}, status=200)
 
 
 def _rejected(connection: Connection, reason: str) -> JsonResponse:
@@ -129,19 +151,39 @@ def _receive(
         return verify(connection, secret)
 
 
+def _body(request: HttpRequest) -> bytes | None:
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return None
+
+
+TOO_LARGE = "The body is larger than this endpoint accepts."
+
+
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
-    payload = request.body
+    payload = _body(request)
+    if payload is None:
+        return _refuse(TOO_LARGE, status=413)
 
     def verify(connection: Connection, secret: str) -> JsonResponse:
         header = request.headers.get("Stripe-Signature")
         if not header:
             return _rejected(connection, "Missing Stripe-Signature header.")
+        if not header.isascii():
+            return _rejected(connection, "Invalid Stripe signature (malformed header).")
         try:
             stripe.WebhookSignature.verify_header(payload.decode("utf-8"), header, secret, STRIPE_TOLERANCE_SECONDS)
         except stripe.SignatureVerificationError as exc:
-            reason = "timestamp outside the tolerance zone" if "tolerance" in str(exc).lower() else "signature mismatch"
+            text = str(exc).lower()
+            if "tolerance" in text:
+                reason = "timestamp outside the tolerance zone"
+            elif "unable to extract" in text or "expected scheme" in text:
+                reason = "malformed header"
+            else:
+                reason = "signature mismatch"
             return _rejected(connection, f"Invalid Stripe signature ({reason}).")
         except UnicodeDecodeError:
             return _rejected(connection, "Body is not UTF-8.")
@@ -150,6 +192,8 @@ def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
             event_id, event_type = str(event["id"]), str(event["type"])
         except (ValueError, KeyError, TypeError):
             return _rejected(connection, "Signed body is not a Stripe event.")
+        if _stripe_object(event) is None:
+            return _rejected(connection, "Signed body is not a Stripe event (no data.object).")
         return _accept(connection, event_id, event_type, stripe_target_ids(event))
 
     return _receive(request, connection_id, Provider.STRIPE, verify)
@@ -166,16 +210,22 @@ def shopify_hmac(body: bytes, secret: str) -> str:
 @csrf_exempt
 @require_POST
 def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
-    body = request.body
+    body = _body(request)
+    if body is None:
+        return _refuse(TOO_LARGE, status=413)
 
     def verify(connection: Connection, secret: str) -> JsonResponse:
         supplied = request.headers.get("X-Shopify-Hmac-Sha256", "")
-        if not supplied or not hmac.compare_digest(supplied, shopify_hmac(body, secret)):
+        expected = shopify_hmac(body, secret)
+        # as bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise)
+        if not supplied or not hmac.compare_digest(supplied.encode("utf-8", "replace"), expected.encode()):
             return _rejected(connection, "Invalid or missing X-Shopify-Hmac-Sha256.")
-        event_id = request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
+        # The event id is what Shopify documents as the duplicate indicator: the same event
+        # delivered again, or through two subscriptions, carries the same one.
+        event_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get("X-Shopify-Webhook-Id")
         topic = request.headers.get("X-Shopify-Topic", "")
         if not event_id or not topic:
-            return _rejected(connection, "Missing X-Shopify-Webhook-Id or X-Shopify-Topic.")
+            return _rejected(connection, "Missing X-Shopify-Event-Id (or X-Shopify-Webhook-Id) or X-Shopify-Topic.")
         try:
             parsed = json.loads(body)
         except ValueError:

@@ -71,7 +71,14 @@ def test_valid_stripe_webhook_queues_a_targeted_sync_of_the_named_ids(hooks, ten
 
 @pytest.mark.parametrize(
     ("case", "reason"),
-    [("forged", "signature mismatch"), ("missing", "Missing Stripe-Signature"), ("old", "tolerance")],
+    [
+        ("forged", "signature mismatch"),
+        ("missing", "Missing Stripe-Signature"),
+        ("old", "tolerance"),
+        ("garbled", "malformed header"),
+        ("no_v1", "malformed header"),
+        ("non_ascii", "malformed header"),
+    ],
 )
 def test_bad_stripe_signatures_are_400_and_do_nothing(hooks, tenant_a, in_tenant, case, reason):
     stripe_conn, _ = hooks
@@ -80,6 +87,9 @@ def test_bad_stripe_signatures_are_400_and_do_nothing(hooks, tenant_a, in_tenant
         "forged": stripe_sign(body, "whsec_someone_else"),
         "missing": None,
         "old": stripe_sign(body, STRIPE_SECRET, timestamp=int(time.time()) - 3600),
+        "garbled": "t=abc",
+        "no_v1": f"t={int(time.time())}",
+        "non_ascii": f"t={int(time.time())},v1=\xe9",
     }[case]
 
     response = post_stripe(Client(), stripe_conn, body, signature)
@@ -155,7 +165,7 @@ def test_valid_shopify_webhook_queues_the_order(hooks, tenant_a, in_tenant):
     assert events == 1
 
 
-@pytest.mark.parametrize("hmac_value", [None, "bm90IHRoZSByaWdodCBobWFj"])
+@pytest.mark.parametrize("hmac_value", [None, "bm90IHRoZSByaWdodCBobWFj", "\xe9"])
 def test_bad_shopify_hmac_is_400(hooks, tenant_a, in_tenant, hmac_value):
     _, shop_conn = hooks
 
@@ -163,3 +173,76 @@ def test_bad_shopify_hmac_is_400(hooks, tenant_a, in_tenant, hmac_value):
 
     assert response.status_code == 400
     assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+def test_a_signed_body_that_is_not_shaped_like_a_stripe_event_is_400(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    body = json.dumps({"id": "evt_odd", "type": "charge.updated", "data": [1]}).encode()
+
+    response = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Signed body is not a Stripe event (no data.object)."
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+def test_a_body_over_the_limit_is_413_and_does_nothing(hooks, tenant_a, in_tenant, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    stripe_conn, shop_conn = hooks
+    body = stripe_event(padding="x" * 2000)
+
+    stripe = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+    shopify = _post_shopify(shop_conn, body, shopify_sign(body, SHOPIFY_SECRET))
+
+    assert (stripe.status_code, shopify.status_code) == (413, 413)
+    assert stripe.json()["detail"] == "The body is larger than this endpoint accepts."
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+def test_one_shopify_event_through_two_subscriptions_syncs_once(hooks, tenant_a, in_tenant):
+    _, shop_conn = hooks
+    body = json.dumps({"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"}).encode()
+    signature = shopify_sign(body, SHOPIFY_SECRET)
+
+    def deliver(webhook_id: str):
+        return Client().post(
+            f"/webhooks/shopify/{shop_conn.pk}/",
+            body,
+            content_type="application/json",
+            HTTP_X_SHOPIFY_TOPIC="orders/updated",
+            HTTP_X_SHOPIFY_WEBHOOK_ID=webhook_id,
+            HTTP_X_SHOPIFY_EVENT_ID="98880550-7158-44d4-b7cd-2c97c8a091b5",
+            HTTP_X_SHOPIFY_HMAC_SHA256=signature,
+        )
+
+    first, second = deliver("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"), deliver("c9a1e1e0-0000-4b37-8a5f-bf7d70bcd043")
+
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json()["status"] == "duplicate"
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert (len(jobs), events) == (1, 1)
+
+
+def test_a_delivery_whose_sync_could_not_be_queued_is_processed_when_retried(hooks, tenant_a, in_tenant, monkeypatch):
+    # Fault injection (a monkeypatch): the queue fails once, as a broker outage would.
+    from connections import webhooks
+
+    stripe_conn, _ = hooks
+    body = stripe_event(event_id="evt_retried")
+    signature = stripe_sign(body, STRIPE_SECRET)
+    real_sync_start = webhooks.sync_start
+
+    def broker_down(**kwargs):
+        raise ConnectionError("the job queue is unreachable")
+
+    monkeypatch.setattr(webhooks, "sync_start", broker_down)
+    failed = post_stripe(Client(raise_request_exception=False), stripe_conn, body, signature)
+    after_failure = _state(tenant_a.tenant, in_tenant)[:2]
+    monkeypatch.setattr(webhooks, "sync_start", real_sync_start)
+    retried = post_stripe(Client(), stripe_conn, body, signature)
+
+    assert failed.status_code == 500
+    assert after_failure == ([], 0)  # nothing recorded: the retry is not a "duplicate"
+    assert retried.status_code == 202
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert (jobs, events) == ([("webhook", ["ch_123", "pi_777"])], 1)
