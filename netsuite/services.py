@@ -560,8 +560,22 @@ def _record_blocked(posting: NetsuitePosting, blocked: PostingBlocked, *, actor:
     )
 
 
+def _not_a_draft(posting: NetsuitePosting) -> ServiceError:
+    return ServiceError(
+        f"Only a draft can be approved; this posting is {posting.get_state_display().lower()}.",
+        field="state",
+        code="invalid_state",
+    )
+
+
 def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
-    """Approve a draft and queue its send. Refused, with the reason, if it could not be sent."""
+    """Approve a draft and queue its send. Refused, with the reason, if it could not be sent.
+
+    Only a draft is looked at: anything else is refused before its entry is prepared, so a
+    refused approve never overwrites the error a failed or posted entry carries."""
+    current = NetsuitePosting.objects.filter(pk=posting.pk).values_list("state", flat=True).first()
+    if current != PostingState.DRAFT:
+        raise _not_a_draft(posting if current is None else NetsuitePosting(state=current))
     try:
         prepare_entry(posting)
     except PostingBlocked as blocked:
@@ -573,11 +587,7 @@ def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
         # admin action, decide one after the other on the state they see.
         locked = NetsuitePosting.objects.select_for_update().get(pk=posting.pk)
         if locked.state != PostingState.DRAFT:
-            raise ServiceError(
-                f"Only a draft can be approved; this posting is {locked.get_state_display().lower()}.",
-                field="state",
-                code="invalid_state",
-            )
+            raise _not_a_draft(locked)
         now = timezone.now()
         locked.state = PostingState.APPROVED
         locked.approved_by_id = getattr(actor, "pk", None)

@@ -81,6 +81,8 @@ def parse_single_select(sql: str) -> exp.Expression:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except ParseError as exc:
         raise SuiteQLValidationError(f"SuiteQL query could not be parsed: {_first_line(exc)}") from exc
+    except RecursionError as exc:  # thousands of nested parentheses
+        raise SuiteQLValidationError("SuiteQL query is nested too deeply to be checked") from exc
     if not statements:
         raise SuiteQLValidationError("SuiteQL query is empty")
     if len(statements) > 1:

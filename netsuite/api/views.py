@@ -147,6 +147,8 @@ class PostingComputeView(APIView):
 
     @extend_schema(request=None, responses={200: s.PostingsComputedOutput})
     def post(self, request):
+        # It takes no input; anything sent (a misspelt payout_ids) is refused, not ignored.
+        s.NoInput(data=request.data).is_valid(raise_exception=True)
         result = services.postings_after_recon()
         return Response(
             {

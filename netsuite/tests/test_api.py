@@ -171,9 +171,11 @@ def test_computing_postings_on_demand(posting, api_as) -> None:  # type: ignore[
     reconcile()
 
     refused = as_role(api_as, posting, "viewer").post(f"{POSTINGS}compute/")
+    misspelt = as_role(api_as, posting, "admin").post(f"{POSTINGS}compute/", {"payout_ids": ["po_x"]}, format="json")
     response = as_role(api_as, posting, "admin").post(f"{POSTINGS}compute/")
 
     assert refused.status_code == 403
+    assert (misspelt.status_code, misspelt.json()) == (400, {"payout_ids": ["Unknown field."]})
     assert response.status_code == 200
     assert response.json() == {"drafts": 1, "approved": 0, "reversals": 0, "skipped_reason": ""}
 

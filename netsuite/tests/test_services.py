@@ -169,6 +169,18 @@ def test_approving_twice_is_refused(posting) -> None:  # type: ignore[no-untyped
         posting_approve(posting=first, actor=posting.world.accountant)
 
 
+def test_approving_a_posted_entry_is_refused_without_touching_it(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = posting_send(posting_id=approved(posting, "po_done").pk, client=posting.client())
+    assert sent.state == PostingState.POSTED
+    gl_mapping_update(actor=None, mapping=posting.mapping, clearing_account="")  # it would not prepare now
+
+    with pytest.raises(ServiceError, match="Only a draft can be approved; this posting is posted"):
+        posting_approve(posting=sent, actor=posting.world.accountant)
+
+    sent.refresh_from_db()
+    assert (sent.state, sent.error_code, sent.last_error) == (PostingState.POSTED, "", "")
+
+
 def test_unmapped_account_blocks_approval_with_its_reason(posting) -> None:  # type: ignore[no-untyped-def]
     gl_mapping_update(actor=None, mapping=posting.mapping, refunds_account="")
     reconciled(posting, PayoutSpec("po_refunded", charges=(20000,), refunds=((0, 5000),)))

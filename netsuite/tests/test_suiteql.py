@@ -38,6 +38,7 @@ def test_validate_read_only_accepts_selects(sql: str) -> None:
         ("SELECT id FROM account FOR UPDATE", "LOCK is not allowed"),
         ("   ", "empty"),
         ("SELECT FROM WHERE (", "could not be parsed"),
+        ("SELECT " + "(" * 3000 + "1" + ")" * 3000 + " FROM dual", "nested too deeply"),
     ],
 )
 def test_validate_read_only_refuses(sql: str, message: str) -> None:
