@@ -1108,6 +1108,8 @@ class Engine:
             FROM ({payouts}) po
             JOIN canonical_payout rv ON rv.tenant_id = %(t)s AND rv.connection_id = po.connection_id
                                     AND rv.reversal_of_source_id = po.source_id
+                                    -- a reversal the bank refused (or canceled) took nothing back
+                                    AND rv.status NOT IN {sql_list(FAILED_PAYOUT_STATUSES)}
             GROUP BY po.id, po.source_id, po.connection_id, po.amount_minor, po.currency, po.source,
                      po.arrival_date, po.source_created_at
             """

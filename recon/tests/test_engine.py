@@ -200,6 +200,29 @@ def test_a_reversed_payout():
     assert {reason for reason, ref in found() if ref == "po_r"} == set()
 
 
+def test_a_reversal_the_bank_refused_reverses_nothing():
+    conn = connection()
+    # po_1 (96.80) was to be reversed by po_r (-96.80); the bank refused the reversal, so the
+    # 96.80 stayed in the bank: po_1 is not reversed; po_r is reported as a failed payout
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        payout_row("po_1", 9680),
+        payout_own_line("po_1", 9680),
+        payout_row("po_r", -9680, reversal_of="po_1"),
+    )
+    reconcile()
+    assert ("payout_reversed", "po_1") in open_found()
+
+    write(conn, payout_row("po_r", -9680, reversal_of="po_1", status="failed"))  # later: it failed
+    reconcile()  # incremental: the reversal's change brings po_1 back into scope
+
+    assert ("payout_reversed", "po_1") not in open_found()
+    assert found()[("payout_reversed", "po_1")].state == "resolved"
+    assert ("payout_failed", "po_r") in open_found()
+    assert status_of("po_1").status == "reconciled"
+
+
 def test_manual_instant_payout_is_unitemized_not_a_total_mismatch():
     conn = connection()
     # po_inst (40.00, instant, automatic=False): no line carries its id. Its own balance
