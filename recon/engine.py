@@ -644,6 +644,30 @@ class Engine:
             )
             return condition, element
 
+        def unconvertible(
+            matched: str, amount: str, currency: str, factor: str, ref: str, against: str
+        ) -> tuple[str, str]:
+            """A line whose object is in another currency, with no exchange rate on the line to
+            compare them by: a currency mismatch (otherwise the amount check silently drops out)."""
+            condition = (
+                f"x.in_payout AND x.l_cur = x.po_cur AND {matched} AND {currency} <> x.l_cur"
+                " AND x.exchange_rate IS NULL"
+            )
+            element = _problem(
+                "currency_mismatch",
+                "payout_line",
+                "x.line_id",
+                "x.line_ref",
+                **line,
+                exp=f"{factor}{amount}",
+                exp_cur=currency,
+                act="x.l_amount",
+                act_cur="x.l_cur",
+                inv=f"{line_inv} || jsonb_build_array({ref})",
+                det=f"jsonb_build_object('against', '{against}')",
+            )
+            return condition, element
+
         problems = {
             "net_bad": (
                 "x.in_payout AND x.l_net <> x.l_amount - x.l_fee",
@@ -708,23 +732,25 @@ class Engine:
                     det="jsonb_build_object('against', 'payout')",
                 ),
             ),
-            # A payment in another currency with no rate on its line cannot be compared.
-            "payment_currency_bad": (
-                "x.in_payout AND x.l_cur = x.po_cur AND x.payment_id IS NOT NULL AND x.p_cur <> x.l_cur"
-                " AND x.exchange_rate IS NULL",
-                _problem(
-                    "currency_mismatch",
-                    "payout_line",
-                    "x.line_id",
-                    "x.line_ref",
-                    **line,
-                    exp="x.p_amount",
-                    exp_cur="x.p_cur",
-                    act="x.l_amount",
-                    act_cur="x.l_cur",
-                    inv=f"{line_inv} || jsonb_build_array({payment_ref})",
-                    det="jsonb_build_object('against', 'payment')",
-                ),
+            # An object in another currency with no rate on its line cannot be compared.
+            "payment_currency_bad": unconvertible(
+                "x.payment_id IS NOT NULL", "x.p_amount", "x.p_cur", "", payment_ref, "payment"
+            ),
+            "refund_currency_bad": unconvertible(
+                "x.category = 'refund' AND x.refund_id IS NOT NULL",
+                "x.r_amount",
+                "x.r_cur",
+                "-",
+                _ref("refund", "x.refund_id", "x.refund_ref"),
+                "refund",
+            ),
+            "dispute_currency_bad": unconvertible(
+                "x.dispute_sign IS NOT NULL AND x.dispute_id IS NOT NULL",
+                "x.d_amount",
+                "x.d_cur",
+                "x.dispute_sign * ",
+                _ref("dispute", "x.dispute_id", "x.dispute_ref"),
+                "dispute",
             ),
             # Compared in settlement terms, through the line (its currency and exchange rate).
             "charge_amount_bad": settled_amount_check(

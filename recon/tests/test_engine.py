@@ -463,6 +463,37 @@ def test_fx_line_beyond_the_rate_and_a_foreign_payment_without_rate():
     assert (currency.expected_currency, currency.actual_currency) == ("GBP", "USD")
 
 
+def test_a_foreign_refund_or_dispute_line_without_rate_is_a_currency_mismatch():
+    conn = connection()
+    # ch_1: 100.00 EUR settled at 1.0925 as 109.25 USD (fee 3.47). re_1 gives back 50.00 EUR as
+    # -54.63 USD and dp_1 withdraws the other 50.00 EUR as -54.62 USD, both lines with no
+    # rate: neither can be compared with its object, so each is a currency mismatch.
+    # Lines: 105.78 - 54.63 - 54.62 = -3.47; the payout says the same, so it adds up.
+    write(
+        conn,
+        order_row("pi_1", total=10000, currency="EUR"),
+        payment_row("ch_1", order="pi_1", amount=10000, currency="EUR"),
+        line_row("txn_ch_1", payout="po_1", amount=10925, fee=347, object_id="ch_1", exchange_rate="1.0925"),
+        refund_row("re_1", payment="ch_1", amount=5000, currency="EUR"),
+        line_row("txn_re_1", payout="po_1", amount=-5463, category="refund", object_id="re_1"),
+        dispute_row("dp_1", payment="ch_1", amount=5000, status="lost", currency="EUR"),
+        line_row("txn_dp_1", payout="po_1", amount=-5462, category="dispute", object_id="dp_1"),
+        payout_row("po_1", -347),
+        payout_own_line("po_1", -347),
+    )
+
+    reconcile()
+
+    exceptions = open_found()
+    refund = exceptions[("currency_mismatch", "txn_re_1")]
+    dispute = exceptions[("currency_mismatch", "txn_dp_1")]
+    assert (refund.expected_minor, refund.expected_currency, refund.actual_minor, refund.actual_currency) == (
+        -5000, "EUR", -5463, "USD")  # fmt: skip
+    assert refund.detail == {"against": "refund"}
+    assert (dispute.expected_minor, dispute.expected_currency, dispute.actual_minor) == (-5000, "EUR", -5462)
+    assert set(exceptions) == {("currency_mismatch", "txn_re_1"), ("currency_mismatch", "txn_dp_1")}
+
+
 def test_line_in_another_currency_than_its_payout():
     conn = connection()
     write(
