@@ -17,8 +17,9 @@ Each statement appends at most one ``recon_reconchange`` row per (connection, ki
 the affected source ids of that kind:
 
 * a payout: its own id, and the payout it reverses;
-* a payout line: its payout (before and after), and for a charge line its payment (whether
-  that payment has been paid out is part of the order-unpaid rule);
+* a payout line: its payout (before and after), for a charge line its payment (whether
+  that payment has been paid out is part of the order-unpaid rule), and for a line that
+  carries another payout that payout (where a failed payout's money came back);
 * a payment: itself and its order (before and after); an order, a refund, a dispute: itself.
 
 The functions and triggers are (re)installed in every tenant schema after each migrate, the
@@ -58,6 +59,13 @@ CAPTURED: dict[str, tuple[str | None, tuple[Capture, ...]]] = {
             Capture("payout", "{r}.payout_source_id", "{r}.payout_source_id <> ''"),
             Capture(
                 "payment", "{r}.source_object_id", "{r}.reporting_category = 'charge' AND {r}.source_object_id <> ''"
+            ),
+            # a line that carries another payout (a failed payout's money coming back, a manual
+            # payout's own line swept into the next one): that payout's findings name it
+            Capture(
+                "payout",
+                "{r}.source_object_id",
+                "{r}.reporting_category IN ('payout', 'payout_reversal') AND {r}.source_object_id <> ''",
             ),
         ),
     ),

@@ -180,6 +180,31 @@ def test_payout_that_fails_after_it_was_paid_and_its_reversal():
     assert status_of("po_2").lines_total_minor == 14505
 
 
+def test_the_money_of_a_failed_payout_coming_back_later_is_named_on_its_exception():
+    conn = connection()
+    # po_1 (96.80) fails; only in a later sync does its +96.80 come back, in po_2
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        payout_row("po_1", 9680, status="failed", failure_code="account_closed"),
+        payout_own_line("po_1", 9680),
+    )
+    reconcile()
+    assert found()[("payout_failed", "po_1")].detail["returned_by"] is None
+
+    write(
+        conn,
+        line_row("txn_fail_po_1", payout="po_2", amount=9680, category="payout_reversal", object_id="po_1"),
+        payout_row("po_2", 9680),
+        payout_own_line("po_2", 9680),
+    )
+    run = reconcile()
+
+    assert run.mode == "incremental"
+    failed = found()[("payout_failed", "po_1")]
+    assert failed.detail["returned_by"] == {"line": "txn_fail_po_1", "payout": "po_2", "amount": 9680}
+
+
 def test_a_reversed_payout():
     conn = connection()
     # po_1 (96.80) was reversed by po_r (-96.80, original_payout po_1): nothing stays in the bank
