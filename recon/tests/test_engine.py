@@ -205,6 +205,38 @@ def test_the_money_of_a_failed_payout_coming_back_later_is_named_on_its_exceptio
     assert failed.detail["returned_by"] == {"line": "txn_fail_po_1", "payout": "po_2", "amount": 9680}
 
 
+def test_an_incremental_run_keeps_an_order_mismatch_on_its_payout_like_a_full_run():
+    from recon.models import ReconState
+
+    conn = connection()
+    # pi_1 is 120.00: ch_a (100.00) went out in po_1, ch_c (10.00) waits in the balance: the
+    # payments come to 110.00, 10.00 short; the exception belongs to po_1
+    write(
+        conn,
+        order_row("pi_1", total=12000),
+        payment_row("ch_a", order="pi_1", amount=10000),
+        line_row("txn_a", payout="po_1", amount=10000, fee=320, object_id="ch_a"),
+        payout_row("po_1", 9680),
+        payout_own_line("po_1", 9680),
+        payment_row("ch_c", order="pi_1", amount=1000),
+        line_row("txn_c", payout=None, amount=1000, fee=59, object_id="ch_c"),
+    )
+    assert reconcile().mode == "full"
+    assert found()[("amount_mismatch", "pi_1")].payout.source_id == "po_1"
+
+    # ch_c's balance line changes while it still waits (its fee settles at 0.60)
+    write(conn, line_row("txn_c", payout=None, amount=1000, fee=60, object_id="ch_c"))
+    assert reconcile().mode == "incremental"
+    incremental = found()[("amount_mismatch", "pi_1")]
+    ReconState.objects.all().delete()  # the next run is a full one
+    assert reconcile().mode == "full"
+    full = found()[("amount_mismatch", "pi_1")]
+
+    assert incremental.payout.source_id == full.payout.source_id == "po_1"
+    assert (incremental.expected_minor, incremental.actual_minor) == (12000, 11000)
+    assert status_of("po_1").status == "exceptions"
+
+
 def test_a_reversed_payout():
     conn = connection()
     # po_1 (96.80) was reversed by po_r (-96.80, original_payout po_1): nothing stays in the bank
