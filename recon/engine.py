@@ -96,6 +96,7 @@ TEMP_TABLES = (
     "recon_eval",
     "recon_flag",
     "recon_cand",
+    "recon_multi",
     "recon_order_pay",
     "recon_merge",
     "recon_closed",
@@ -913,6 +914,33 @@ class Engine:
                 UNION ALL
                 SELECT order_unpaid, false, true FROM recon_flag WHERE order_unpaid IS NOT NULL
             ) c GROUP BY 1
+            """
+        )
+        # An order with more than one payment can be paid twice although each payment alone
+        # matches it (a double charge): checked against all its payments too.
+        payments = (
+            "canonical_payment pm WHERE pm.tenant_id = %(t)s AND pm.connection_id = ANY(%(c)s)"
+            if self.full
+            else "recon_s_payment s JOIN canonical_payment pm ON pm.id = s.id WHERE true"
+        )
+        self._exec(
+            f"""
+            CREATE TEMP TABLE recon_multi ON COMMIT DROP AS
+            SELECT o.id AS order_id
+            FROM (SELECT pm.connection_id, pm.order_source_id FROM {payments}
+                    AND pm.status = 'succeeded' AND pm.order_source_id <> ''
+                  GROUP BY 1, 2 HAVING count(*) > 1) m
+            JOIN canonical_order o ON o.tenant_id = %(t)s AND o.connection_id = m.connection_id
+                                  AND o.source_id = m.order_source_id
+            """,
+            label="orders with several payments",
+        )
+        self._exec("UPDATE recon_cand c SET amount = true FROM recon_multi m WHERE c.order_id = m.order_id")
+        self._exec(
+            """
+            INSERT INTO recon_cand (order_id, amount, unpaid)
+            SELECT m.order_id, true, false FROM recon_multi m
+            WHERE NOT EXISTS (SELECT 1 FROM recon_cand c WHERE c.order_id = m.order_id)
             """
         )
         self._exec("ANALYZE recon_cand")

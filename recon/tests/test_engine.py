@@ -237,6 +237,32 @@ def test_an_incremental_run_keeps_an_order_mismatch_on_its_payout_like_a_full_ru
     assert status_of("po_1").status == "exceptions"
 
 
+@pytest.mark.parametrize(("amounts", "tolerance"), [((10000, 10000), 0), ((9990, 9990), 50)])
+def test_an_order_charged_twice_is_an_amount_mismatch(amounts, tolerance, tenant_settings):
+    tenant_settings(recon_amount_tolerance_minor=tolerance)
+    conn = connection()
+    # pi_1 is 100.00 and was charged twice; each charge alone matches it (within the
+    # tolerance), together they are about 200.00: both went out in po_1
+    first, second = amounts
+    write(
+        conn,
+        order_row("pi_1", total=10000),
+        payment_row("ch_1", order="pi_1", amount=first),
+        payment_row("ch_2", order="pi_1", amount=second),
+        line_row("txn_ch_1", payout="po_1", amount=first, fee=320, object_id="ch_1"),
+        line_row("txn_ch_2", payout="po_1", amount=second, fee=320, object_id="ch_2"),
+        payout_row("po_1", first + second - 640),
+        payout_own_line("po_1", first + second - 640),
+    )
+
+    reconcile()
+
+    mismatch = open_found()[("amount_mismatch", "pi_1")]
+    assert (mismatch.expected_minor, mismatch.actual_minor) == (10000, first + second)
+    assert mismatch.payout.source_id == "po_1"
+    assert status_of("po_1").status == "exceptions"
+
+
 def test_a_reversed_payout():
     conn = connection()
     # po_1 (96.80) was reversed by po_r (-96.80, original_payout po_1): nothing stays in the bank
