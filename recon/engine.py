@@ -389,7 +389,8 @@ class Engine:
         return [row[0] for row in self._rows(sql)]
 
     def _aged_orders(self, previous_cutoffs: dict[uuid.UUID, datetime | None]) -> None:
-        """Orders that passed the grace period since the last run: they may now be unpaid."""
+        """Orders, and payments taken after their order, that passed the grace period since
+        the last run: they may now be unpaid."""
         for connection_id, previous in previous_cutoffs.items():
             cutoff = self.cutoffs.get(connection_id)
             if previous is None or cutoff is None or previous >= cutoff:
@@ -400,6 +401,10 @@ class Engine:
                 SELECT o.connection_id, 'order', o.source_id FROM canonical_order o
                 WHERE o.tenant_id = %(t)s AND o.connection_id = %(conn)s
                   AND o.source_created_at > %(prev)s AND o.source_created_at <= %(cutoff)s
+                UNION ALL
+                SELECT pm.connection_id, 'payment', pm.source_id FROM canonical_payment pm
+                WHERE pm.tenant_id = %(t)s AND pm.connection_id = %(conn)s
+                  AND pm.source_created_at > %(prev)s AND pm.source_created_at <= %(cutoff)s
                 """,
                 {"conn": connection_id, "prev": previous, "cutoff": cutoff},
             )
@@ -799,7 +804,9 @@ class Engine:
             "order_unpaid": (
                 "x.payment_id IS NOT NULL AND x.p_eval AND x.order_id IS NOT NULL AND x.processor"
                 " AND NOT x.o_cancelled"
-                " AND x.o_created <= x.cutoff AND COALESCE(x.payout_source_id, '') = ''"
+                # the grace period runs from when the money was taken: an order authorized
+                # long ago and captured today is not late
+                " AND GREATEST(x.o_created, x.p_created) <= x.cutoff AND COALESCE(x.payout_source_id, '') = ''"
             ),
         }
         flagged = [f"CASE WHEN {cond} THEN {element} END AS {name}" for name, (cond, element) in problems.items()]

@@ -774,6 +774,33 @@ def test_order_paid_but_in_no_payout_after_the_grace_period(tenant_settings):
     assert ("order_unpaid", "pi_new") in found()
 
 
+def test_the_grace_period_runs_from_the_capture_not_from_the_order(tenant_settings):
+    tenant_settings(recon_unpaid_grace_days=7)
+    conn = connection()
+    now = timezone.now()
+    write(
+        conn,
+        *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+        payout_row("po_1", 9680),
+        payout_own_line("po_1", 9680),
+        # authorized ten days ago, captured an hour ago: its charge waits for the next payout
+        order_row("pi_late", total=5000, created=now - timedelta(days=10)),
+        payment_row("ch_late", order="pi_late", amount=5000, created=now - timedelta(hours=1)),
+    )
+
+    reconcile()
+    assert ("order_unpaid", "pi_late") not in found()
+
+    # eight days after the capture it is still in no payout: now it is late
+    later = now + timedelta(days=8)
+    write(conn, *sale(conn, 5, payout="po_5", amount=100, fee=33, created=later), payout_row("po_5", 67))
+    run = reconcile(now=later)
+
+    assert run.mode == "incremental"
+    unpaid = open_found()[("order_unpaid", "pi_late")]
+    assert (unpaid.expected_minor, unpaid.actual_minor) == (5000, 0)
+
+
 def test_order_awaiting_a_capture_is_short_only_after_the_grace_period(tenant_settings):
     tenant_settings(recon_unpaid_grace_days=7)
     conn = connection()
