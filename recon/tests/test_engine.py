@@ -240,9 +240,10 @@ def test_an_incremental_run_keeps_an_order_mismatch_on_its_payout_like_a_full_ru
 @pytest.mark.parametrize(("amounts", "tolerance"), [((10000, 10000), 0), ((9990, 9990), 50)])
 def test_an_order_charged_twice_is_an_amount_mismatch(amounts, tolerance, tenant_settings):
     tenant_settings(recon_amount_tolerance_minor=tolerance)
-    conn = connection()
-    # pi_1 is 100.00 and was charged twice; each charge alone matches it (within the
-    # tolerance), together they are about 200.00: both went out in po_1
+    conn = connection("shopify")
+    # a Shopify order of 100.00 charged twice; each charge alone matches it (within the
+    # tolerance), together they are about 200.00: both went out in po_1 (a Stripe order is a
+    # PaymentIntent, which cannot have two succeeded charges)
     first, second = amounts
     write(
         conn,
