@@ -1041,15 +1041,16 @@ class Engine:
                    g.source_created_at::date
             FROM (
                 SELECT op.order_id, op.order_ref, op.connection_id, op.o_cur, op.source_created_at, op.cutoff,
-                       sum(op.amount_minor) FILTER (WHERE op.processor) AS expected,
-                       bool_or(op.paid_out AND op.processor) AS any_paid,
+                       -- what the processor still owes: its payments of the order in no payout
+                       -- (one paid out does not clear another that never was)
+                       sum(op.amount_minor) FILTER (WHERE op.processor AND NOT op.paid_out) AS expected,
                        jsonb_agg(jsonb_build_object('type', 'payment', 'id', op.payment_id,
                                                     'source_id', op.payment_ref))
-                           FILTER (WHERE op.processor) AS payments
+                           FILTER (WHERE op.processor AND NOT op.paid_out) AS payments
                 FROM recon_order_pay op WHERE op.unpaid
                 GROUP BY op.order_id, op.order_ref, op.connection_id, op.o_cur, op.source_created_at, op.cutoff
             ) g
-            WHERE NOT g.any_paid AND g.expected IS NOT NULL
+            WHERE g.expected <> 0
             """
         )
 

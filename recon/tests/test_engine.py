@@ -775,6 +775,26 @@ def test_order_paid_but_in_no_payout_after_the_grace_period(tenant_settings):
     assert ("order_unpaid", "pi_new") in found()
 
 
+def test_a_payment_in_no_payout_is_owed_even_if_another_of_its_order_was_paid_out():
+    conn = connection("shopify")
+    # pi_1 is 120.00: ch_a (100.00) went out in po_1; ch_b (20.00, a month ago) never did
+    write(
+        conn,
+        order_row("pi_1", total=12000),
+        payment_row("ch_a", order="pi_1", amount=10000),
+        line_row("txn_a", payout="po_1", amount=10000, fee=320, object_id="ch_a"),
+        payout_row("po_1", 9680),
+        payout_own_line("po_1", 9680),
+        payment_row("ch_b", order="pi_1", amount=2000),
+    )
+
+    reconcile()
+
+    unpaid = open_found()[("order_unpaid", "pi_1")]
+    assert (unpaid.expected_minor, unpaid.actual_minor) == (2000, 0)  # the 20.00 still owed
+    assert [p["source_id"] for p in unpaid.involved if p["type"] == "payment"] == ["ch_b"]
+
+
 def test_the_grace_period_runs_from_the_capture_not_from_the_order(tenant_settings):
     tenant_settings(recon_unpaid_grace_days=7)
     conn = connection()
