@@ -1093,44 +1093,44 @@ class Engine:
             """
         )
         # The payout a refund or dispute exception belongs to: the one its line went out in.
-        self._exec(
-            """
-            UPDATE recon_found f SET payout_id = lp.payout_id
-            FROM (
-                SELECT f2.reason, f2.subject_id, min(po.id::text)::uuid AS payout_id
-                FROM recon_found f2
-                JOIN canonical_payoutline l ON l.tenant_id = %(t)s AND l.connection_id = f2.connection_id
-                                           AND l.source_object_id = f2.subject_ref
-                JOIN canonical_payout po ON po.tenant_id = %(t)s AND po.connection_id = l.connection_id
-                                        AND po.source_id = l.payout_source_id
-                WHERE f2.subject_type IN ('payment', 'refund', 'dispute') AND f2.payout_id IS NULL
-                  AND l.reporting_category IN ('charge', 'refund', 'refund_failure', 'dispute')
-                GROUP BY f2.reason, f2.subject_id
-            ) lp
-            WHERE f.reason = lp.reason AND f.subject_id = lp.subject_id
-            """
+        self._attach_payouts(
+            to_lines="""JOIN canonical_payoutline l ON l.tenant_id = %(t)s AND l.connection_id = f2.connection_id
+                                                   AND l.source_object_id = f2.subject_ref""",
+            where="""f2.subject_type IN ('payment', 'refund', 'dispute')
+                     AND l.reporting_category IN ('charge', 'refund', 'refund_failure', 'dispute')""",
+            label="payouts of payments', refunds' and disputes' exceptions",
         )
         # An order's amount mismatch belongs to the first payout its payments went out in. An
         # incremental run may have read those payments' lines without their payouts (outside
         # its scope): looked up here, so it attaches the exception where a full run does.
+        self._attach_payouts(
+            to_lines="""JOIN canonical_payment pm ON pm.tenant_id = %(t)s AND pm.connection_id = f2.connection_id
+                                                 AND pm.order_source_id = f2.subject_ref AND pm.status = 'succeeded'
+                        JOIN canonical_payoutline l ON l.tenant_id = %(t)s AND l.connection_id = pm.connection_id
+                                                   AND l.source_object_id = pm.source_id
+                                                   AND l.reporting_category = 'charge'""",
+            where="f2.subject_type = 'order' AND f2.reason = 'amount_mismatch'",
+            label="payouts of orders' amount mismatches",
+        )
+
+    def _attach_payouts(self, *, to_lines: str, where: str, label: str) -> None:
+        """Findings (``f2``, matching ``where``) with no payout yet get the first payout of the
+        lines (``l``) that ``to_lines`` joins them to."""
         self._exec(
-            """
+            f"""
             UPDATE recon_found f SET payout_id = lp.payout_id
             FROM (
                 SELECT f2.reason, f2.subject_id, min(po.id::text)::uuid AS payout_id
                 FROM recon_found f2
-                JOIN canonical_payment pm ON pm.tenant_id = %(t)s AND pm.connection_id = f2.connection_id
-                                         AND pm.order_source_id = f2.subject_ref AND pm.status = 'succeeded'
-                JOIN canonical_payoutline l ON l.tenant_id = %(t)s AND l.connection_id = pm.connection_id
-                                           AND l.source_object_id = pm.source_id AND l.reporting_category = 'charge'
+                {to_lines}
                 JOIN canonical_payout po ON po.tenant_id = %(t)s AND po.connection_id = l.connection_id
                                         AND po.source_id = l.payout_source_id
-                WHERE f2.subject_type = 'order' AND f2.reason = 'amount_mismatch' AND f2.payout_id IS NULL
+                WHERE f2.payout_id IS NULL AND {where}
                 GROUP BY f2.reason, f2.subject_id
             ) lp
             WHERE f.reason = lp.reason AND f.subject_id = lp.subject_id
             """,
-            label="payouts of orders' amount mismatches",
+            label=label,
         )
 
     def _evaluate_payouts(self) -> None:
