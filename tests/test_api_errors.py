@@ -24,6 +24,17 @@ def test_a_path_that_names_no_endpoint_is_a_json_404(api_as, tenant_a):
     assert "slash" not in unknown.json()["detail"]
 
 
+def test_a_post_to_a_mistyped_path_is_answered_like_any_other_not_a_csrf_page(api_as, tenant_a):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)  # as curl or any integrator calls it
+    client.credentials(HTTP_AUTHORIZATION=api_as(tenant_a.owner, tenant_a.tenant)._credentials["HTTP_AUTHORIZATION"])
+
+    response = client.post("/api/v1/recon/runs", {}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
 def test_a_missing_object_is_not_found_without_naming_its_model(api_as, tenant_a):
     response = api_as(tenant_a.owner, tenant_a.tenant).get(
         "/api/v1/recon/exceptions/00000000-0000-0000-0000-000000000000/"
