@@ -1143,6 +1143,7 @@ class Engine:
                                      occurred_on)
         """
         occurred = "COALESCE(po.arrival_date, po.source_created_at::date)"
+        unlisted_ok = sql_list(NOT_PAID_YET + FAILED_PAYOUT_STATUSES)  # statuses where no lines is no mismatch
         self._exec(
             f"""{insert}
             SELECT 'payout_total_mismatch', 'payout', po.id, po.source_id, po.id, po.connection_id, {inv},
@@ -1151,7 +1152,9 @@ class Engine:
             FROM ({payouts}) po LEFT JOIN recon_eval ev ON ev.payout_id = po.id
             WHERE po.reversal_of_source_id = ''
               AND (po.automatic OR COALESCE(ev.line_count, 0) > 0)
-              AND NOT (COALESCE(ev.line_count, 0) = 0 AND po.status IN {sql_list(NOT_PAID_YET)})
+              -- no lines yet while it is on its way; none at all for one that failed first
+              -- (payout_failed says that already)
+              AND NOT (COALESCE(ev.line_count, 0) = 0 AND po.status IN {unlisted_ok})
               AND COALESCE(ev.lines_total, 0) <> po.amount_minor
             """
         )

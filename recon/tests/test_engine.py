@@ -264,6 +264,16 @@ def test_an_order_charged_twice_is_an_amount_mismatch(amounts, tolerance, tenant
     assert status_of("po_1").status == "exceptions"
 
 
+def test_a_payout_that_failed_before_it_listed_any_line_is_reported_once():
+    conn = connection()
+    # po_x (50.00, automatic) failed at once: the processor lists no lines for it
+    write(conn, payout_row("po_x", 5000, status="failed", failure_code="invalid_account_number"))
+
+    reconcile()
+
+    assert {reason for reason, ref in open_found() if ref == "po_x"} == {"payout_failed"}
+
+
 def test_a_reversed_payout():
     conn = connection()
     # po_1 (96.80) was reversed by po_r (-96.80, original_payout po_1): nothing stays in the bank
