@@ -42,11 +42,19 @@ def login_page(request: HttpRequest) -> HttpResponse:
                 if membership is not None:
                     request.session[SESSION_TENANT_KEY] = str(membership.tenant_id)
                     services.login_audit(user=user, email=email, tenant=membership.tenant, success=True)
-                next_url = request.GET.get("next") or ""
-                if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-                    next_url = ""
-                return redirect(next_url or "dashboard")
+                return redirect(_local_path(request, request.GET.get("next")))
     return render(request, "registration/login.html", {"form": form}, status=200 if not form.errors else 400)
+
+
+def _local_path(request: HttpRequest, next_url: str | None) -> str:
+    """Where to go back to after signing in or switching tenant: a path of this site, never
+    another host nor a view name; the dashboard otherwise."""
+    next_url = next_url or ""
+    if next_url.startswith("/") and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return reverse("dashboard")
 
 
 @require_POST
@@ -62,12 +70,7 @@ def switch_tenant_page(request: HttpRequest) -> HttpResponse:
     target = services.find_tenant(request.POST.get("tenant", ""))
     if target is None or active_membership(request.user, target) is None:
         return render(request, "404.html", status=404)
-    # Only a path of this site (never another host), checked before anything is switched.
-    next_url = request.POST.get("next") or ""
-    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = reverse("dashboard")
+    next_url = _local_path(request, request.POST.get("next"))  # checked before anything is switched
     services.membership_for_login(user=request.user, tenant=target)
     request.session[SESSION_TENANT_KEY] = str(target.pk)
     from audit.services import audit_record

@@ -167,3 +167,13 @@ def test_an_htmx_action_after_the_session_ended_sends_the_window_to_sign_in(tena
 
     assert (response.status_code, response["HX-Redirect"]) == (401, back_to)
     assert (plain.status_code, plain["Location"]) == (302, "/login/?next=/recon/%3Fstate%3Dopen")
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [("/recon/?state=open", "/recon/?state=open"), ("https://evil.example/phish", "/"), ("nosuchview", "/")],
+)
+def test_signing_in_goes_back_only_to_a_page_of_this_site(browser, tenant_a, next_url, lands_on):
+    response = browser.post(f"/login/?next={next_url}", {"email": "owner@acme.example.com", "password": PASSWORD})
+
+    assert (response.status_code, response["Location"]) == (302, lands_on)
