@@ -226,6 +226,29 @@ _SYSTEM_AUDIT = """
 """
 
 
+# A person resolved it, and the engine now finds more wrong than was there then (``f`` the
+# finding, ``e`` the exception as last seen): it is reopened, since what the person accepted is
+# no longer what is there. The same or less leaves a person's resolution alone. With one
+# currency (or one amount) the size is the difference; with two, each amount on its own.
+_GREW = """(
+    (f.expected_currency, f.actual_currency) IS DISTINCT FROM (e.expected_currency, e.actual_currency)
+    OR CASE WHEN f.expected_currency = f.actual_currency OR '' IN (f.expected_currency, f.actual_currency)
+            THEN abs(COALESCE(f.actual_minor, 0) - COALESCE(f.expected_minor, 0))
+                 > abs(COALESCE(e.actual_minor, 0) - COALESCE(e.expected_minor, 0))
+            ELSE abs(COALESCE(f.expected_minor, 0)) > abs(COALESCE(e.expected_minor, 0))
+                 OR abs(COALESCE(f.actual_minor, 0)) > abs(COALESCE(e.actual_minor, 0)) END
+)"""
+
+
+def _major(amount: str, currency: str) -> str:
+    """An amount column in words for a note: ``96.80 USD``, or ``none``."""
+    exponent = exponent_sql(currency)
+    return (
+        f"CASE WHEN {amount} IS NULL THEN 'none' ELSE rtrim(round({amount}::numeric / power(10::numeric, "
+        f"{exponent}), {exponent})::text || ' ' || upper({currency})) END"
+    )
+
+
 def _ref(kind: str, id_col: str, ref_col: str) -> str:
     return f"jsonb_build_object('type', '{kind}', 'id', {id_col}, 'source_id', {ref_col})"
 
@@ -1234,17 +1257,22 @@ class Engine:
 
         Known ones get the machine fields and ``last_seen_run``; their state and a person's
         note stay as they are, except that one the engine itself had closed is reopened (its
-        cause is back). Whatever this evaluation could have found again and did not is closed
+        cause is back), and so is one a person resolved whose difference has grown since
+        (``_GREW``). Whatever this evaluation could have found again and did not is closed
         by the system, acknowledged ones included (a person's note stays). An insert and an
         update rather than one ``ON CONFLICT`` upsert: on a first run (~100k new rows) the
         speculative insertion of an upsert costs a third more, and runs of a tenant are
         serialized (``recon.services``), so nothing else inserts exceptions in between.
         """
         self._exec(
-            """
+            f"""
             CREATE TEMP TABLE recon_merge ON COMMIT DROP AS
             SELECT DISTINCT ON (f.reason, f.subject_id) f.*, e.id AS existing_id,
-                   COALESCE(e.state = 'resolved' AND e.resolved_by_kind = 'system', false) AS reopen
+                   COALESCE(e.state = 'resolved' AND e.resolved_by_kind = 'system', false) AS reopen,
+                   COALESCE(e.state = 'resolved' AND e.resolved_by_kind <> 'system' AND {_GREW}, false) AS grew,
+                   format('larger than when it was resolved: then %%s expected, %%s actual (run %%s)',
+                          {_major("e.expected_minor", "e.expected_currency")},
+                          {_major("e.actual_minor", "e.actual_currency")}, %(run)s::text) AS grew_note
             FROM recon_found f
             LEFT JOIN recon_reconexception e ON e.tenant_id = %(t)s AND e.reason = f.reason
                                             AND e.subject_id = f.subject_id
@@ -1260,16 +1288,19 @@ class Engine:
                 involved = f.involved, expected_minor = f.expected_minor, expected_currency = f.expected_currency,
                 actual_minor = f.actual_minor, actual_currency = f.actual_currency, detail = f.detail,
                 occurred_on = f.occurred_on, last_seen_run_id = %(run)s, last_seen_at = %(now)s,
-                state = CASE WHEN f.reopen THEN 'open' ELSE e.state END,
-                state_changed_at = CASE WHEN f.reopen THEN %(now)s ELSE e.state_changed_at END,
-                resolved_by_kind = CASE WHEN f.reopen THEN '' ELSE e.resolved_by_kind END,
-                resolved_at = CASE WHEN f.reopen THEN NULL ELSE e.resolved_at END,
-                system_note = CASE WHEN f.reopen THEN %(reopen_note)s ELSE e.system_note END
+                state = CASE WHEN f.reopen OR f.grew THEN 'open' ELSE e.state END,
+                state_changed_at = CASE WHEN f.reopen OR f.grew THEN %(now)s ELSE e.state_changed_at END,
+                resolved_by_kind = CASE WHEN f.reopen OR f.grew THEN '' ELSE e.resolved_by_kind END,
+                resolved_by_id = CASE WHEN f.grew THEN NULL ELSE e.resolved_by_id END,
+                resolved_by_email = CASE WHEN f.grew THEN '' ELSE e.resolved_by_email END,
+                resolved_at = CASE WHEN f.reopen OR f.grew THEN NULL ELSE e.resolved_at END,
+                system_note = CASE WHEN f.reopen THEN %(reopen_note)s WHEN f.grew THEN f.grew_note
+                                   ELSE e.system_note END
             FROM recon_merge f
             WHERE e.tenant_id = %(t)s AND e.id = f.existing_id
             """
         )
-        result.exceptions_reopened = self._rows("SELECT count(*) FROM recon_merge WHERE reopen")[0][0]
+        result.exceptions_reopened = self._rows("SELECT count(*) FROM recon_merge WHERE reopen OR grew")[0][0]
         result.exceptions_updated = updated - result.exceptions_reopened
         result.exceptions_opened = self._exec(
             """
@@ -1311,10 +1342,11 @@ class Engine:
         self._exec(
             f"""
             WITH reopened AS (
-                SELECT existing_id AS id, reason, subject_ref, 'resolved'::text AS previous
-                FROM recon_merge WHERE reopen
+                SELECT existing_id AS id, reason, subject_ref, 'resolved'::text AS previous,
+                       CASE WHEN reopen THEN %(reopen_note)s ELSE grew_note END AS note
+                FROM recon_merge WHERE reopen OR grew
             )
-            {_SYSTEM_AUDIT.format(rows="reopened", to="'open'", note="%(reopen_note)s")}
+            {_SYSTEM_AUDIT.format(rows="reopened", to="'open'", note="r.note")}
             """
         )
 

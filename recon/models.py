@@ -197,7 +197,9 @@ class ReconException(TenantScopedModel):
     state and ``note``. When the cause disappears the engine resolves it itself
     (``resolved_by_kind = "system"``, ``system_note = "cause gone (run …)"``) and reopens
     it if the cause comes back; it never touches ``note`` nor an acknowledged or
-    person-resolved state while the cause persists.
+    person-resolved state while the cause persists, unless it grows: a person-resolved one
+    whose difference becomes larger is reopened, with the amounts the person saw in
+    ``system_note``.
     """
 
     reason = models.CharField(max_length=40, choices=Reason.choices)

@@ -222,6 +222,29 @@ def test_a_person_resolved_exception_stays_resolved_while_the_cause_persists(ten
     assert ReconPayout.objects.get(payout__source_id="po_1").status == "reconciled"
 
 
+def test_a_person_resolved_exception_reopens_when_the_difference_grows(tenant_a):
+    conn = connection()
+    short_payout(conn, 1)  # pays 100.00 for lines netting 96.80: 3.20 off
+    reconcile()
+    exception_resolve(actor=tenant_a.accountant, exception=ReconException.objects.get(), note="bank fee, booked")
+
+    write(conn, payout_row("po_1", 15000), payout_own_line("po_1", 15000))  # now 53.20 off
+    run = reconcile()
+    exception = ReconException.objects.get(reason="payout_total_mismatch")
+
+    assert (exception.state, exception.resolved_by_kind, exception.resolved_by_email) == ("open", "", "")
+    assert (exception.expected_minor, exception.actual_minor) == (9680, 15000)
+    assert exception.note == "bank fee, booked"  # the person's words stay
+    assert exception.system_note == (
+        f"larger than when it was resolved: then 96.80 USD expected, 100.00 USD actual (run {run.pk})"
+    )
+    assert run.exceptions_reopened == 1
+    assert ReconPayout.objects.get(payout__source_id="po_1").status == "exceptions"
+    reopened = AuditEvent.objects.get(target_id=str(exception.pk), action="recon.exception_reopened")
+    assert (reopened.actor_kind, reopened.detail["from"], reopened.detail["note"]) == (
+        "system", "resolved", exception.system_note)  # fmt: skip
+
+
 # ---------------------------------------------------------------------- freshness
 
 
