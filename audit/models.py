@@ -7,6 +7,8 @@ snapshot rather than a foreign key: deleting a user must not rewrite history.
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 from django.utils import timezone
 
@@ -37,3 +39,8 @@ class AuditEvent(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+    @property
+    def detail_text(self) -> str:
+        """The detail on one line, as the log page shows it ("" when there is none)."""
+        return json.dumps(self.detail, ensure_ascii=False, sort_keys=True, default=str) if self.detail else ""

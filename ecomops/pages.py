@@ -85,6 +85,31 @@ def bad_filter_response(errors: Mapping[str, Any]) -> HttpResponse:
     return HttpResponse(f"Bad filter: {text}", status=400, content_type="text/plain; charset=utf-8")
 
 
+def csv_download(
+    request: HttpRequest,
+    *,
+    rows: Callable[[], Any],
+    columns: list[str],
+    filename: str,
+    row: Callable[[Any], Any] | None = None,
+    bad_filter: tuple[type[Exception], ...] = (),
+) -> HttpResponse:
+    """A list as filtered on its page (every page of it) as CSV, for users who may export.
+
+    ``rows()`` is the selector; a filter it refuses (``bad_filter``, whose ``errors`` or
+    ``message_dict`` say why) is a 400 in words.
+    """
+    from canonical.exports import csv_response
+
+    if not request.user.has_perm("tenants.export_data"):
+        return render(request, "403.html", {"perm": "tenants.export_data"}, status=403)
+    try:
+        found = rows()
+    except bad_filter as exc:
+        return bad_filter_response(getattr(exc, "errors", None) or getattr(exc, "message_dict", {}))
+    return csv_response(found, columns, filename, row=row)
+
+
 def filtered_page(
     request: HttpRequest,
     *,

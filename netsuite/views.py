@@ -3,13 +3,17 @@ place through ``netsuite.services`` (audited, exactly once, as through the API).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from ecomops.pages import action_answer, filtered_page, render_page, tenant_page
+from ecomops.money import major_units
+from ecomops.pages import action_answer, csv_download, filtered_page, page_filters, render_page, tenant_page
 from netsuite import selectors, services
 from netsuite.filters import PostingFilter
+from netsuite.models import NetsuitePosting
 from netsuite.selectors import FilterError
 from tenants.services import ServiceError
 
@@ -21,8 +25,55 @@ ACTIONS = {
 }
 
 
+# Every journal entry as a controller hands the list on: amounts exact, in major units.
+POSTING_CSV_COLUMNS = [
+    "payout",
+    "kind",
+    "amount",
+    "currency",
+    "arrival_date",
+    "state",
+    "external_id",
+    "netsuite_journal",
+    "attempts",
+    "error_code",
+    "last_error",
+    "approved_by",
+    "approved_at",
+    "posted_at",
+]
+
+
+def _posting_csv_row(p: NetsuitePosting) -> list[Any]:
+    return [
+        p.source_id,
+        p.kind,
+        major_units(p.amount_minor, p.currency, p.source),
+        p.currency,
+        p.arrival_date or "",
+        p.state,
+        p.external_id,
+        p.netsuite_internal_id,
+        p.attempts,
+        p.error_code,
+        p.last_error,
+        p.approved_by_email or ("automatic" if p.approved_at else ""),
+        p.approved_at.isoformat() if p.approved_at else "",
+        p.posted_at.isoformat() if p.posted_at else "",
+    ]
+
+
 @tenant_page("netsuite.view_netsuiteposting")
 def posting_list(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "csv":
+        return csv_download(
+            request,
+            rows=lambda: selectors.posting_list(user=request.user, filters=page_filters(request, DEFAULT_FILTER)),
+            columns=POSTING_CSV_COLUMNS,
+            filename="postings",
+            row=_posting_csv_row,
+            bad_filter=(FilterError,),
+        )
     context = filtered_page(
         request,
         filterset_class=PostingFilter,

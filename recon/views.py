@@ -15,7 +15,14 @@ from django.views.decorators.http import require_POST
 
 from canonical.exports import csv_response
 from ecomops.money import format_minor, major_units
-from ecomops.pages import action_answer, bad_filter_response, filtered_page, page_filters, render_page, tenant_page
+from ecomops.pages import (
+    action_answer,
+    csv_download,
+    filtered_page,
+    page_filters,
+    render_page,
+    tenant_page,
+)
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
@@ -78,21 +85,17 @@ def _exception_csv_row(e: Any) -> list[Any]:
     ]
 
 
-def _exceptions_csv(request: HttpRequest) -> HttpResponse:
-    """The queue as filtered on the page (every page of it) as CSV, for users who may export."""
-    if not request.user.has_perm("tenants.export_data"):
-        return render(request, "403.html", status=403)
-    try:
-        rows = selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE))
-    except ValidationError as exc:
-        return bad_filter_response(exc.message_dict)
-    return csv_response(rows, EXCEPTION_CSV_COLUMNS, "exceptions", row=_exception_csv_row)
-
-
 @tenant_page("recon.view_reconexception")
 def exception_queue(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
-        return _exceptions_csv(request)
+        return csv_download(
+            request,
+            rows=lambda: selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE)),
+            columns=EXCEPTION_CSV_COLUMNS,
+            filename="exceptions",
+            row=_exception_csv_row,
+            bad_filter=(ValidationError,),
+        )
     context = filtered_page(
         request,
         filterset_class=ReconExceptionFilter,

@@ -117,3 +117,40 @@ def test_what_cannot_be_done_is_said_in_the_row(postings) -> None:  # type: igno
     posted.refresh_from_db()
     assert posted.state == PostingState.POSTED
     assert client.post("/postings/00000000-0000-0000-0000-000000000000/approve/").status_code == 404
+
+
+def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_postings_download_as_filtered_on_the_page(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("accountant")
+
+    first = _csv(client.get("/postings/", {"format": "csv"}))  # the page's default: drafts and failures
+    posted = _csv(client.get("/postings/", {"state": "posted", "format": "csv"}))
+    page = client.get("/postings/").content.decode()
+
+    assert sorted((r["payout"], r["state"]) for r in first) == [("po_pg_1", "draft"), ("po_pg_3", "failed")]
+    failed = next(r for r in first if r["payout"] == "po_pg_3")
+    assert failed["last_error"] == "NetSuite: the accounting period is closed"
+    assert (failed["amount"], failed["currency"]) == (
+        f"{postings['po_pg_3'].amount_minor / 100:.2f}", postings["po_pg_3"].currency)  # fmt: skip
+    assert [(r["payout"], r["netsuite_journal"]) for r in posted] == [("po_pg_2", "901")]
+    assert 'format=csv" download>Download CSV' in page
+
+
+def test_postings_download_needs_the_export_right_and_good_filters(postings) -> None:  # type: ignore[no-untyped-def]
+    viewer = signed_in("viewer")
+
+    refused = viewer.get("/postings/", {"format": "csv"})
+    bad = signed_in("accountant").get("/postings/", {"state": "lost", "format": "csv"})
+
+    assert refused.status_code == 403
+    assert "Download CSV" not in viewer.get("/postings/").content.decode()
+    assert bad.status_code == 400
+    assert bad.content.decode().startswith("Bad filter: state:")
