@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import stripe
@@ -19,10 +20,11 @@ import structlog
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from audit.models import Outcome
+from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
 from connections.models import Connection, Provider, WebhookEvent
 from connections.sync.runner import sync_start
@@ -122,15 +124,28 @@ def _duplicate(connection: Connection, event_id: str, event_type: str) -> JsonRe
     return JsonResponse({"status": "duplicate", "event_id": event_id}, status=200)
 
 
+# Rejections are audited at most once a minute per connection: anyone who knows an endpoint's
+# URL can post to it, and the audit log is append-only, so a flood of forged calls must not
+# grow it without bound. Every rejection is still logged.
+REJECTION_AUDIT_SECONDS = 60
+
+
 def _rejected(connection: Connection, reason: str) -> JsonResponse:
-    audit_record(
+    recently = AuditEvent.objects.filter(
+        tenant_id=connection.tenant_id,
+        created_at__gte=timezone.now() - timedelta(seconds=REJECTION_AUDIT_SECONDS),
         action="webhook.rejected",
-        actor_kind="webhook",
-        target=connection,
-        outcome=Outcome.DENIED,
-        detail={"reason": reason},
-    )
-    logger.warning("webhook_rejected", connection_id=str(connection.pk), reason=reason)
+        target_id=str(connection.pk),
+    ).exists()
+    if not recently:
+        audit_record(
+            action="webhook.rejected",
+            actor_kind="webhook",
+            target=connection,
+            outcome=Outcome.DENIED,
+            detail={"reason": reason, "note": f"later rejections within {REJECTION_AUDIT_SECONDS} s are only logged"},
+        )
+    logger.warning("webhook_rejected", connection_id=str(connection.pk), reason=reason, audited=not recently)
     return _refuse(reason)
 
 

@@ -246,3 +246,24 @@ def test_a_delivery_whose_sync_could_not_be_queued_is_processed_when_retried(hoo
     assert retried.status_code == 202
     jobs, events, _ = _state(tenant_a.tenant, in_tenant)
     assert (jobs, events) == ([("webhook", ["ch_123", "pi_777"])], 1)
+
+
+def test_a_flood_of_forged_calls_is_audited_once_a_minute_per_connection(hooks, tenant_a, in_tenant, monkeypatch):
+    from connections import webhooks
+
+    stripe_conn, shop_conn = hooks
+    body = stripe_event()
+    client = Client()
+
+    answers = {post_stripe(client, stripe_conn, body, "t=1,v1=forged").status_code for _ in range(30)}
+    shop = client.post(f"/webhooks/shopify/{shop_conn.pk}/", b"{}", content_type="application/json")
+
+    assert (answers, shop.status_code) == ({400}, 400)  # every forged call is refused
+    with in_tenant(tenant_a.tenant):
+        audited = list(AuditEvent.objects.filter(action="webhook.rejected").values_list("target_id", flat=True))
+    assert sorted(audited) == sorted([str(stripe_conn.pk), str(shop_conn.pk)])  # once per connection
+
+    monkeypatch.setattr(webhooks, "REJECTION_AUDIT_SECONDS", 0)  # a minute later
+    post_stripe(client, stripe_conn, body, "t=1,v1=forged")
+    with in_tenant(tenant_a.tenant):
+        assert AuditEvent.objects.filter(action="webhook.rejected", target_id=str(stripe_conn.pk)).count() == 2
