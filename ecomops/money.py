@@ -3,7 +3,7 @@
 Stripe documents its own list (docs.stripe.com/currencies): zero-decimal currencies, and
 three-decimal ones. Where Stripe differs from ISO 4217 (ISK, HUF, TWD, UGX are sent with two
 decimals; MGA is zero-decimal), amounts in its API follow its list, so a conversion must too.
-Shopify speaks ISO 4217 (``connections.shopify.money.currency_exponent``, CLDR via babel).
+Shopify speaks ISO 4217 (``connections.shopify.money.currency_exponent``, ISO's minor units).
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
+
+from connections.shopify.money import currency_exponent as iso_exponent
 
 Source = Literal["stripe", "shopify"]
 EntryKind = Literal["payout", "reversal"]
@@ -177,7 +179,7 @@ class JournalLine:
 
 
 def currency_exponent(currency: str, override: int | None = None) -> int:
-    """Minor-unit exponent: ``override`` if given, else ISO 4217 via babel (JPY 0, USD 2, KWD 3)."""
+    """Minor-unit exponent: ``override`` if given, else ISO 4217's (JPY 0, USD 2, KWD 3, RSD 2)."""
     code = currency.upper()
     if code not in _known_currencies():
         raise JournalBuildError(f"unknown ISO 4217 currency {currency!r}")
@@ -185,7 +187,7 @@ def currency_exponent(currency: str, override: int | None = None) -> int:
         if not 0 <= override <= 4:
             raise JournalBuildError(f"implausible currency exponent {override} for {code}")
         return override
-    return int(get_currency_precision(code))
+    return iso_exponent(code)
 
 
 def minor_to_decimal(amount_minor: int, exponent: int) -> Decimal:

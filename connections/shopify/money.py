@@ -15,18 +15,19 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-try:  # babel carries CLDR's currency data: the exponent of every ISO 4217 currency
-    from babel.numbers import get_currency_precision as _babel_precision
+try:  # babel knows which codes are ISO 4217 currencies (CLDR's list)
     from babel.numbers import is_currency as _babel_is_currency
-except ImportError:  # pragma: no cover - babel is a pinned requirement; the table keeps us honest without it
-    _babel_precision = None
+except ImportError:  # pragma: no cover - babel is a pinned requirement
     _babel_is_currency = None
 
-# Without babel: the ISO 4217 currencies whose exponent is not 2. Every other code is taken as 2.
-_NON_TWO_DIGIT_EXPONENTS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "IQD", "JPY", "KMF", "KRW"), 0),
+# ISO 4217's minor units where they are not 2 (the ISO 4217 list, "List One"). Not CLDR's
+# digits, which babel's get_currency_precision gives: CLDR says how many decimals people are
+# shown (0 for RSD, IQD, LBP, YER...), while an amount may carry ISO's (Shopify sends
+# "1299.50" RSD), and a conversion must never refuse a valid amount.
+ISO_4217_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"), 0),
     **dict.fromkeys(("PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(["BHD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
     "CLF": 4,
     "UYW": 4,
 }
@@ -43,7 +44,7 @@ class MoneyError(ValueError):
 
 @lru_cache(maxsize=512)
 def currency_exponent(currency: str) -> int:
-    """Number of decimal digits of the currency's minor unit (USD 2, JPY 0, KWD 3).
+    """Number of decimal digits of the currency's ISO 4217 minor unit (USD 2, JPY 0, KWD 3, RSD 2).
 
     Raises ``MoneyError`` for a code that is not a currency, so a typo never defaults to 2.
     """
@@ -52,13 +53,10 @@ def currency_exponent(currency: str) -> int:
     code = currency.strip().upper()
     if code in _SHOPIFY_EXTRA_CURRENCIES:
         return _SHOPIFY_EXTRA_CURRENCIES[code]
-    if _babel_precision is not None and _babel_is_currency is not None:
-        if not _babel_is_currency(code):
-            raise MoneyError(f"unknown currency code {currency!r}")
-        return int(_babel_precision(code))
-    if len(code) != 3 or not code.isalpha():  # pragma: no cover - fallback path
+    known = _babel_is_currency(code) if _babel_is_currency is not None else len(code) == 3 and code.isalpha()
+    if not known:
         raise MoneyError(f"unknown currency code {currency!r}")
-    return _NON_TWO_DIGIT_EXPONENTS.get(code, 2)  # pragma: no cover - fallback path
+    return ISO_4217_EXPONENTS.get(code, 2)
 
 
 def to_minor_units(amount: str | int | Decimal, currency: str) -> int:

@@ -11,10 +11,27 @@ from connections.shopify.money import MoneyError, currency_exponent, format_mino
 
 @pytest.mark.parametrize(
     ("currency", "exponent"),
-    [("USD", 2), ("usd", 2), ("JPY", 0), ("KWD", 3), ("BHD", 3), ("CLP", 0), ("EUR", 2), ("JEP", 2)],
+    [("USD", 2), ("usd", 2), ("JPY", 0), ("KWD", 3), ("BHD", 3), ("CLP", 0), ("EUR", 2), ("JEP", 2), ("ISK", 0)],
 )
 def test_currency_exponent(currency: str, exponent: int) -> None:
     assert currency_exponent(currency) == exponent
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        # ISO 4217 gives these decimals where CLDR (what a price is shown with) gives none: an
+        # amount with them is money Shopify sends, not an error
+        ("1299.50", "RSD", 129950),
+        ("0.250", "IQD", 250),
+        ("12.34", "LBP", 1234),
+        ("99.99", "YER", 9999),
+        ("5.25", "AFN", 525),
+        ("10.10", "MGA", 1010),
+    ],
+)
+def test_iso_4217_minor_units_not_cldr_display_digits(amount: str, currency: str, minor: int) -> None:
+    assert to_minor_units(amount, currency) == minor
 
 
 @pytest.mark.parametrize(
