@@ -118,7 +118,8 @@ class PayoutTable(CanonicalTable):
         )
 
     def render_source_id(self, value, record):
-        return format_html('<a href="?table=payout_lines&payout_source_id={}">{}</a>', value, value)
+        # another table: the whole page (its tabs and filters), not only the table swapped
+        return format_html('<a href="?table=payout_lines&payout_source_id={}" hx-boost="false">{}</a>', value, value)
 
 
 class PayoutLineTable(CanonicalTable):

@@ -66,6 +66,27 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     assert page.locator("table.data tbody tr").count() > 3
     page.screenshot(path=str(tmp_path / "data.png"), full_page=True)
     screenshot(page, "data.png", full_page=False)
+    # sorting swaps the table in place and keeps its rows
+    shown = page.locator("table.data tbody tr").count()
+    page.locator("table.data thead th a", has_text="Amount").click()
+    page.wait_for_url(re.compile(r"sort=amount_minor"))
+    page.wait_for_selector("table.data tbody tr")
+    assert page.locator("table.data tbody tr").count() == shown
+    # a payout's id opens its lines: the other table, with its own tab
+    payout_id = page.locator("table.data tbody tr td a").first.inner_text()
+    page.locator("table.data tbody tr td a").first.click()
+    page.wait_for_url(re.compile(r"table=payout_lines"))
+    assert page.inner_text("nav.tabs a.active") == "Payout lines"
+    assert page.locator("table.data tbody tr").count() >= 1
+    assert payout_id in page.inner_text("table.data tbody")
+    # more lines than a page: the next page swaps in
+    page.click("nav.tabs >> text=Payout lines")
+    page.wait_for_selector("table.data tbody tr")
+    first_page = page.inner_text("table.data tbody")
+    page.locator("#table li.next a").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    page.wait_for_selector("table.data tbody tr")
+    assert page.inner_text("table.data tbody") != first_page
 
     # the sync's success queued a reconciliation on the worker: work its exceptions here
     page.click("text=Reconciliation")
