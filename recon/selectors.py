@@ -261,7 +261,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         )
     elif difference == 0:
         summary = (
-            f"The {line_count - own_count} lines add up to the payout, "
+            f"Its {line_count - own_count} transaction lines add up to the payout, "
             f"{format_minor(payout.amount_minor, payout.currency, source)}."
         )
     else:
@@ -299,6 +299,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         "difference": format_minor(difference, payout.currency, source) if difference is not None else None,
         "by_category": by_category,
         "line_count": line_count,
+        "own_line_count": own_count,  # the payout's own line(s), listed but not summed
         "lines_truncated": truncated,
         "lines": lines,
         "exceptions": [

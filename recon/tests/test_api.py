@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
+from canonical.models import Payout
 from recon.models import ReconException, ReconPayout, ReconRun
 from recon.tests.factories import (
     connection,
@@ -220,8 +221,28 @@ def test_explain_a_payout_line_by_line(tenant_a, api_as, in_tenant):
     assert lines["txn_po_x"]["own_payout_line"] is True
     assert {e["reason"] for e in body["exceptions"]} == {"payout_total_mismatch", "line_unmatched"}
     assert "18.20 USD" in body["summary"]
-    assert (body["line_count"], body["lines_truncated"]) == (4, False)
+    assert (body["line_count"], body["own_line_count"], body["lines_truncated"]) == (4, 1, False)
     assert body["by_category"]["dispute"] == {"count": 1, "amount_minor": -4000, "fee_minor": 1500, "net_minor": -5500}
+
+
+def test_explain_of_a_payout_that_adds_up_counts_its_transaction_lines(tenant_a, api_as, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        # two sales of 100.00 (fee 3.20 each, net 96.80): 193.60, and the payout's own line
+        write(
+            conn,
+            *sale(conn, 1, payout="po_ok", amount=10000, fee=320),
+            *sale(conn, 2, payout="po_ok", amount=10000, fee=320),
+            payout_row("po_ok", 19360),
+            payout_own_line("po_ok", 19360),
+        )
+        reconcile()
+        payout_id = Payout.objects.get(source_id="po_ok").pk
+
+    body = api_as(tenant_a.viewer, tenant_a.tenant).get(f"/api/v1/recon/payouts/{payout_id}/explain/").json()
+
+    assert body["summary"] == "Its 2 transaction lines add up to the payout, 193.60 USD."
+    assert (body["line_count"], body["own_line_count"], body["difference_minor"]) == (3, 1, 0)
 
 
 def test_explain_totals_cover_every_line_when_only_the_first_are_listed(tenant_a, api_as, in_tenant):
