@@ -66,11 +66,15 @@ ORDER_KEYS = ("sort", "ordering")  # how a list is ordered, not which rows it ho
 
 def page_filters(request: HttpRequest, default: str) -> QueryDict:
     """A list page's filters from its query string: ``default`` (a query string) when none is
-    given, so the list opens on what needs acting on; the page number and format left out."""
+    given, so the list opens on what needs acting on; the page number and format left out.
+
+    A filter given empty is a choice, not an absence: the filter form sends its fields even
+    when a person clears them all (every state box unticked means every state), so the
+    default applies only when no filter is named at all."""
     filters = request.GET.copy()
     for key in ("page", "format"):
         filters.pop(key, None)
-    if not any(value for key, value in filters.items() if key not in ORDER_KEYS):
+    if not any(key not in ORDER_KEYS for key in filters):
         order = {key: filters.getlist(key) for key in ORDER_KEYS if key in filters}
         filters = QueryDict(default, mutable=True)
         for key, values in order.items():  # a sort alone keeps the default filters

@@ -66,6 +66,20 @@ def test_queue_lists_what_needs_a_person_and_filters(books):
     assert "line_net_mismatch" not in only_totals.content.decode()
 
 
+def test_every_state_box_unticked_lists_every_state(books, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        ReconException.objects.filter(reason="line_net_mismatch").update(state="resolved")
+    client = signed_in("accountant")
+
+    opened = client.get("/recon/").content.decode()  # nothing chosen yet: what needs a person
+    # the form as sent with both state boxes unticked: its other fields, empty
+    cleared = client.get("/recon/", {"payout_source_id": "", "subject": "", "month": ""}, HTTP_HX_REQUEST="true")
+
+    assert "1 exception" in opened
+    assert "2 exceptions" in cleared.content.decode()
+    assert "line_net_mismatch" in cleared.content.decode()
+
+
 def test_a_bad_filter_is_said_and_lists_nothing(books):
     page = signed_in("accountant").get("/recon/", {"reason": "no_such_reason"}).content.decode()
     assert "Select a valid choice" in page
