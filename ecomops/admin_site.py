@@ -56,9 +56,46 @@ class EcomOpsAdminSite(admin.AdminSite):
         return context
 
 
+def _money_column(model, name: str):
+    """A changelist column showing the integer field ``name`` (minor units) as money, the way
+    the pages do (``3,338.66 USD``, ``20,900 JPY``), sortable by the field itself.
+
+    Its currency is ``<prefix>_currency`` when the model has one (``expected_minor`` goes with
+    ``expected_currency``), else ``currency``; its processor (whose exponents it follows) the
+    row's ``source``, or its payout's or connection's.
+    """
+    from ecomops.money import format_minor
+
+    fields = {f.name for f in model._meta.get_fields()}
+    prefixed = name.removesuffix("_minor") + "_currency"
+    currency_field = prefixed if prefixed in fields else "currency"
+
+    def column(obj) -> str:
+        source = getattr(obj, "source", None)
+        for related in ("payout", "connection"):
+            if not source and related in fields:
+                linked = getattr(obj, related, None)
+                source = getattr(linked, "source", None) or getattr(linked, "provider", None)
+        return format_minor(getattr(obj, name), getattr(obj, currency_field, "") or "", source or "stripe")
+
+    column.short_description = str(model._meta.get_field(name).verbose_name).removesuffix(" minor").capitalize()
+    column.admin_order_field = name
+    return column
+
+
 class ConsoleModelAdmin(admin.ModelAdmin):
     """Every model admin of the console: bad input to a changelist or an action is a message,
-    never a 500 nor an action run on something other than what was selected."""
+    never a 500 nor an action run on something other than what was selected. Amounts in minor
+    units are listed as money (``_money_column``), never as raw integers."""
+
+    def get_list_display(self, request: HttpRequest):
+        names = {f.name for f in self.model._meta.get_fields()}
+        return [
+            _money_column(self.model, item)
+            if isinstance(item, str) and item.endswith("_minor") and item in names
+            else item
+            for item in super().get_list_display(request)
+        ]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         if any("\x00" in value for values in request.GET.lists() for value in values[1]):

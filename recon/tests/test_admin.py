@@ -168,3 +168,20 @@ def test_select_all_acts_on_every_exception_past_a_thousand(tenant_a, in_tenant)
     assert "1001 exception(s) acknowledged." in response.content.decode()
     with in_tenant(tenant_a.tenant):
         assert not ReconException.objects.filter(state="open").exists()
+
+
+def test_the_console_lists_amounts_as_money_not_minor_units(exception):
+    client = signed_in("accountant@acme.example.com")
+
+    exceptions = client.get("/admin/recon/reconexception/").content.decode()
+    payouts = client.get("/admin/recon/reconpayout/").content.decode()
+    lines = client.get("/admin/canonical/payoutline/").content.decode()
+    by_amount = client.get("/admin/recon/reconpayout/", {"o": "4"})  # sorted by the payout amount column
+
+    # po_1 pays 90.00 for a sale netting 96.80
+    assert ">96.80 USD<" in exceptions and ">90.00 USD<" in exceptions
+    assert ">9680<" not in exceptions
+    assert ">Expected<" in exceptions  # not "Expected minor"
+    assert ">90.00 USD<" in payouts and ">96.80 USD<" in payouts and ">-6.80 USD<" in payouts
+    assert ">100.00 USD<" in lines and ">3.20 USD<" in lines
+    assert by_amount.status_code == 200
