@@ -96,6 +96,9 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
             row=_exception_csv_row,
             bad_filter=(ValidationError,),
         )
+    if request.htmx and request.GET.get("part") == "status":  # re-read after a row's action
+        summary = selectors.recon_summary(user=request.user)
+        return render(request, "recon/_dashboard_status.html", {"recon": summary, "title": "Status"})
     context = filtered_page(
         request,
         filterset_class=ReconExceptionFilter,
@@ -122,9 +125,12 @@ def exception_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
         flash = "Resolved." if exception.state == ExceptionState.RESOLVED else "Acknowledged."
     except ServiceError as exc:
         error = str(exc)
-    return action_answer(
+    response = action_answer(
         request, row="recon/_exception_row.html", context={"e": exception}, flash=flash, error=error, back="recon"
     )
+    if not error:
+        response["HX-Trigger"] = "recon-changed"  # the page's status block reads itself again
+    return response
 
 
 @require_POST

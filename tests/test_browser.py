@@ -98,12 +98,20 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     assert page.locator("table.runs .status", has_text="Completed").count() == 1
     rows = page.locator("tr.exception-row")
     assert rows.count() >= 1
+    open_card = page.locator("#recon-status .card", has_text="open exceptions").locator("h2")
+    open_before = int(open_card.inner_text())
     first = rows.first
     first.locator("input[name=note]").fill("Checked against the bank statement")
     first.locator("button", has_text="Resolve").click()
     resolved = page.locator("tr.exception-row", has_text="Checked against the bank statement")
     resolved.locator(".status", has_text="Resolved").wait_for(timeout=10_000)
     assert "Resolved." in resolved.inner_text()
+    # the status above the queue reads itself again: one open exception fewer
+    for _ in range(100):
+        if open_card.inner_text() == str(open_before - 1):
+            break
+        page.wait_for_timeout(100)
+    assert open_card.inner_text() == str(open_before - 1)
     screenshot(page, "recon.png")
 
     # one payout, explained line by line
