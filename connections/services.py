@@ -46,6 +46,18 @@ def _clean_credentials(provider: str, credentials: dict[str, Any] | None, *, par
     return cleaned
 
 
+def _check_netsuite_settings(*, account_id: str, base_url: str, credentials: dict[str, Any]) -> None:
+    """Refuse NetSuite settings that could never make a client (checked again when one is built)."""
+    from netsuite.connection import settings_problem
+
+    problem = settings_problem(account_id=account_id, base_url=base_url, credentials=credentials)
+    if problem is not None:
+        # The API's input names the key inside ``credentials``; the message names the key itself.
+        raise ServiceError(
+            str(problem), field="credentials" if problem.field == "private_key" else problem.field, code="invalid"
+        )
+
+
 def connection_create(
     *,
     actor: Any,
@@ -70,6 +82,8 @@ def connection_create(
     if not 1 <= int(netsuite_concurrency) <= 20:
         raise ServiceError("NetSuite concurrency must be between 1 and 20.", field="netsuite_concurrency")
     cleaned = _clean_credentials(provider, credentials, partial=False)
+    if provider == Provider.NETSUITE:
+        _check_netsuite_settings(account_id=account_id or "", base_url=base_url or "", credentials=cleaned)
     with transaction.atomic():
         # Lock the tenant's connections so two concurrent creates cannot both pass the limit.
         in_use = Connection.objects.select_for_update().filter(tenant_id=tenant.pk).count()
@@ -125,6 +139,14 @@ def connection_update(
             changed_credentials = sorted(cleaned)
             locked.status = ConnectionStatus.UNTESTED
             locked.status_message = "Credentials changed; not tested yet."
+        if locked.provider == Provider.NETSUITE and ({"account_id", "base_url"} & set(changes) or credentials):
+            # Only what this update touches is checked against the merged result: an unrelated
+            # edit (a rename) of a connection saved before the check existed still goes through.
+            _check_netsuite_settings(
+                account_id=locked.account_id,
+                base_url=locked.base_url,
+                credentials=cleaned if credentials else {},
+            )
         locked.save()
     audit_record(
         action="connection.updated",

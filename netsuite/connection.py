@@ -23,9 +23,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from django.db.models import CharField, F, Func
 
-from netsuite.auth import ClientCredentialsAuth, TbaCredentials, TokenBasedAuth, netsuite_base_url
+from netsuite.auth import (
+    ClientCredentialsAuth,
+    TbaCredentials,
+    TokenBasedAuth,
+    load_signing_key,
+    netsuite_base_url,
+    netsuite_host,
+)
 from netsuite.client import NetSuiteClient, RetryPolicy
-from netsuite.errors import NetSuiteClientError, NetSuiteError
+from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.redact import Exchange
 from netsuite.slots import PostgresSlotProvider
 
@@ -91,6 +98,43 @@ class ConnectionClient(NetSuiteClient):
         return True, f"Connected to NetSuite account {self.account_id}: {len(rows)} subsidiaries ({names}{more})"
 
 
+# The algorithm ClientCredentialsAuth signs with by default (an RSA key).
+OAUTH2_ALGORITHM = "PS256"
+
+
+def settings_problem(
+    *, account_id: str, base_url: str = "", credentials: dict[str, Any] | None = None
+) -> NetSuiteConfigError | None:
+    """Why these connection settings cannot make a NetSuite client, or None.
+
+    Checked when a connection is saved (so a bad key is refused where it is typed) and again
+    when a client is built (rows saved before the check existed). Never names a secret's value.
+    """
+    if not (account_id or "").strip():
+        return NetSuiteConfigError(
+            "The NetSuite connection needs an account id (e.g. 1234567 or 1234567_SB1).", field="account_id"
+        )
+    if not base_url:
+        try:
+            netsuite_host(account_id)
+        except ValueError:
+            return NetSuiteConfigError(
+                "The NetSuite account id may contain only letters, digits and underscores (e.g. 1234567_SB1).",
+                field="account_id",
+            )
+    private_key = (credentials or {}).get("private_key")
+    if private_key:
+        try:
+            load_signing_key(str(private_key), OAUTH2_ALGORITHM)
+        except Exception:  # the library's message may quote the key material: not passed on
+            return NetSuiteConfigError(
+                "The private_key is not a PEM-encoded RSA private key (-----BEGIN PRIVATE KEY----- ...); "
+                "paste the key whose certificate is uploaded to NetSuite.",
+                field="private_key",
+            )
+    return None
+
+
 def auth_for(connection: Connection, *, on_exchange: Callable[[Any], None] | None = None) -> httpx.Auth:
     """TBA when the four TBA fields are set, else OAuth 2.0 client credentials."""
     credentials = connection.credentials or {}
@@ -106,9 +150,10 @@ def auth_for(connection: Connection, *, on_exchange: Callable[[Any], None] | Non
             account_id=account_id,
             on_exchange=on_exchange,
         )
-    raise ValueError(
+    raise NetSuiteConfigError(
         "The NetSuite connection has neither token-based (consumer_key, consumer_secret, token_id, token_secret) "
-        "nor OAuth 2.0 (client_id, certificate_id, private_key) credentials."
+        "nor OAuth 2.0 (client_id, certificate_id, private_key) credentials.",
+        field="credentials",
     )
 
 
@@ -145,10 +190,14 @@ def netsuite_client(
     """A new client for a NetSuite connection (``options`` go to :class:`NetSuiteClient`).
 
     The limit is ``connection.netsuite_concurrency`` parallel requests per account, shared
-    through PostgreSQL with every other process. ``fast_fail`` shortens the retries.
+    through PostgreSQL with every other process. ``fast_fail`` shortens the retries. Raises
+    :class:`NetSuiteConfigError` when the connection's settings cannot make a client.
     """
-    if not connection.account_id:
-        raise ValueError("The NetSuite connection has no account id.")
+    problem = settings_problem(
+        account_id=connection.account_id, base_url=connection.base_url, credentials=connection.credentials
+    )
+    if problem is not None:
+        raise problem
     hook = on_exchange or _to_sink
     if fast_fail:
         options.setdefault("retry_budget", FAST_FAIL_RETRIES)

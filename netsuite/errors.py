@@ -194,3 +194,16 @@ class OutcomeUnknownError(NetSuiteClientError):
 
 class NetSuiteProtocolError(NetSuiteClientError):
     """NetSuite answered something this client cannot interpret (e.g. 204 without Location)."""
+
+
+class NetSuiteConfigError(ValueError):
+    """A NetSuite connection's settings cannot make a client (no account id, a key that is not a PEM).
+
+    Nothing was sent: the connection has to be fixed first. ``field`` names the setting at
+    fault. The message never contains the setting's value: a private key must not reach a
+    log, a posting's error or an API answer.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -108,6 +108,7 @@ class PostingError(models.TextChoices):
     NOT_POSTABLE = "not_postable", "Payout cannot be turned into an entry"
     NETSUITE_REJECTED = "netsuite_rejected", "NetSuite refused the entry"
     NETSUITE_AUTH = "netsuite_auth", "NetSuite refused the credentials"
+    NETSUITE_CONFIG = "netsuite_config", "NetSuite connection settings unusable"
     NETSUITE_UNAVAILABLE = "netsuite_unavailable", "NetSuite unavailable (retries exhausted)"
     UNEXPECTED = "unexpected", "Unexpected error"
 

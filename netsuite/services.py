@@ -49,7 +49,7 @@ from connections.models import PAYMENT_PROVIDERS, Connection, Provider
 from ecomops.tasks import enqueue as enqueue_task
 from ecomops.tenancy import current_tenant
 from netsuite.connection import ConnectionClient, capture_exchanges, shared_client
-from netsuite.errors import NetSuiteClientError, NetSuiteError
+from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.journal import (
     JournalBuildError,
     UnbalancedEntryError,
@@ -954,9 +954,27 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
         # ``sending`` is committed (the claim's own statement) and nothing has left yet. The
         # request goes out with no transaction open: NetSuite can take seconds, and a
         # transaction held that long would pin row locks and vacuum for nothing.
-        client = client or shared_client(
-            prepared.netsuite_connection, credentials_digest=prepared.mapping.credentials_digest
-        )
+        if client is None:
+            try:
+                client = shared_client(
+                    prepared.netsuite_connection, credentials_digest=prepared.mapping.credentials_digest
+                )
+            except NetSuiteConfigError as exc:
+                # Nothing can be sent until the connection is fixed; the posting must not stay
+                # "sending" (nor the task crash) on settings a person has to correct.
+                _record_refusal(
+                    posting,
+                    PostingError.NETSUITE_CONFIG,
+                    f"The NetSuite connection {prepared.netsuite_connection.name} cannot be used: {exc} "
+                    "Fix the connection, then retry the posting.",
+                )
+                return posting
+            except Exception as exc:  # a bug must not leave the posting "sending" for ever
+                logger.exception("netsuite_client_build_failed", posting_id=str(posting.pk))
+                _record_refusal(
+                    posting, PostingError.UNEXPECTED, f"Could not build the NetSuite client: {type(exc).__name__}"
+                )
+                return posting
         internal_id: str | None = None
         error: BaseException | None = None
         with capture_exchanges() as exchanges:

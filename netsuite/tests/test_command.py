@@ -82,6 +82,22 @@ def test_failures_are_reported_with_their_reason(posting) -> None:  # type: igno
     assert "0 posted, 1 failed" in output
 
 
+def test_an_unusable_netsuite_connection_is_reported_not_a_crash(posting) -> None:  # type: ignore[no-untyped-def]
+    from connections.models import Connection
+
+    posting_mode_set(actor=None, mode="auto")
+    Connection.objects.filter(pk=posting.netsuite.pk).update(account_id="")  # saved before it was checked
+    write_payouts(posting.stripe, PayoutSpec("po_c9"))
+    reconcile()
+
+    output = post("--tenant", posting.tenant.slug)
+
+    assert "po_c9: failed - The NetSuite connection NetSuite cannot be used" in output
+    assert "needs an account id" in output
+    assert "0 posted, 1 failed" in output
+    assert NetsuitePosting.objects.get().state == PostingState.FAILED
+
+
 def test_unknown_tenant_or_payout(posting) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(CommandError, match="Unknown tenant"):
         post("--tenant", "no-such-tenant")

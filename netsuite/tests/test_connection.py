@@ -136,3 +136,81 @@ def test_credentials_change_gives_a_new_shared_client(tenant_a, in_tenant, sandb
 
         assert after is not before
         assert after.suiteql("SELECT id FROM subsidiary ORDER BY id").all() == [{"id": "1"}, {"id": "2"}]
+
+
+# A syntactically PEM-shaped key whose content is not a key: what a truncated paste looks like.
+BROKEN_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "words"),
+    [
+        ({"account_id": ""}, "account_id", "needs an account id"),
+        ({"account_id": "123 4567"}, "account_id", "letters, digits and underscores"),
+        ({"private_key": "not a pem"}, "credentials", "private_key is not a PEM"),
+        ({"private_key": BROKEN_PEM}, "credentials", "private_key is not a PEM"),
+    ],
+)
+def test_netsuite_connection_settings_that_cannot_work_are_refused(  # type: ignore[no-untyped-def]
+    tenant_a, in_tenant, sandbox, settings, field, words
+) -> None:
+    from connections.models import Connection
+    from tenants.services import ServiceError
+
+    credentials = {**oauth2_credentials(sandbox), **{k: v for k, v in settings.items() if k == "private_key"}}
+    account_id = settings.get("account_id", sandbox.credentials.account_id)
+    with in_tenant(tenant_a.tenant):
+        with pytest.raises(ServiceError) as refused:
+            connection_create(
+                actor=None,
+                name="NetSuite",
+                provider="netsuite",
+                base_url="" if "account_id" in settings else sandbox.url,
+                account_id=account_id,
+                credentials=credentials,
+            )
+
+        assert (refused.value.field, refused.value.code) == (field, "invalid")
+        assert words in str(refused.value)
+        assert "MIIEvQ" not in str(refused.value)  # the key material is never echoed
+        assert not Connection.objects.filter(provider="netsuite").exists()
+
+
+def test_an_update_cannot_break_a_netsuite_connection(tenant_a, in_tenant, sandbox) -> None:  # type: ignore[no-untyped-def]
+    from connections.services import connection_update
+    from tenants.services import ServiceError
+
+    with in_tenant(tenant_a.tenant):
+        connection = netsuite_connection(sandbox, oauth2_credentials(sandbox))
+
+        with pytest.raises(ServiceError) as bad_key:
+            connection_update(actor=None, connection=connection, credentials={"private_key": BROKEN_PEM})
+        with pytest.raises(ServiceError) as no_account:
+            connection_update(actor=None, connection=connection, account_id="")
+
+        assert bad_key.value.field == "credentials"
+        assert no_account.value.field == "account_id"
+        connection.refresh_from_db()
+        assert connection.account_id == sandbox.credentials.account_id
+        assert connection.credentials["private_key"] == sandbox.credentials.private_key_pem.strip()
+        assert connection_update(actor=None, connection=connection, name="NetSuite EU").name == "NetSuite EU"
+
+
+def test_api_refuses_an_unloadable_private_key_without_echoing_it(api_as, tenant_a, in_tenant, sandbox) -> None:  # type: ignore[no-untyped-def]
+    from connections.models import Connection
+
+    body = {
+        "name": "NetSuite",
+        "provider": "netsuite",
+        "base_url": sandbox.url,
+        "account_id": sandbox.credentials.account_id,
+        "credentials": {**oauth2_credentials(sandbox), "private_key": BROKEN_PEM},
+    }
+
+    response = api_as(tenant_a.admin, tenant_a.tenant).post("/api/v1/connections/", body, format="json")
+
+    assert response.status_code == 400
+    assert "private_key is not a PEM" in response.json()["credentials"][0]
+    assert "MIIEvQ" not in response.content.decode()
+    with in_tenant(tenant_a.tenant):
+        assert not Connection.objects.filter(provider="netsuite").exists()

@@ -28,7 +28,7 @@ from netsuite.services import (
     posting_send,
     postings_after_recon,
 )
-from netsuite.tests.conftest import make_posting_world
+from netsuite.tests.conftest import make_posting_world, tba_credentials
 from netsuite.tests.factories import (
     PayoutSpec,
     build_payout_rows,
@@ -237,6 +237,59 @@ def test_payout_without_mapping_is_refused_with_reason(posting) -> None:  # type
 
 
 # --------------------------------------------------------------------- sending, faults
+
+
+def _break_connection(posting, **fields) -> None:  # type: ignore[no-untyped-def]
+    """Settings a person saved before they were checked (the service refuses them now)."""
+    from connections.models import Connection
+
+    connection = Connection.objects.get(pk=posting.netsuite.pk)
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    connection.save()
+
+
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [
+        ({"account_id": ""}, "needs an account id"),
+        ({"credentials": {"client_id": "c", "certificate_id": "k", "private_key": "not a pem"}}, "private_key"),
+    ],
+)
+def test_unusable_connection_settings_fail_the_send_with_their_reason(posting, broken, words) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_misconfigured")
+    _break_connection(posting, **broken)
+
+    failed = posting_send(posting_id=queued.pk)  # the process's own client for the connection
+
+    assert failed.state == PostingState.FAILED
+    assert failed.error_code == PostingError.NETSUITE_CONFIG
+    assert words in failed.last_error
+    assert "not a pem" not in failed.last_error
+    assert failed.attempts == 0  # nothing left for NetSuite
+    assert posting.upserts() == 0
+    assert _free_for_another_session(failed)
+    stored = NetsuitePosting.objects.get(pk=queued.pk)
+    assert (stored.state, stored.error_code) == (PostingState.FAILED, PostingError.NETSUITE_CONFIG)
+
+    _break_connection(
+        posting, account_id=posting.sandbox.credentials.account_id, credentials=tba_credentials(posting.sandbox)
+    )
+    posting_retry(posting=failed, actor=posting.world.admin)
+    assert posting_send(posting_id=queued.pk).state == PostingState.POSTED
+    assert posting.journal_count(queued.external_id) == 1
+
+
+def test_worker_reports_an_unusable_connection_instead_of_crashing(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_worker_misconfigured"))
+    postings_after_recon()
+    _break_connection(posting, account_id="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        posting_approve(posting=posting_for("po_worker_misconfigured"), actor=posting.world.accountant)
+
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.FAILED]
+    assert posting_for("po_worker_misconfigured").error_code == PostingError.NETSUITE_CONFIG
 
 
 def test_sent_posting_keeps_request_and_response_without_secrets(posting) -> None:  # type: ignore[no-untyped-def]
