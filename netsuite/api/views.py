@@ -25,7 +25,7 @@ from ecomops.tenancy import current_tenant, current_tenant_id
 from netsuite import selectors, services
 from netsuite.api import serializers as s
 from netsuite.connection import shared_client
-from netsuite.errors import NetSuiteClientError, NetSuiteError
+from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
 
 
@@ -195,7 +195,17 @@ class SuiteQLView(APIView):
         except SuiteQLValidationError as exc:
             raise ValidationError({"q": [str(exc)]}) from exc
         try:
-            result = shared_client(connection).suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
+            client = shared_client(connection)
+        except NetSuiteConfigError as exc:
+            # The connection's own settings are at fault, not NetSuite: say which, never its value.
+            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
+            message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
+            return Response(
+                {"detail": message, "code": "netsuite_config", "connection": [message]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
             rows = result.all()
         except NetSuiteError as exc:
             self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})

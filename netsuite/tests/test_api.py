@@ -239,6 +239,39 @@ def test_suiteql_bad_input_is_400_naming_the_field(posting, api_as, body, field)
     assert posting.sandbox.app.stats()["calls"].get("suiteql", 0) == 0  # refused before NetSuite
 
 
+TRUNCATED_KEY = "-----BEGIN PRIVATE KEY-----\nZm9vYmFy\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [
+        ({"account_id": ""}, "needs an account id"),
+        (
+            {"credentials": {"client_id": "c", "certificate_id": "k", "private_key": TRUNCATED_KEY}},
+            "private_key is not a PEM",
+        ),
+    ],
+)
+def test_suiteql_on_an_unusable_connection_is_400_naming_the_problem(posting, api_as, broken, words) -> None:  # type: ignore[no-untyped-def]
+    from audit.models import AuditEvent
+    from connections.models import Connection
+
+    connection = Connection.objects.get(pk=posting.netsuite.pk)  # saved before its settings were checked
+    for name, value in broken.items():
+        setattr(connection, name, value)
+    connection.save()
+    body = {"connection": str(posting.netsuite.pk), "q": "SELECT id FROM subsidiary"}
+
+    response = as_role(api_as, posting, "admin").post(SUITEQL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "netsuite_config"
+    assert words in response.json()["connection"][0]
+    assert "Zm9vYmFy" not in response.content.decode()  # the key material is never echoed
+    assert posting.sandbox.app.stats()["calls"].get("suiteql", 0) == 0
+    assert AuditEvent.objects.filter(action="netsuite.suiteql", outcome="failure").exists()
+
+
 def test_suiteql_on_a_stripe_connection_is_400(posting, api_as) -> None:  # type: ignore[no-untyped-def]
     body = {"connection": str(posting.stripe.pk), "q": "SELECT id FROM account"}
 
