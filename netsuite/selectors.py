@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection as db
@@ -25,7 +26,7 @@ from canonical.models import Payout, PayoutLine
 from ecomops.money import minor_exponent
 from ecomops.tenancy import current_tenant_id
 from netsuite.filters import GlMappingFilter, PostingFilter
-from netsuite.journal import JournalBuildError, PayoutSummary
+from netsuite.journal import BANK, CATEGORIES, JournalBuildError, PayoutSummary, currency_exponent
 from netsuite.models import GlMapping, NetsuitePosting, PostingState
 
 # Where a line's *amount* goes, by reporting category (both providers' vocabularies; see
@@ -176,24 +177,30 @@ def summarize(payout: Payout, groups: list[LineGroup], tenant_id: Any) -> Payout
         arrival_date=payout.arrival_date,
         subsidiary_id=payout.subsidiary_id,
         amount_minor=payout.amount_minor,
-        currency_exponent=_processor_exponent(payout),
+        currency_exponent=processor_exponent(payout),
         **fields,
     )
 
 
-def _processor_exponent(payout: Payout) -> int | None:
+def processor_exponent(payout: Payout) -> int | None:
     """Stripe's own exponent where it differs from ISO 4217 (ISK, HUF... in two decimals)."""
     if payout.source != "stripe":
         return None  # Shopify speaks ISO 4217
     return minor_exponent(payout.currency, "stripe")
 
 
-def reversal_summary(*, payout: Payout) -> PayoutSummary:
+def reversal_summary(*, payout: Payout, bank_minor: int | None = None) -> PayoutSummary:
     """The entry that takes back a posted payout that failed: the bank credited, clearing debited.
 
     Dated the day the processor returned the money (its ``payout_reversal`` line), else the
-    arrival date.
+    arrival date. ``bank_minor`` is what the original entry debited the bank with (see
+    :func:`posted_entry`), so the reversal cancels that line exactly; else the payout amount.
+
+    Only the bank line is taken back: the charges, fees and refunds the payout paid out
+    still happened, and the returned money sits in the processor balance (clearing) until a
+    later payout pays it out again through its ``payout_reversal`` line.
     """
+    amount_minor = payout.amount_minor if bank_minor is None else bank_minor
     failed_on = (
         PayoutLine.objects.filter(
             tenant_id=payout.tenant_id,
@@ -215,11 +222,61 @@ def reversal_summary(*, payout: Payout) -> PayoutSummary:
         currency=payout.currency.upper(),
         arrival_date=transaction_date,
         subsidiary_id=payout.subsidiary_id,
-        amount_minor=-payout.amount_minor,
-        payout_reversal_minor=-payout.amount_minor,
+        amount_minor=-amount_minor,
+        payout_reversal_minor=-amount_minor,
         kind="reversal",
-        currency_exponent=_processor_exponent(payout),
+        currency_exponent=processor_exponent(payout),
     )
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    """Where an entry already in NetSuite booked the payout: what a reversal has to mirror.
+
+    ``accounts`` maps the GL mapping's account names (``bank``, ``clearing``...) to the
+    account ids the entry used; ``bank_minor`` is its bank line, signed as ``amount_minor``.
+    """
+
+    subsidiary_id: str
+    currency_id: str
+    accounts: dict[str, str]
+    bank_minor: int | None
+
+
+# Each line's memo starts with its category's label (journal.build_lines): the label, not
+# the position, tells which mapping account a line of a stored entry was booked to.
+_LABEL_PREFIXES = tuple((f"{category.label} - ", category) for category in (BANK, *CATEGORIES))
+
+
+def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | None = None) -> PostedEntry | None:
+    """What a sent posting's stored request told NetSuite, or None if it cannot be read back.
+
+    The request body kept on the posting is the entry NetSuite holds for its external id
+    (the upsert replaces the whole record), so a reversal built from it cancels what was
+    posted even after the GL mapping has changed.
+    """
+    try:
+        body = json.loads((posting.request or {}).get("body") or "", parse_float=Decimal)
+        items = body["line"]["items"]
+        subsidiary_id, currency_id = str(body["subsidiary"]["id"]), str(body["currency"]["id"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    exponent = currency_exponent(posting.currency, currency_exponent_override)
+    accounts: dict[str, str] = {}
+    bank_minor: int | None = None
+    for item in items:
+        memo, account = str(item.get("memo") or ""), str((item.get("account") or {}).get("id") or "")
+        category = next((c for prefix, c in _LABEL_PREFIXES if memo.startswith(prefix)), None)
+        if category is None or not account:
+            continue
+        accounts.setdefault(category.account, account)
+        if category is BANK:
+            try:
+                signed = Decimal(str(item.get("debit") or 0)) - Decimal(str(item.get("credit") or 0))
+                bank_minor = int(signed.scaleb(exponent).to_integral_exact())
+            except (InvalidOperation, ArithmeticError):
+                return None
+    return PostedEntry(subsidiary_id, currency_id, accounts, bank_minor)
 
 
 # ------------------------------------------------------------------------- user-facing lists

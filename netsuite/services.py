@@ -62,9 +62,12 @@ from netsuite.redact import Exchange
 from netsuite.selectors import (
     LINE_GROUPS_SUBQUERY,
     LineGroup,
+    PostedEntry,
     line_group_parameters,
     line_groups,
     payout_summary,
+    posted_entry,
+    processor_exponent,
     reversal_summary,
     summarize,
 )
@@ -517,9 +520,22 @@ def prepare_entry(
         raise PostingBlocked(
             PostingError.NOT_POSTABLE, f"The NetSuite connection {mapping.netsuite_connection.name} is disabled."
         )
+    journal_mapping = mapping.as_journal_mapping()
+    subsidiary_id = mapping.subsidiary_id
     try:
         if posting.kind == PostingKind.REVERSAL:
-            summary = reversal_summary(payout=payout)
+            original = _original_entry(payout)
+            summary = reversal_summary(payout=payout, bank_minor=original.bank_minor if original else None)
+            if original is not None:
+                # Cancel what NetSuite holds, not what today's mapping would book: accounts,
+                # subsidiary and currency come from the original entry (the mapping only fills
+                # an account the original did not show).
+                journal_mapping = replace(
+                    journal_mapping,
+                    **original.accounts,
+                    currency_ids={**journal_mapping.currency_ids, summary.currency: original.currency_id},
+                )
+                subsidiary_id = original.subsidiary_id
         elif groups is not None:
             folded = summarize(payout, groups, payout.tenant_id)
             if isinstance(folded, JournalBuildError):
@@ -527,8 +543,8 @@ def prepare_entry(
             summary = folded
         else:
             summary = payout_summary(payout=payout)
-        summary = replace(summary, subsidiary_id=mapping.subsidiary_id)
-        body = build_journal_entry(summary, mapping.as_journal_mapping())
+        summary = replace(summary, subsidiary_id=subsidiary_id)
+        body = build_journal_entry(summary, journal_mapping)
     except UnmappedAccountError as exc:
         raise PostingBlocked(
             PostingError.UNMAPPED_ACCOUNT, f"{label}: the GL mapping for subsidiary {mapping.subsidiary_id}: {exc}"
@@ -544,6 +560,20 @@ def prepare_entry(
             f"external id {body['externalId']} differs from the posting's {posting.external_id}",
         )
     return PreparedEntry(body=body, netsuite_connection=mapping.netsuite_connection, mapping=mapping)
+
+
+def _original_entry(payout: Payout) -> PostedEntry | None:
+    """The posted entry of a payout, as it was sent (None: none posted, or not readable)."""
+    original = (
+        NetsuitePosting.objects.filter(
+            tenant_id=payout.tenant_id, payout_id=payout.pk, kind=PostingKind.PAYOUT, state=PostingState.POSTED
+        )
+        .only("request", "currency")
+        .first()
+    )
+    if original is None:
+        return None
+    return posted_entry(posting=original, currency_exponent_override=processor_exponent(payout))
 
 
 def _record_blocked(posting: NetsuitePosting, blocked: PostingBlocked, *, actor: Any = None) -> None:

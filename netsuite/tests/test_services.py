@@ -498,6 +498,52 @@ def test_failed_payout_after_posting_is_reversed(posting) -> None:  # type: igno
     assert postings_after_recon().created == 0
 
 
+def _fail_payout(posting, source_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The bank returns the money: the payout is failed at the processor."""
+    spec = build_payout_rows(PayoutSpec(source_id, status="failed"))
+    upsert_rows(
+        [r for r in spec.rows if r.kind == "payout"],
+        connection_id=posting.stripe.pk,
+        tenant_id=posting.stripe.tenant_id,
+        subsidiary_id="1",
+    )
+    reconcile()
+
+
+def test_reversal_cancels_the_accounts_originally_posted_not_todays_mapping(posting) -> None:  # type: ignore[no-untyped-def]
+    posting_mode_set(actor=None, mode="auto")
+    reconciled(posting, PayoutSpec("po_moved"))  # one 100.00 charge, 3.20 fee: 96.80 to the bank
+    postings_after_recon()
+    original = posting_send(posting_id=posting_for("po_moved").pk, client=posting.client())
+    assert [line_of(i) for i in sandbox_entry(posting, original.external_id)["line"]["items"]] == [
+        ("101", Decimal("96.8"), None),
+        ("110", None, Decimal("100.0")),
+        ("601", Decimal("3.2"), None),
+    ]
+    # Afterwards the tenant books Stripe payouts to another bank and clearing account.
+    gl_mapping_update(actor=None, mapping=posting.mapping, bank_account="120", clearing_account="604")
+    _fail_payout(posting, "po_moved")
+
+    postings_after_recon()
+    reversal = posting_send(posting_id=posting_for("po_moved", PostingKind.REVERSAL).pk, client=posting.client())
+
+    assert reversal.state == PostingState.POSTED
+    entry = sandbox_entry(posting, reversal.external_id)
+    # Bank 101 got 96.80 and is credited 96.80 back; the money returns to the processor
+    # balance on clearing 110 (fees and charges stand: they happened).
+    assert [line_of(i) for i in entry["line"]["items"]] == [
+        ("101", None, Decimal("96.8")),
+        ("110", Decimal("96.8"), None),
+    ]
+    assert (entry["subsidiary"]["id"], entry["currency"]["id"]) == ("1", "1")
+    assert entry["memo"] == "EcomOps: reversal of failed stripe payout po_moved"
+    assert reversal.amount_minor == -9680
+
+
+def line_of(item: dict) -> tuple:  # type: ignore[type-arg]
+    return (item["account"]["id"], item.get("debit"), item.get("credit"))
+
+
 def test_retry_refuses_drafts_and_posted(posting) -> None:  # type: ignore[no-untyped-def]
     reconciled(posting, PayoutSpec("po_draft"))
     postings_after_recon()
