@@ -30,7 +30,12 @@ reserve_holds_minor        reserves             - debit reserve receivable
 reserve_releases_minor     reserves             + credit
 fx_difference_minor        fx_gain_loss         + gain credit / - loss debit
 payout_reversal_minor      clearing             failed payout: money back in the processor balance
+accepted_difference_minor  adjustments          +/- what the lines do not explain, accepted by a person
 =========================  ===================  ==============================================
+
+``accepted_difference_minor`` is the one field not summed from lines: a payout whose lines do
+not add up to its amount is reconciled only once a person accepts the difference, and the
+entry books exactly that difference (see :func:`unexplained_minor`) so it still balances.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class PayoutSummary:
     reserve_releases_minor: int = 0
     fx_difference_minor: int = 0
     payout_reversal_minor: int = 0
+    accepted_difference_minor: int = 0
     kind: EntryKind = "payout"
     currency_exponent: int | None = None
 
@@ -133,6 +139,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("reserve_releases_minor", "reserves", "Reserve releases"),
     Category("fx_difference_minor", "fx_gain_loss", "FX difference"),
     Category("payout_reversal_minor", "clearing", "Failed payout returned to processor balance"),
+    Category("accepted_difference_minor", "adjustments", "Difference accepted in reconciliation"),
 )
 BANK = Category("amount_minor", "bank", "Payout to bank")
 
@@ -218,6 +225,11 @@ def external_id_for(tenant_id: str | int, source: str, payout_id: str, kind: Ent
     head = f"ecomops-{source}-{tenant_tag}-"
     room = MAX_EXTERNAL_ID_LENGTH - len(head) - len(suffix)
     return f"{head}{readable[:room]}{suffix}"
+
+
+def unexplained_minor(summary: PayoutSummary) -> int:
+    """What the category totals leave unexplained of the payout amount (0 for a sound summary)."""
+    return summary.amount_minor - sum(int(getattr(summary, category.field)) for category in CATEGORIES)
 
 
 def build_lines(summary: PayoutSummary, mapping: GlMapping) -> list[JournalLine]:

@@ -56,6 +56,7 @@ from netsuite.journal import (
     UnmappedAccountError,
     build_journal_entry,
     external_id_for,
+    unexplained_minor,
 )
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting, PostingError, PostingKind, PostingState
 from netsuite.redact import Exchange
@@ -488,6 +489,7 @@ def prepare_entry(
     *,
     mapping: GlMapping | None = None,
     groups: list[LineGroup] | None = None,
+    recon_difference: int | None = None,
 ) -> PreparedEntry:
     """Check the posting can be sent and build its journal entry; raise PostingBlocked if not.
 
@@ -501,11 +503,11 @@ def prepare_entry(
         if recon_status is None:
             from recon.models import ReconPayout
 
-            recon_status = (
+            recon_status, recon_difference = (
                 ReconPayout.objects.filter(tenant_id=payout.tenant_id, payout_id=payout.pk)
-                .values_list("status", flat=True)
+                .values_list("status", "difference_minor")
                 .first()
-            )
+            ) or (None, None)
         if recon_status != "reconciled":
             raise PostingBlocked(
                 PostingError.NOT_RECONCILED,
@@ -544,6 +546,12 @@ def prepare_entry(
         else:
             summary = payout_summary(payout=payout)
         summary = replace(summary, subsidiary_id=subsidiary_id)
+        unexplained = unexplained_minor(summary)
+        if posting.kind == PostingKind.PAYOUT and unexplained and unexplained == recon_difference:
+            # Reconciled with a difference: a person accepted exactly this amount (a resolved
+            # payout_total_mismatch). It is booked to adjustments so the entry balances; any
+            # other difference (lines changed since) still refuses the entry as unbalanced.
+            summary = replace(summary, accepted_difference_minor=unexplained)
         body = build_journal_entry(summary, journal_mapping)
     except UnmappedAccountError as exc:
         raise PostingBlocked(
@@ -863,7 +871,7 @@ _CLAIM_SQL = f"""
 WITH claimed AS (
     SELECT {", ".join(f"n.{c} AS n_{c}" for c in _POSTING_COLUMNS)},
            {", ".join(f"p.{c} AS p_{c}" for c in _PAYOUT_COLUMNS)},
-           r.status AS recon_status
+           r.status AS recon_status, r.difference_minor AS recon_difference
     FROM netsuite_netsuiteposting n
     JOIN canonical_payout p ON p.tenant_id = n.tenant_id AND p.id = n.payout_id
     LEFT JOIN recon_reconpayout r ON r.tenant_id = n.tenant_id AND r.payout_id = n.payout_id
@@ -884,6 +892,7 @@ WITH claimed AS (
 SELECT {", ".join(f"locked.n_{c}" for c in _POSTING_COLUMNS)},
        {", ".join(f"locked.p_{c}" for c in _PAYOUT_COLUMNS)},
        locked.recon_status,
+       locked.recon_difference,
        locked.send_lock,
        (SELECT attempts FROM marked),
        (SELECT sending_started_at FROM marked),
@@ -914,6 +923,7 @@ class _Claim:
     was: str  # the posting's state before the claim
     payout: Payout
     recon_status: str
+    recon_difference: int | None
     holds_lock: bool
     groups: list[LineGroup]
     mapping: GlMapping | None  # None: no mapping, or more than one could apply
@@ -931,7 +941,7 @@ def _claim(posting_id: Any, lock_key: int) -> _Claim | None:
     posting = _from_row(NetsuitePosting, _POSTING_COLUMNS, row[:at])
     payout = _from_row(Payout, _PAYOUT_COLUMNS, row[at : at + len(_PAYOUT_COLUMNS)])
     at += len(_PAYOUT_COLUMNS)
-    recon_status, send_lock, attempts, sending_started_at, raw_groups, candidates = row[at : at + 6]
+    recon_status, recon_difference, send_lock, attempts, sending_started_at, raw_groups, candidates = row[at : at + 7]
     was = posting.state
     if send_lock:  # the statement marked it: reflect that on the instance
         posting.state, posting.attempts = PostingState.SENDING, attempts
@@ -941,9 +951,10 @@ def _claim(posting_id: Any, lock_key: int) -> _Claim | None:
         was=was,
         payout=payout,
         recon_status=recon_status or "",
+        recon_difference=recon_difference,
         holds_lock=bool(send_lock),
         groups=line_groups(raw_groups),
-        mapping=_mapping_from_row(row[at + 6 :]) if candidates == 1 else None,
+        mapping=_mapping_from_row(row[at + 7 :]) if candidates == 1 else None,
     )
 
 
@@ -972,7 +983,12 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
             if claim.mapping is None:
                 raise _no_mapping(claim.payout)
             prepared = prepare_entry(
-                posting, claim.payout, claim.recon_status, mapping=claim.mapping, groups=claim.groups
+                posting,
+                claim.payout,
+                claim.recon_status,
+                mapping=claim.mapping,
+                groups=claim.groups,
+                recon_difference=claim.recon_difference,
             )
         except PostingBlocked as blocked:
             _record_refusal(posting, blocked.code, blocked.message)

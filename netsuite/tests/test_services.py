@@ -142,6 +142,57 @@ def test_payout_with_exceptions_gets_no_posting(posting) -> None:  # type: ignor
     assert postings_after_recon().created == 0
 
 
+def _reconciled_with_accepted_difference(posting, source_id: str, *, extra_minor: int) -> None:  # type: ignore[no-untyped-def]
+    """The bank got ``extra_minor`` more than the lines explain, and an accountant accepted it."""
+    from recon.models import ReconException
+    from recon.services import exception_resolve
+
+    spec = build_payout_rows(PayoutSpec(source_id))
+    payout_row = next(r for r in spec.rows if r.kind == "payout")
+    payout_row.fields["amount_minor"] += extra_minor
+    payout_row.raw_data["amount"] += extra_minor
+    upsert_rows(spec.rows, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+    reconcile()
+    mismatch = ReconException.objects.get(reason="payout_total_mismatch", state="open")
+    exception_resolve(actor=posting.world.accountant, exception=mismatch, note="1 cent bank rounding, accepted")
+    reconcile()
+    postings_after_recon()
+
+
+def test_accepted_difference_is_booked_to_adjustments(posting) -> None:  # type: ignore[no-untyped-def]
+    _reconciled_with_accepted_difference(posting, "po_cent", extra_minor=1)  # 96.81 paid for 96.80 of lines
+
+    queued = posting_approve(posting=posting_for("po_cent"), actor=posting.world.accountant)
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    items = sandbox_entry(posting, sent.external_id)["line"]["items"]
+    # debits 96.81 + 3.20 = 100.01 = credits 100.00 + 0.01
+    assert [line_of(i) for i in items] == [
+        ("101", Decimal("96.81"), None),
+        ("110", None, Decimal("100.0")),
+        ("601", Decimal("3.2"), None),
+        ("604", None, Decimal("0.01")),
+    ]
+    assert items[3]["memo"] == "Difference accepted in reconciliation - stripe payout po_cent"
+
+
+def test_accepted_difference_without_an_adjustments_account_is_refused_with_its_reason(posting) -> None:  # type: ignore[no-untyped-def]
+    gl_mapping_update(actor=None, mapping=posting.mapping, adjustments_account="")
+    _reconciled_with_accepted_difference(posting, "po_cent_unmapped", extra_minor=-2)
+    draft = posting_for("po_cent_unmapped")
+
+    with pytest.raises(ServiceError) as refused:
+        posting_approve(posting=draft, actor=posting.world.accountant)
+
+    assert refused.value.code == PostingError.UNMAPPED_ACCOUNT
+    assert "accepted_difference->adjustments" in str(refused.value)
+    draft.refresh_from_db()
+    assert (draft.state, draft.error_code) == (PostingState.DRAFT, PostingError.UNMAPPED_ACCOUNT)
+    assert "accepted_difference" in draft.last_error  # what the postings page shows
+    assert posting.upserts() == 0
+
+
 # ---------------------------------------------------------------------- approving
 
 
