@@ -106,6 +106,7 @@ class PostingError(models.TextChoices):
     UNMAPPED_ACCOUNT = "unmapped_account", "GL mapping lacks an account"
     UNBALANCED = "unbalanced", "Entry does not balance"
     NOT_POSTABLE = "not_postable", "Payout cannot be turned into an entry"
+    AMOUNT_CHANGED = "amount_changed", "Payout changed since approval"
     NETSUITE_REJECTED = "netsuite_rejected", "NetSuite refused the entry"
     NETSUITE_AUTH = "netsuite_auth", "NetSuite refused the credentials"
     NETSUITE_CONFIG = "netsuite_config", "NetSuite connection settings unusable"

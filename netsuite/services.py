@@ -46,6 +46,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 from canonical.models import Payout
 from connections.models import PAYMENT_PROVIDERS, Connection, Provider
+from ecomops.money import format_minor
 from ecomops.tasks import enqueue as enqueue_task
 from ecomops.tenancy import current_tenant
 from netsuite.connection import ConnectionClient, capture_exchanges, shared_client
@@ -281,6 +282,7 @@ class PostingsCreated:
     drafts: int = 0
     approved: int = 0
     reversals: int = 0
+    refreshed: int = 0  # drafts brought up to date with their payout
     enqueued: list[str] = field(default_factory=list)
     skipped_reason: str = ""
 
@@ -289,8 +291,11 @@ class PostingsCreated:
         return self.drafts + self.approved
 
 
-def _new_posting(payout: Payout, *, kind: str, auto: bool, tenant_id: Any, now: Any) -> NetsuitePosting:
-    amount = payout.amount_minor if kind == PostingKind.PAYOUT else -payout.amount_minor
+def _new_posting(
+    payout: Payout, *, kind: str, auto: bool, tenant_id: Any, now: Any, amount: int | None = None
+) -> NetsuitePosting:
+    if amount is None:
+        amount = payout.amount_minor if kind == PostingKind.PAYOUT else -payout.amount_minor
     return NetsuitePosting(
         id=uuid.uuid4(),
         payout_id=payout.pk,
@@ -318,6 +323,8 @@ def postings_after_recon(
     an approved posting queued on the ``posting`` queue. For every posted payout that has
     since failed or been canceled: its reversal, the same way. Set-based and idempotent: a
     second call creates nothing (the unique constraints stand behind the anti-joins).
+    Drafts of payouts that changed since (a re-sync, then a re-reconciliation) take the
+    payout's amount, currency and arrival date, so the approver sees what would be sent.
     Nothing is created while the tenant has no enabled NetSuite connection.
     ``run_id`` (the recon run that called it) goes to the audit event only.
     """
@@ -337,15 +344,30 @@ def postings_after_recon(
         status__in=FAILED_PAYOUT_STATUSES,
         pk__in=already.filter(kind=PostingKind.PAYOUT, state=PostingState.POSTED).values("payout_id"),
     ).exclude(pk__in=already.filter(kind=PostingKind.REVERSAL).values("payout_id"))
-    if payout_ids is not None:
-        ids = list(payout_ids)
+    ids = list(payout_ids) if payout_ids is not None else None
+    if ids is not None:
         reconciled, failed = reconciled.filter(pk__in=ids), failed.filter(pk__in=ids)
+    result.refreshed = _drafts_refresh(tenant_id=tenant.pk, payout_ids=ids)
+    failed_payouts = list(failed.order_by("arrival_date", "pk"))
+    # A reversal takes back what was posted, which is what the original posting says.
+    posted_amounts = dict(
+        already.filter(
+            kind=PostingKind.PAYOUT, state=PostingState.POSTED, payout_id__in=[p.pk for p in failed_payouts]
+        ).values_list("payout_id", "amount_minor")
+    )
     rows = [
         _new_posting(p, kind=PostingKind.PAYOUT, auto=auto, tenant_id=tenant.pk, now=now)
         for p in reconciled.order_by("arrival_date", "pk")
     ] + [
-        _new_posting(p, kind=PostingKind.REVERSAL, auto=auto, tenant_id=tenant.pk, now=now)
-        for p in failed.order_by("arrival_date", "pk")
+        _new_posting(
+            p,
+            kind=PostingKind.REVERSAL,
+            auto=auto,
+            tenant_id=tenant.pk,
+            now=now,
+            amount=-posted_amounts[p.pk] if p.pk in posted_amounts else None,
+        )
+        for p in failed_payouts
     ]
     if not rows:
         return result
@@ -383,6 +405,37 @@ def postings_after_recon(
     return result
 
 
+# Only drafts: an approved posting keeps the amount a person approved, and the send refuses
+# it (back to draft) if the entry would now say something else. Reversals keep the amount
+# of the entry they take back.
+_DRAFTS_REFRESH_SQL = f"""
+UPDATE netsuite_netsuiteposting n
+SET amount_minor = p.amount_minor, currency = upper(p.currency), arrival_date = p.arrival_date, updated_at = now()
+FROM canonical_payout p
+WHERE n.tenant_id = %(tenant)s AND p.tenant_id = n.tenant_id AND p.id = n.payout_id
+  AND n.kind = '{PostingKind.PAYOUT}' AND n.state = '{PostingState.DRAFT}'
+  AND (%(all)s OR n.payout_id = ANY(%(ids)s))
+  AND (n.amount_minor, n.currency, n.arrival_date) IS DISTINCT FROM (p.amount_minor, upper(p.currency), p.arrival_date)
+"""
+
+
+def _drafts_refresh(*, tenant_id: Any, payout_ids: list[Any] | None) -> int:
+    """Bring drafts up to date with their payouts; return how many changed."""
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute(
+            _DRAFTS_REFRESH_SQL + " RETURNING n.id, n.source_id",
+            {"tenant": tenant_id, "all": payout_ids is None, "ids": list(payout_ids or [])},
+        )
+        refreshed = cursor.fetchall()
+        if refreshed:
+            audit_record(
+                action="netsuite.postings_refreshed",
+                actor_kind="system",
+                detail={"payouts": sorted(source_id for _id, source_id in refreshed)[:100], "count": len(refreshed)},
+            )
+    return len(refreshed)
+
+
 def posting_enqueue(*, posting_id: Any, tenant_id: Any) -> None:
     """Queue the send of a posting on the ``posting`` queue, once the caller's transaction commits."""
     enqueue_task(SEND_TASK, tenant_id=tenant_id, queue="posting", posting_id=str(posting_id))
@@ -407,6 +460,8 @@ class PreparedEntry:
     body: dict[str, Any]
     netsuite_connection: Connection
     mapping: GlMapping
+    amount_minor: int  # the bank line, signed as NetsuitePosting.amount_minor
+    currency: str
 
 
 def _columns(model: Any, wanted: set[str]) -> list[str]:
@@ -567,7 +622,13 @@ def prepare_entry(
             PostingError.UNEXPECTED,
             f"external id {body['externalId']} differs from the posting's {posting.external_id}",
         )
-    return PreparedEntry(body=body, netsuite_connection=mapping.netsuite_connection, mapping=mapping)
+    return PreparedEntry(
+        body=body,
+        netsuite_connection=mapping.netsuite_connection,
+        mapping=mapping,
+        amount_minor=summary.amount_minor,
+        currency=summary.currency.upper(),
+    )
 
 
 def _original_entry(payout: Payout) -> PostedEntry | None:
@@ -598,6 +659,18 @@ def _record_blocked(posting: NetsuitePosting, blocked: PostingBlocked, *, actor:
     )
 
 
+def _amount_changed(
+    posting: NetsuitePosting, was_minor: Any, was_currency: Any, prepared: PreparedEntry, *, when: str
+) -> PostingBlocked:
+    was = format_minor(was_minor, was_currency or prepared.currency, posting.source)
+    now = format_minor(prepared.amount_minor, prepared.currency, posting.source)
+    return PostingBlocked(
+        PostingError.AMOUNT_CHANGED,
+        f"The payout changed: the entry would now move {now}, not the {was} it {when}; nothing was sent. "
+        "Review it and approve it again.",
+    )
+
+
 def _not_a_draft(posting: NetsuitePosting) -> ServiceError:
     return ServiceError(
         f"Only a draft can be approved; this posting is {posting.get_state_display().lower()}.",
@@ -611,11 +684,21 @@ def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
 
     Only a draft is looked at: anything else is refused before its entry is prepared, so a
     refused approve never overwrites the error a failed or posted entry carries."""
-    current = NetsuitePosting.objects.filter(pk=posting.pk).values_list("state", flat=True).first()
+    current, shown_minor, shown_currency = NetsuitePosting.objects.filter(pk=posting.pk).values_list(
+        "state", "amount_minor", "currency"
+    ).first() or (None, None, None)
     if current != PostingState.DRAFT:
         raise _not_a_draft(posting if current is None else NetsuitePosting(state=current))
     try:
-        prepare_entry(posting)
+        prepared = prepare_entry(posting)
+        if (prepared.amount_minor, prepared.currency) != (shown_minor, shown_currency):
+            # The payout changed after this draft was last brought up to date: the draft takes
+            # the new figures, and the person approves what will really be sent.
+            NetsuitePosting.objects.filter(pk=posting.pk, state=PostingState.DRAFT).update(
+                amount_minor=prepared.amount_minor, currency=prepared.currency
+            )
+            posting.amount_minor, posting.currency = prepared.amount_minor, prepared.currency
+            raise _amount_changed(posting, shown_minor, shown_currency, prepared, when="was shown")
     except PostingBlocked as blocked:
         _record_blocked(posting, blocked, actor=actor)
         field_name = "gl_mapping" if blocked.code in (PostingError.NO_MAPPING, PostingError.UNMAPPED_ACCOUNT) else None
@@ -839,7 +922,21 @@ def _record_outcome(
 
 
 _POSTING_COLUMNS = _columns(
-    NetsuitePosting, {"id", "tenant_id", "payout_id", "kind", "source_id", "external_id", "state", "attempts"}
+    NetsuitePosting,
+    {
+        "id",
+        "tenant_id",
+        "payout_id",
+        "kind",
+        "source",
+        "source_id",
+        "external_id",
+        "state",
+        "attempts",
+        "amount_minor",
+        "currency",
+        "approved_by_id",
+    },
 )
 _PAYOUT_COLUMNS = _columns(
     Payout,
@@ -997,6 +1094,13 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
             logger.exception("netsuite_posting_prepare_failed", posting_id=str(posting.pk))
             _record_refusal(posting, PostingError.UNEXPECTED, f"{type(exc).__name__}: {exc}")
             return posting
+        if (prepared.amount_minor, prepared.currency) != (posting.amount_minor, posting.currency):
+            if posting.approved_by_id is not None:
+                _record_back_to_draft(posting, prepared)
+                return posting
+            # Approved automatically: nobody approved a figure, and recon still says the payout
+            # is reconciled; the posting records what is sent.
+            _amount_update(posting, prepared)
         # ``sending`` is committed (the claim's own statement) and nothing has left yet. The
         # request goes out with no transaction open: NetSuite can take seconds, and a
         # transaction held that long would pin row locks and vacuum for nothing.
@@ -1052,6 +1156,54 @@ def _record_refusal(posting: NetsuitePosting, code: str, message: str) -> None:
             target=posting,
             outcome=Outcome.FAILURE,
             detail={"external_id": posting.external_id, "code": code, "error": message[:500]},
+        )
+
+
+def _amount_update(posting: NetsuitePosting, prepared: PreparedEntry) -> None:
+    was = (posting.amount_minor, posting.currency)
+    posting.amount_minor, posting.currency = prepared.amount_minor, prepared.currency
+    with transaction.atomic():
+        NetsuitePosting.objects.filter(pk=posting.pk).update(
+            amount_minor=posting.amount_minor, currency=posting.currency
+        )
+        audit_record(
+            action="netsuite.posting_amount_updated",
+            actor_kind="task",
+            target=posting,
+            detail={"from": list(was), "to": [posting.amount_minor, posting.currency]},
+        )
+
+
+def _record_back_to_draft(posting: NetsuitePosting, prepared: PreparedEntry) -> None:
+    """A person approved other figures than the entry would now send: back to them, nothing sent."""
+    blocked = _amount_changed(posting, posting.amount_minor, posting.currency, prepared, when="was approved for")
+    posting.state = PostingState.DRAFT
+    posting.amount_minor, posting.currency = prepared.amount_minor, prepared.currency
+    posting.error_code, posting.last_error = blocked.code, blocked.message
+    posting.approved_by_id, posting.approved_by_email, posting.approved_at = None, "", None
+    posting.attempts -= 1  # nothing was sent
+    posting.updated_at = timezone.now()
+    with transaction.atomic():
+        posting.save(
+            update_fields=[
+                "state",
+                "amount_minor",
+                "currency",
+                "error_code",
+                "last_error",
+                "approved_by_id",
+                "approved_by_email",
+                "approved_at",
+                "attempts",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            action="netsuite.posting_sent",
+            actor_kind="task",
+            target=posting,
+            outcome=Outcome.FAILURE,
+            detail={"external_id": posting.external_id, "code": blocked.code, "error": blocked.message[:500]},
         )
 
 

@@ -287,6 +287,87 @@ def test_payout_without_mapping_is_refused_with_reason(posting) -> None:  # type
     assert refused.value.code == PostingError.NO_MAPPING
 
 
+# ------------------------------------------------------- payouts that change before the send
+# po_grow first pays one 100.00 charge (fee 3.20): 96.80. A later sync brings a 50.00 charge
+# (fee 1.75) into it, and it still reconciles: 96.80 + 48.25 = 145.05.
+
+
+def _payout_grows(posting, source_id: str) -> None:  # type: ignore[no-untyped-def]
+    write_payouts(posting.stripe, PayoutSpec(source_id, charges=(10000, 5000)))
+    reconcile()
+
+
+def bank_line(posting, posting_row: NetsuitePosting) -> tuple:  # type: ignore[no-untyped-def, type-arg]
+    return line_of(sandbox_entry(posting, posting_row.external_id)["line"]["items"][0])
+
+
+def test_a_draft_follows_its_payout_until_it_is_approved(posting) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_grow", charges=(10000,)))
+    postings_after_recon()
+    assert posting_for("po_grow").amount_minor == 9680
+    _payout_grows(posting, "po_grow")
+
+    result = postings_after_recon()
+
+    assert (result.refreshed, result.created) == (1, 0)
+    draft = posting_for("po_grow")
+    assert (draft.state, draft.amount_display) == (PostingState.DRAFT, "145.05 USD")
+    queued = posting_approve(posting=draft, actor=posting.world.accountant)
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+    assert (sent.state, sent.amount_minor) == (PostingState.POSTED, 14505)
+    assert bank_line(posting, sent) == ("101", Decimal("145.05"), None)
+    assert postings_after_recon().refreshed == 0
+
+
+def test_approving_a_draft_whose_payout_changed_shows_the_new_amount_first(posting) -> None:  # type: ignore[no-untyped-def]
+    reconciled(posting, PayoutSpec("po_grow_stale", charges=(10000,)))
+    postings_after_recon()
+    _payout_grows(posting, "po_grow_stale")  # the drafts are not brought up to date yet
+
+    with pytest.raises(ServiceError) as refused:
+        posting_approve(posting=posting_for("po_grow_stale"), actor=posting.world.accountant)
+
+    assert refused.value.code == PostingError.AMOUNT_CHANGED
+    assert "would now move 145.05 USD, not the 96.80 USD it was shown" in str(refused.value)
+    draft = posting_for("po_grow_stale")
+    assert (draft.state, draft.amount_minor) == (PostingState.DRAFT, 14505)
+    assert posting_approve(posting=draft, actor=posting.world.accountant).state == PostingState.APPROVED
+
+
+def test_send_refuses_an_entry_that_changed_after_it_was_approved(posting) -> None:  # type: ignore[no-untyped-def]
+    queued = approved(posting, "po_grow_late", charges=(10000,))  # the accountant approved 96.80
+    _payout_grows(posting, "po_grow_late")
+
+    refused = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert refused.state == PostingState.DRAFT
+    assert refused.error_code == PostingError.AMOUNT_CHANGED
+    assert "would now move 145.05 USD, not the 96.80 USD it was approved for" in refused.last_error
+    assert (refused.amount_minor, refused.approved_by_id, refused.attempts) == (14505, None, 0)
+    assert posting.upserts() == 0
+    assert _free_for_another_session(refused)
+    stored = posting_for("po_grow_late")
+    assert (stored.state, stored.amount_minor, stored.approved_at) == (PostingState.DRAFT, 14505, None)
+
+    again = posting_approve(posting=stored, actor=posting.world.accountant)
+    sent = posting_send(posting_id=again.pk, client=posting.client())
+    assert sent.state == PostingState.POSTED
+    assert bank_line(posting, sent) == ("101", Decimal("145.05"), None)
+
+
+def test_an_automatic_posting_sends_what_the_payout_now_says(posting) -> None:  # type: ignore[no-untyped-def]
+    posting_mode_set(actor=None, mode="auto")
+    reconciled(posting, PayoutSpec("po_grow_auto", charges=(10000,)))
+    postings_after_recon()
+    _payout_grows(posting, "po_grow_auto")
+
+    sent = posting_send(posting_id=posting_for("po_grow_auto").pk, client=posting.client())
+
+    assert (sent.state, sent.amount_minor) == (PostingState.POSTED, 14505)
+    assert posting_for("po_grow_auto").amount_minor == 14505
+    assert bank_line(posting, sent) == ("101", Decimal("145.05"), None)
+
+
 # --------------------------------------------------------------------- sending, faults
 
 
