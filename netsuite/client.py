@@ -23,7 +23,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -179,16 +179,22 @@ class NetSuiteClient:
             parse=lambda r: _expect_location(r, record_type),
         )
 
-    def upsert_by_external_id(self, record_type: str, external_id: str, body: Mapping[str, Any]) -> str:
-        """PUT ``.../{type}/eid:{externalId}``: create or replace; return the internal id.
+    def upsert_by_external_id(
+        self, record_type: str, external_id: str, body: Mapping[str, Any], *, replace: Sequence[str] = ()
+    ) -> str:
+        """PUT ``.../{type}/eid:{externalId}``: create or update; return the internal id.
 
-        Safe to repeat: the same external id always lands on the same record.
+        The same external id always lands on the same record, but on an update NetSuite
+        appends the lines of a sublist without keys (a journal's ``line``) to those already
+        there unless ``replace`` names the sublist (``?replace=line``): an upsert that is to
+        be safe to repeat must name every sublist it sends.
         """
         if not external_id:
             raise ValueError("external_id is required for an upsert")
         return self.send(
             "PUT",
             record_path(record_type, f"eid:{external_id}"),
+            params={"replace": ",".join(replace)} if replace else None,
             json_body=body,
             idempotent=True,
             operation=f"{record_type}.upsert",

@@ -5,9 +5,9 @@ event; sends are queued on the ``posting`` queue with ``transaction.on_commit`` 
 ``ecomops.tasks.enqueue``).
 
 Exactly once (DESIGN §6). A posting's ``external_id`` is derived from tenant, source and
-payout, and the entry is sent as ``PUT .../journalentry/eid:{external_id}``: NetSuite keeps
-one record per external id, so sending the same posting again replaces that record rather
-than adding one. Around the send, :func:`posting_send`
+payout, and the entry is sent as ``PUT .../journalentry/eid:{external_id}?replace=line``:
+NetSuite keeps one record per external id, so sending the same posting again replaces that
+record (and, with ``replace=line``, its lines) rather than adding one. Around the send, :func:`posting_send`
 
 1. claims it in one statement: locks the posting row, takes a session advisory lock named
    after the posting and marks it ``sending`` with one more attempt, committed before the
@@ -80,6 +80,7 @@ logger = structlog.get_logger(__name__)
 SEND_TASK = "netsuite.tasks.posting_send_task"
 POSTING_MODES = ("auto", "approval")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
+JOURNAL_SUBLISTS = ("line",)  # every sublist the entry sends: its lines
 MAX_KEPT_EXCHANGES = 20  # a 429 storm must not grow the row without bound
 _INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
 _ISO_CODE = re.compile(r"^[A-Z]{3}$")
@@ -1129,7 +1130,11 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
         error: BaseException | None = None
         with capture_exchanges() as exchanges:
             try:
-                internal_id = client.upsert_by_external_id("journalentry", posting.external_id, prepared.body)
+                # replace=line: a resend after a lost answer must replace the lines the first
+                # send committed, not add a second set to them (NetSuite appends otherwise).
+                internal_id = client.upsert_by_external_id(
+                    "journalentry", posting.external_id, prepared.body, replace=JOURNAL_SUBLISTS
+                )
             except Exception as exc:  # recorded on the posting, with its reason, below
                 error = exc
                 if not isinstance(exc, NetSuiteClientError):

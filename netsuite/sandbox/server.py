@@ -9,7 +9,8 @@ Serves, on a loopback port through :mod:`ecomops.sandbox_http`:
 * OAuth 1.0a TBA (HMAC-SHA256): recomputes the signature from the request, refuses reused
   nonces and stale timestamps, with NetSuite's 401 ``INVALID_LOGIN`` body.
 * ``/services/rest/record/v1/journalentry``: create (204 + ``Location``), upsert by
-  ``eid:`` (same external id, same internal id, record replaced), GET with
+  ``eid:`` (same external id, same internal id; the lines sent are appended to the
+  entry's lines unless ``?replace=line`` asks to replace them, as NetSuite does), GET with
   ``expandSubResources``; unbalanced entries and unknown accounts/subsidiaries/currencies
   are refused with NetSuite's 400 bodies. ``account``, ``subsidiary``, ``currency`` GETs.
 * ``POST /services/rest/query/v1/suiteql``: SuiteQL over the store with ``limit``/``offset``,
@@ -572,10 +573,15 @@ class NetSuiteSandbox(SandboxApp):
                 400, "USER_ERROR", "The externalId in the body does not match the one in the URL.", "externalId"
             )
         fields = self._validated_journal(body)
+        # NetSuite's "Updating a Sublist": lines of a sublist without keys (a journal's
+        # ``line``) are appended to those present unless ``replace=<sublist>`` names it.
+        replace = {name.strip().lower() for name in request.query_dict.get("replace", "").split(",")}
         # Check and write under one lock: two concurrent upserts must not both insert.
         with self._write_lock:
             existing = self.store.journal_id_for_external_id(external_id)
-            journal_id = self.store.save_journal(externalid=external_id, replace_id=existing, **fields)
+            journal_id = self.store.save_journal(
+                externalid=external_id, replace_id=existing, replace_lines="line" in replace, **fields
+            )
         return self._written(request, journal_id)
 
     def _written(self, request: SandboxRequest, journal_id: int) -> SandboxResponse:

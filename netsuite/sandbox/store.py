@@ -254,8 +254,14 @@ class SandboxStore:
         subsidiary: int,
         lines: Sequence[StoredLine],
         replace_id: int | None = None,
+        replace_lines: bool = True,
     ) -> int:
-        """Insert a journal entry, or replace ``replace_id`` wholesale; return its id."""
+        """Insert a journal entry, or update ``replace_id``; return its id.
+
+        An update sets the body fields; its lines replace the entry's lines only with
+        ``replace_lines``, else they are appended to them, as NetSuite does for a sublist
+        without keys unless the request says ``?replace=line``.
+        """
         now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         with self._lock:
             conn = self._conn
@@ -289,20 +295,24 @@ class SandboxStore:
                         "subsidiary = ?, lastmodifieddate = ?, modified_at = ? WHERE id = ?",
                         (trandate, memo, externalid, currency, subsidiary, now[:10], now, journal_id),
                     )
-                    conn.execute('DELETE FROM transactionline WHERE "transaction" = ?', (journal_id,))
-                    conn.execute('DELETE FROM transactionaccountingline WHERE "transaction" = ?', (journal_id,))
-                self._insert_lines(journal_id, subsidiary, lines)
+                    if replace_lines:
+                        conn.execute('DELETE FROM transactionline WHERE "transaction" = ?', (journal_id,))
+                        conn.execute('DELETE FROM transactionaccountingline WHERE "transaction" = ?', (journal_id,))
+                (first,) = conn.execute(
+                    'SELECT COALESCE(MAX(id) + 1, 0) FROM transactionline WHERE "transaction" = ?', (journal_id,)
+                ).fetchone()
+                self._insert_lines(journal_id, subsidiary, lines, first=first)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return journal_id
 
-    def _insert_lines(self, journal_id: int, subsidiary: int, lines: Sequence[StoredLine]) -> None:
+    def _insert_lines(self, journal_id: int, subsidiary: int, lines: Sequence[StoredLine], *, first: int = 0) -> None:
         self._conn.executemany(
             'INSERT INTO transactionline ("transaction", id, linesequencenumber, memo, subsidiary) '
             "VALUES (?, ?, ?, ?, ?)",
-            [(journal_id, index, index, line.memo, subsidiary) for index, line in enumerate(lines)],
+            [(journal_id, index, index, line.memo, subsidiary) for index, line in enumerate(lines, start=first)],
         )
         self._conn.executemany(
             'INSERT INTO transactionaccountingline ("transaction", transactionline, account, debit, credit, amount) '
@@ -316,7 +326,7 @@ class SandboxStore:
                     str(line.credit) if line.credit is not None else None,
                     str((line.debit or Decimal(0)) - (line.credit or Decimal(0))),
                 )
-                for index, line in enumerate(lines)
+                for index, line in enumerate(lines, start=first)
             ],
         )
 

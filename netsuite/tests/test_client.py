@@ -82,15 +82,37 @@ def test_get_without_expand_has_only_sublist_links(sandbox) -> None:  # type: ig
 def test_upsert_twice_same_external_id_one_record(sandbox) -> None:  # type: ignore[no-untyped-def]
     entry = payout_entry(sandbox)
     with sandbox.client() as client:
-        first = client.upsert_by_external_id("journalentry", entry["externalId"], entry)
+        first = client.upsert_by_external_id("journalentry", entry["externalId"], entry, replace=("line",))
         changed = payout_entry(sandbox, memo_hint=" (corrected)")
-        second = client.upsert_by_external_id("journalentry", entry["externalId"], changed)
+        second = client.upsert_by_external_id("journalentry", entry["externalId"], changed, replace=("line",))
         by_eid = client.get("journalentry", f"eid:{entry['externalId']}")
     assert first == second
     assert sandbox.app.store.count_journals() == 1
     assert by_eid["id"] == first
     assert by_eid["memo"].endswith("(corrected)")
     assert sandbox.app.stats()["calls"]["journalentry.upsert"] == 2
+
+
+def entry_lines(client, external_id: str) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
+    items = client.get("journalentry", f"eid:{external_id}", expand_sub_resources=True)["line"]["items"]
+    return [(i["account"]["id"], i.get("debit"), i.get("credit")) for i in items]
+
+
+def test_an_update_appends_lines_unless_it_replaces_them_like_netsuite(sandbox) -> None:  # type: ignore[no-untyped-def]
+    # 96.80 to the bank: Dr 101 96.80, Cr 110 100.00, Dr 601 3.20
+    entry = payout_entry(sandbox)
+    original = [("101", Decimal("96.8"), None), ("110", None, Decimal("100.0")), ("601", Decimal("3.2"), None)]
+    with sandbox.client() as client:
+        client.upsert_by_external_id("journalentry", entry["externalId"], entry, replace=("line",))
+        assert entry_lines(client, entry["externalId"]) == original
+
+        client.upsert_by_external_id("journalentry", entry["externalId"], entry)  # no replace: appended
+        assert entry_lines(client, entry["externalId"]) == original + original
+
+        client.upsert_by_external_id("journalentry", entry["externalId"], entry, replace=("line",))
+        assert entry_lines(client, entry["externalId"]) == original
+    assert [e.url.endswith("?replace=line") for e in sandbox.exchanges if e.method == "PUT"] == [True, False, True]
+    assert sandbox.app.store.count_journals() == 1
 
 
 def test_external_ids_match_case_insensitively_like_netsuite(sandbox) -> None:  # type: ignore[no-untyped-def]

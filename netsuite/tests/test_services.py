@@ -430,7 +430,7 @@ def test_sent_posting_keeps_request_and_response_without_secrets(posting) -> Non
     assert sent.state == PostingState.POSTED
     assert sent.attempts == 1
     assert sent.request["method"] == "PUT"
-    assert sent.request["url"].endswith(f"/journalentry/eid:{sent.external_id}")
+    assert sent.request["url"].endswith(f"/journalentry/eid:{sent.external_id}?replace=line")
     assert sent.request["headers"]["authorization"] == "OAuth [REDACTED]"
     assert json.loads(sent.request["body"])["externalId"] == sent.external_id
     assert sent.response["status"] == 204
@@ -512,7 +512,14 @@ def test_lost_response_then_retry_leaves_exactly_one_entry(posting) -> None:  # 
     assert posting.journal_count() == 1
     assert sent.exchanges[0]["status"] is None
     assert sent.exchanges[0]["error"]
-    assert sandbox_entry(posting, sent.external_id)["id"] == sent.netsuite_internal_id
+    entry = sandbox_entry(posting, sent.external_id)
+    assert entry["id"] == sent.netsuite_internal_id
+    # The resend replaced the lines the first (committed) send wrote: the entry has its three.
+    assert [line_of(i) for i in entry["line"]["items"]] == [
+        ("101", Decimal("96.8"), None),
+        ("110", None, Decimal("100.0")),
+        ("601", Decimal("3.2"), None),
+    ]
 
 
 def test_resuming_a_send_that_crashed_after_the_upsert_keeps_one_entry(posting) -> None:  # type: ignore[no-untyped-def]
