@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from connections.models import Connection, ConnectionStatus, Provider, SyncJob, SyncJobStatus
@@ -34,6 +34,10 @@ def connections_due(*, every: timedelta, now: datetime | None = None) -> list[Co
     Enabled Stripe and Shopify connections whose credentials have not been refused (a broken
     one waits for a person to fix it), with no sync queued or running, whose latest sync was
     queued at least ``every`` ago, or that never synced.
+
+    Only full (backfill or incremental) syncs count as "latest": a webhook's targeted sync
+    reads the few objects it names, not payouts or balance transactions, so a shop sending
+    webhooks every few minutes would otherwise never be fully synced again.
     """
     now = now or timezone.now()
     busy = SyncJob.objects.filter(status__in=[SyncJobStatus.QUEUED, SyncJobStatus.RUNNING]).values("connection_id")
@@ -41,7 +45,7 @@ def connections_due(*, every: timedelta, now: datetime | None = None) -> list[Co
         Connection.objects.filter(enabled=True, provider__in=[Provider.STRIPE, Provider.SHOPIFY])
         .exclude(status=ConnectionStatus.BROKEN)
         .exclude(pk__in=busy)
-        .annotate(last_queued=Max("sync_jobs__queued_at"))
+        .annotate(last_queued=Max("sync_jobs__queued_at", filter=~Q(sync_jobs__kind="targeted")))
         .order_by("name")
     )
     return [c for c in candidates if c.last_queued is None or c.last_queued <= now - every]

@@ -59,6 +59,27 @@ def test_what_is_due_and_what_is_not(tenant_a, in_tenant):
         assert connections_due(every=HOUR) == []
 
 
+def test_webhook_syncs_do_not_postpone_the_scheduled_sync(tenant_a, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        # given a connection fully synced five hours ago
+        conn = stripe(tenant_a.admin, "Busy shop", last_sync_succeeded_at=timezone.now() - 5 * HOUR)
+        job(conn, SyncJobStatus.SUCCEEDED, 5 * HOUR)
+        # and a webhook's targeted sync of one charge ten minutes ago
+        SyncJob.objects.create(
+            connection=conn,
+            kind="targeted",
+            trigger="webhook",
+            target_ids=["ch_1"],
+            status=SyncJobStatus.SUCCEEDED,
+            queued_at=timezone.now() - timedelta(minutes=10),
+        )
+
+        # when the scheduler looks, then the full sync is due all the same
+        jobs = sync_due(every=HOUR)
+
+        assert [(j.connection_id, j.kind) for j in jobs] == [(conn.pk, "incremental")]
+
+
 def test_other_tenants_connections_are_their_own(tenant_a, tenant_b, in_tenant):
     with in_tenant(tenant_b.tenant):
         theirs = stripe(tenant_b.admin, "B's Stripe")
