@@ -150,15 +150,23 @@ def sync_job_run(
         except Exception as exc:
             auth = is_auth_failure(exc)
             message = _describe(exc)
-            connection_mark(connection=connection, ok=False, message=message, auth_failure=auth)
-            Connection.objects.filter(pk=connection.pk).update(last_sync_failed_at=timezone.now())
+            if auth or not job.target_ids:
+                # Refused credentials break every sync, targeted or not. Anything else a
+                # targeted job meets (one object gone, one 5xx) is that job's own failure:
+                # the connection's state is the full sync's to tell.
+                connection_mark(connection=connection, ok=False, message=message, auth_failure=auth)
+            if not job.target_ids:
+                Connection.objects.filter(pk=connection.pk).update(last_sync_failed_at=timezone.now())
             _finish(job, SyncJobStatus.FAILED, message, errors=errors.messages)
             logger.warning("sync_failed", job_id=str(job.pk), error=message)
             return job
         message = "; ".join(errors.messages[:20])
         _finish(job, SyncJobStatus.SUCCEEDED, message, errors=errors.messages)
-        Connection.objects.filter(pk=connection.pk).update(last_sync_succeeded_at=timezone.now())
-        connection_mark(connection=connection, ok=True, message="Last sync succeeded.")
+        if not job.target_ids:
+            # Only a full sync says the connection is synced: a webhook's targeted job reads a
+            # few objects, and month-end close trusts last_sync_succeeded_at for freshness.
+            Connection.objects.filter(pk=connection.pk).update(last_sync_succeeded_at=timezone.now())
+            connection_mark(connection=connection, ok=True, message="Last sync succeeded.")
         logger.info(
             "sync_succeeded",
             job_id=str(job.pk),

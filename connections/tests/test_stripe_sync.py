@@ -239,3 +239,68 @@ def test_a_run_that_gets_the_lock_ends_jobs_whose_worker_is_gone(stripe_connecti
     orphan.refresh_from_db()
     assert orphan.status == "failed"
     assert orphan.error_message.startswith("Interrupted")
+
+
+def run_targeted(connection: Connection, ids: list[str], **client_options) -> SyncJob:
+    job = sync_start(connection=connection, trigger="webhook", target_ids=ids, enqueue=False)
+    return sync_job_run(job=job, client_options={**FAST, **client_options})
+
+
+def first_charge_id(sandbox) -> str:
+    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+    return httpx.get(f"{sandbox.url}/v1/charges?limit=1", headers=headers).json()["data"][0]["id"]
+
+
+def test_a_webhook_sync_that_succeeds_does_not_hide_a_failing_full_sync(stripe_connection, sandbox):
+    # given: the full sync fails (Stripe keeps answering 503)
+    httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "503", "count": 1000})
+    full = sync_job_run(
+        job=sync_start(connection=stripe_connection, trigger="schedule", enqueue=False),
+        client_options={**FAST, "max_retries": 1},
+    )
+    assert full.status == "failed"
+    stripe_connection.refresh_from_db()
+    failing_since, failing_message = stripe_connection.last_sync_failed_at, stripe_connection.status_message
+    httpx.delete(f"{sandbox.url}/__sandbox__/faults")
+
+    # when: a webhook's targeted sync of one charge succeeds
+    targeted = run_targeted(stripe_connection, [first_charge_id(sandbox)])
+
+    # then: the connection still says its sync is failing and was never synced
+    assert targeted.status == "succeeded", targeted.error_message
+    stripe_connection.refresh_from_db()
+    assert stripe_connection.status == "error"
+    assert stripe_connection.status_message == failing_message
+    assert stripe_connection.last_sync_succeeded_at is None
+    assert stripe_connection.last_sync_failed_at == failing_since
+
+
+def test_a_webhook_sync_of_a_missing_object_fails_alone(stripe_connection):
+    full = run_sync(stripe_connection)
+    assert full.status == "succeeded", full.error_message
+    stripe_connection.refresh_from_db()
+    synced_at = stripe_connection.last_sync_succeeded_at
+
+    targeted = run_targeted(stripe_connection, ["ch_does_not_exist"])
+
+    assert targeted.status == "failed"
+    assert "ch_does_not_exist" in targeted.error_message
+    stripe_connection.refresh_from_db()
+    assert (stripe_connection.status, stripe_connection.status_message) == ("ok", "Last sync succeeded.")
+    assert stripe_connection.last_sync_succeeded_at == synced_at
+    assert stripe_connection.last_sync_failed_at is None
+
+
+def test_a_webhook_sync_with_a_revoked_key_marks_the_connection_broken(stripe_connection, sandbox):
+    from connections.services import connection_update
+
+    charge_id = first_charge_id(sandbox)
+    assert run_sync(stripe_connection).status == "succeeded"
+    connection_update(actor=None, connection=stripe_connection, credentials={"api_key": "sk_test_revoked_key_99"})
+    stripe_connection.refresh_from_db()
+
+    targeted = run_targeted(stripe_connection, [charge_id])
+
+    assert targeted.status == "failed"
+    stripe_connection.refresh_from_db()
+    assert stripe_connection.status == "broken"
