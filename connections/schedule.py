@@ -40,7 +40,14 @@ def connections_due(*, every: timedelta, now: datetime | None = None) -> list[Co
     webhooks every few minutes would otherwise never be fully synced again.
     """
     now = now or timezone.now()
-    busy = SyncJob.objects.filter(status__in=[SyncJobStatus.QUEUED, SyncJobStatus.RUNNING]).values("connection_id")
+    # A webhook's targeted job does not hold the full sync back: it may be waiting for the
+    # connection's lock (``runner.WAITING``), and a full sync queued beside it simply waits
+    # its turn in the same way.
+    busy = (
+        SyncJob.objects.filter(status__in=[SyncJobStatus.QUEUED, SyncJobStatus.RUNNING])
+        .exclude(kind="targeted")
+        .values("connection_id")
+    )
     candidates = (
         Connection.objects.filter(enabled=True, provider__in=[Provider.STRIPE, Provider.SHOPIFY])
         .exclude(status=ConnectionStatus.BROKEN)
@@ -59,16 +66,22 @@ def sync_due(*, every: timedelta, now: datetime | None = None) -> list[SyncJob]:
 
 
 def sync_due_connections() -> int:
-    """The schedule's task: queue the syncs that are due, in every tenant. Returns how many."""
+    """The schedule's task: in every tenant, hand waiting jobs whose connection is free to a
+    worker again, and queue the syncs that are due. Returns how many jobs were (re)queued.
+
+    A waiting job is normally handed over by the sync it waited for, when that one ends;
+    this tick covers a worker that died before it could.
+    """
+    from connections.sync.runner import sync_waiting_resume
     from ecomops.tenancy import unsafe_all_tenants
 
     every = interval()
-    if every is None:
-        return 0
     started = 0
     for tenant in unsafe_all_tenants():
         try:
-            started += len(sync_due(every=every))
+            started += len(sync_waiting_resume())
+            if every is not None:
+                started += len(sync_due(every=every))
         except Exception:  # one tenant's trouble must not stop the others' syncs
             logger.exception("scheduled_sync_failed", tenant_id=str(tenant.pk))
     return started

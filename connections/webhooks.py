@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
-from connections.models import Connection, Provider, WebhookEvent
+from connections.models import Connection, Provider, SyncJobStatus, WebhookEvent
 from connections.sync.runner import sync_start
 from ecomops.tenancy import tenant_context
 from tenants.models import WebhookRoute
@@ -108,11 +108,14 @@ def _accept(connection: Connection, event_id: str, event_type: str, target_ids: 
 
 
 def _duplicate(connection: Connection, event_id: str, event_type: str) -> JsonResponse:
-    """A redelivery: nothing new, unless the first delivery was recorded without its sync (a
-    connection disabled then, since enabled again): then the sync is queued now."""
-    event = WebhookEvent.objects.filter(connection=connection, event_id=event_id).first()
+    """A redelivery: nothing new, unless the first delivery's sync never ran or did not get
+    through. Then the sync is queued now: the first delivery was recorded without one (the
+    connection was disabled then, since enabled again), or its job failed (the provider
+    answered 5xx, say), and the processor's retry is the only other chance to read it."""
+    event = WebhookEvent.objects.filter(connection=connection, event_id=event_id).select_related("sync_job").first()
     job = None
-    if event is not None and event.sync_job_id is None and event.target_ids and connection.enabled:
+    retry = event is not None and (event.sync_job is None or event.sync_job.status == SyncJobStatus.FAILED)
+    if retry and event.target_ids and connection.enabled:
         job = sync_start(connection=connection, trigger="webhook", target_ids=list(event.target_ids))
         WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
     audit_record(

@@ -128,3 +128,75 @@ def test_killed_worker_then_rerun_matches_a_clean_run(committed_tenant, worker):
     with tenant_context(crashed.tenant):
         assert content_checksum() == clean_sum
         assert duplicate_count() == 0
+
+
+def test_a_webhook_that_arrives_while_a_sync_runs_is_synced_when_it_ends(committed_tenant, worker):
+    import json
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    from connections.services import connection_update
+    from connections.stripe.sandbox.server import sign_webhook
+    from connections.sync.runner import WAITING
+
+    world = committed_tenant("wk-wait")
+    secret = "whsec_wait_secret_1234"
+    with stripe_sandbox_server(build_stripe_sandbox(seed=5, days=4)) as sandbox:
+        conn = _connection(world, sandbox.url)
+        with tenant_context(world.tenant):
+            credentials = {"api_key": DEFAULT_API_KEY, "webhook_secret": secret}
+            connection_update(actor=None, connection=conn, credentials=credentials)
+        headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+        charge_id = httpx.get(f"{sandbox.url}/v1/charges?limit=1", headers=headers).json()["data"][0]["id"]
+        event = {"id": "evt_during_sync", "type": "charge.refunded", "data": {"object": {"id": charge_id}}}
+        body = json.dumps(event).encode()
+        answers: list[int] = []
+
+        def deliver() -> None:
+            # the web process: a database session of its own, as in production
+            try:
+                answers.append(
+                    Client()
+                    .post(
+                        f"/webhooks/stripe/{conn.pk}/",
+                        body,
+                        content_type="application/json",
+                        HTTP_STRIPE_SIGNATURE=sign_webhook(body, secret),
+                    )
+                    .status_code
+                )
+            finally:
+                connections.close_all()
+
+        def webhook_job():
+            with tenant_context(world.tenant):
+                return SyncJob.objects.filter(trigger="webhook").first()
+
+        def during_sync(_job) -> None:
+            if answers:
+                return
+            # given: while this sync holds the connection, the webhook comes and its job is tried
+            web = threading.Thread(target=deliver)
+            web.start()
+            web.join()
+            wait_for(
+                lambda: (j := webhook_job()) is not None and j.error_message == WAITING,
+                timeout=60,
+                message=f"the webhook's job to wait\n{worker.log()}",
+            )
+
+        with tenant_context(world.tenant):
+            full = sync_job_run(job=sync_start(connection=conn, trigger="test", enqueue=False), on_commit=during_sync)
+        assert full.status == "succeeded", full.error_message
+        assert answers == [202]
+
+        # then: once the sync ends, the webhook's job runs on the worker and succeeds
+        done = wait_for(
+            lambda: (j := webhook_job()).status in ("succeeded", "failed") and j,
+            timeout=60,
+            message=f"the waiting job to run\n{worker.log()}",
+        )
+        assert done.status == "succeeded", done.error_message
+        assert done.object_count == 1

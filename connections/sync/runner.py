@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import Outcome
@@ -68,13 +70,7 @@ def sync_interrupted_sweep(*, connection: Connection) -> int:
     running = list(SyncJob.objects.filter(connection=connection, status=SyncJobStatus.RUNNING))
     if not running:
         return 0
-    key = _lock_key(connection.pk)
-    with db.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        free = cursor.fetchone()[0]
-        if free:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-    if not free:
+    if not _lock_free(_lock_key(connection.pk)):
         return 0
     for job in running:
         _finish(job, SyncJobStatus.FAILED, INTERRUPTED)
@@ -125,20 +121,30 @@ def sync_job_run(
     if job.status in (SyncJobStatus.SUCCEEDED, SyncJobStatus.FAILED):
         return job  # a redelivered task: the job already ended
     key = _lock_key(connection.pk)
-    with db.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        locked = cursor.fetchone()[0]
-    if not locked:
-        _finish(job, SyncJobStatus.FAILED, "Another sync of this connection is running; this one did not start.")
-        return job
-    # Holding the lock, this is the connection's only live sync: another job still 'running'
-    # lost its worker. The sweep when this job was requested can miss it, because the
-    # database frees a killed worker's lock only once it notices the connection is gone.
-    for stale in SyncJob.objects.filter(connection=connection, status=SyncJobStatus.RUNNING).exclude(pk=job.pk):
-        _finish(stale, SyncJobStatus.FAILED, INTERRUPTED)
+    if not _try_lock(key):
+        # Another sync of the connection runs: wait for it rather than fail, or a webhook's
+        # update (already answered 202, so never sent again) would be lost. That sync's
+        # runner enqueues the waiting jobs once it has unlocked (``sync_waiting_enqueue``).
+        SyncJob.objects.filter(pk=job.pk, status=SyncJobStatus.QUEUED).update(
+            error_message=WAITING, heartbeat_at=timezone.now()
+        )
+        # It may have ended between the try above and the line above, looking for waiting
+        # jobs before this one was one: try once more so that nobody waits for nothing.
+        if not _try_lock(key):
+            job.refresh_from_db()
+            logger.info("sync_waiting", job_id=str(job.pk), connection_id=str(connection.pk))
+            return job
     try:
+        job.refresh_from_db()
+        if job.status in (SyncJobStatus.SUCCEEDED, SyncJobStatus.FAILED):
+            return job  # another delivery of this task ran it while this one waited for the lock
+        # Holding the lock, this is the connection's only live sync: another job still
+        # 'running' lost its worker. The sweep when this job was requested can miss it, because
+        # the database frees a killed worker's lock only once it notices the connection is gone.
+        for stale in SyncJob.objects.filter(connection=connection, status=SyncJobStatus.RUNNING).exclude(pk=job.pk):
+            _finish(stale, SyncJobStatus.FAILED, INTERRUPTED)
         SyncJob.objects.filter(pk=job.pk).update(
-            status=SyncJobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+            status=SyncJobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), error_message=""
         )
         job.refresh_from_db()
         logger.info("sync_started", job_id=str(job.pk), connection_id=str(connection.pk), kind=job.kind)
@@ -181,6 +187,66 @@ def sync_job_run(
     finally:
         with db.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        sync_waiting_enqueue(connection=connection)
+
+
+WAITING = "Waiting: another sync of this connection is running; this one starts when it ends."
+# How long a waiting job's hand-over to a worker may take before the scheduler's tick hands
+# it over again (its task lost with a worker that died, say). Running it twice is harmless.
+WAITING_RESEND = timedelta(minutes=2)
+
+
+def _try_lock(key: int) -> bool:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])
+
+
+def _lock_free(key: int) -> bool:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    return bool(free)
+
+
+def sync_waiting_enqueue(*, connection: Connection) -> SyncJob | None:
+    """Hand the connection's oldest waiting job to a worker again; returns it, if any.
+
+    Only the oldest: it takes the lock, and the others wait on, each handed over when the
+    one before it ends. Handing over all of them at once would have every one but the first
+    find the lock taken again, N times over for N waiting jobs.
+    """
+    job = (
+        SyncJob.objects.filter(connection=connection, status=SyncJobStatus.QUEUED, error_message=WAITING)
+        .order_by("queued_at", "pk")
+        .first()
+    )
+    if job is None:
+        return None
+    from ecomops.tasks import enqueue as enqueue_task
+
+    SyncJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    enqueue_task("connections.tasks.sync_job_run", tenant_id=connection.tenant_id, queue="sync", job_id=str(job.pk))
+    logger.info("sync_waiting_enqueued", job_id=str(job.pk), connection_id=str(connection.pk))
+    return job
+
+
+def sync_waiting_resume(*, now: datetime | None = None) -> list[SyncJob]:
+    """The current tenant's waiting jobs whose connection no sync holds any more, handed to a
+    worker again: the runner that ended did so already, unless its worker died first."""
+    now = now or timezone.now()
+    stale = SyncJob.objects.filter(status=SyncJobStatus.QUEUED, error_message=WAITING).filter(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lte=now - WAITING_RESEND)
+    )
+    resumed = []
+    for connection in Connection.objects.filter(pk__in=stale.values("connection_id")).order_by("pk"):
+        if _lock_free(_lock_key(connection.pk)):
+            job = sync_waiting_enqueue(connection=connection)
+            if job is not None:
+                resumed.append(job)
+    return resumed
 
 
 def _after_successful_sync(job: SyncJob) -> None:

@@ -80,6 +80,25 @@ def test_webhook_syncs_do_not_postpone_the_scheduled_sync(tenant_a, in_tenant):
         assert [(j.connection_id, j.kind) for j in jobs] == [(conn.pk, "incremental")]
 
 
+def test_a_webhook_job_waiting_for_the_connection_does_not_hold_back_its_scheduled_sync(tenant_a, in_tenant):
+    from connections.sync.runner import WAITING
+
+    with in_tenant(tenant_a.tenant):
+        conn = stripe(tenant_a.admin, "Shop", last_sync_succeeded_at=timezone.now() - 5 * HOUR)
+        job(conn, SyncJobStatus.SUCCEEDED, 5 * HOUR)
+        SyncJob.objects.create(
+            connection=conn,
+            kind="targeted",
+            trigger="webhook",
+            target_ids=["ch_1"],
+            status=SyncJobStatus.QUEUED,
+            error_message=WAITING,
+            queued_at=timezone.now() - 3 * HOUR,
+        )
+
+        assert [(j.connection_id, j.kind) for j in sync_due(every=HOUR)] == [(conn.pk, "incremental")]
+
+
 def test_other_tenants_connections_are_their_own(tenant_a, tenant_b, in_tenant):
     with in_tenant(tenant_b.tenant):
         theirs = stripe(tenant_b.admin, "B's Stripe")

@@ -304,3 +304,50 @@ def test_a_webhook_sync_with_a_revoked_key_marks_the_connection_broken(stripe_co
     assert targeted.status == "failed"
     stripe_connection.refresh_from_db()
     assert stripe_connection.status == "broken"
+
+
+@pytest.fixture
+def lock_held_elsewhere(stripe_connection):
+    """The connection's sync lock, held by another database session (a sync on another worker)."""
+    import psycopg
+    from django.db import connection as db
+
+    from connections.sync.runner import _lock_key
+    from ecomops.dbsetup import database_url
+
+    other = psycopg.connect(database_url(db.settings_dict), autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s)", [_lock_key(stripe_connection.pk)])
+    yield other
+    other.close()
+
+
+def test_a_sync_that_finds_another_running_waits_and_is_resumed_once_it_ends(
+    stripe_connection, sandbox, lock_held_elsewhere
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.sync.runner import sync_waiting_resume
+
+    # given: another sync of the connection runs while a webhook's job is tried
+    job = run_targeted(stripe_connection, [first_charge_id(sandbox)])
+
+    # then: the job waits, saying so, and the connection is not in error
+    assert job.status == "queued"
+    assert job.error_message.startswith("Waiting: another sync of this connection is running")
+    stripe_connection.refresh_from_db()
+    assert stripe_connection.status != "error"
+    later = timezone.now() + timedelta(minutes=3)
+    assert sync_waiting_resume(now=later) == []  # still held: nothing to hand over
+
+    # when: the other sync's lock is freed without its runner handing the job over (its worker
+    # died), the scheduler's tick does. (Unlocked explicitly: a closed session's locks are freed
+    # only once the server has noticed.)
+    lock_held_elsewhere.execute("SELECT pg_advisory_unlock_all()")
+    assert sync_waiting_resume(now=later) == [job]
+    assert sync_waiting_resume() == []  # just handed over: not again on the next tick
+
+    done = sync_job_run(job=job, client_options=FAST)
+    assert done.status == "succeeded", done.error_message
+    assert (done.error_message, done.object_count) == ("", 1)

@@ -127,6 +127,30 @@ def test_a_replayed_or_redelivered_event_syncs_once(hooks, tenant_a, in_tenant):
     assert events == 1
 
 
+def test_a_redelivered_event_whose_sync_failed_is_synced_again(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    body = stripe_event(event_id="evt_failed_first")
+    signature = stripe_sign(body, STRIPE_SECRET)
+    client = Client()
+    first = post_stripe(client, stripe_conn, body, signature)
+    with in_tenant(tenant_a.tenant):
+        SyncJob.objects.filter(pk=first.json()["sync_job"]).update(status="failed", error_message="Stripe HTTP 503")
+
+    again = post_stripe(client, stripe_conn, body, signature)
+
+    assert again.status_code == 200
+    with in_tenant(tenant_a.tenant):
+        jobs = list(SyncJob.objects.order_by("queued_at").values_list("status", "target_ids"))
+        assert jobs == [("failed", ["ch_123", "pi_777"]), ("queued", ["ch_123", "pi_777"])]
+        event = WebhookEvent.objects.get(event_id="evt_failed_first")
+        assert str(event.sync_job_id) != first.json()["sync_job"]
+
+    # a third delivery while that job is still queued (or waiting) queues nothing more
+    post_stripe(client, stripe_conn, body, signature)
+    with in_tenant(tenant_a.tenant):
+        assert SyncJob.objects.count() == 2
+
+
 def test_unknown_webhook_endpoint_is_404(db):
     response = Client().post(
         "/webhooks/stripe/00000000-0000-0000-0000-000000000000/", b"{}", content_type="application/json"
