@@ -501,11 +501,9 @@ class ShopifyClient:
                     detail = self.get_order(node["id"])
                     if detail is not None:
                         node = detail
-                    if _order_truncated(node, ORDER_DETAIL_LIMITS):
-                        warnings.append(
-                            f"order {node.get('name', node.get('id'))} has more transactions, refunds or line items "
-                            "than one query can read; only the first ones were read"
-                        )
+                    warning = order_truncation_warning(node)
+                    if warning:
+                        warnings.append(warning)
                 nodes.append(node)
             yield Page(nodes, page.end_cursor, page.has_next_page, tuple(warnings))
 
@@ -604,6 +602,17 @@ class ShopifyClient:
             if not end_cursor or end_cursor == cursor:
                 raise ShopifySyncError(f"Shopify's {'.'.join(path)} pagination did not advance")
             cursor = end_cursor
+
+
+def order_truncation_warning(order: dict[str, Any]) -> str | None:
+    """What to tell the user about an order read with ``ORDER_DETAIL_QUERY`` whose nested lists
+    were still cut short by the query's limits (None when it was read whole)."""
+    if not _order_truncated(order, ORDER_DETAIL_LIMITS):
+        return None
+    return (
+        f"order {order.get('name', order.get('id'))} has more transactions, refunds or line items "
+        "than one query can read; only the first ones were read, the rest are missing"
+    )
 
 
 def _order_truncated(order: dict[str, Any], limits: dict[str, int]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from canonical.rows import CanonicalRow
 from connections.shopify import normalize as shopify_normalize
-from connections.shopify.client import Page, ShopifyClient
+from connections.shopify.client import Page, ShopifyClient, order_truncation_warning
 from connections.sync.engine import Batch, page_batches
 
 PAYOUT_LOOKBACK = timedelta(days=14)
@@ -109,6 +109,14 @@ class ShopifyStream:
         return forward_pass(state, **self.options)
 
 
+def noted(pages: Iterator[Page], errors: ShopifyRowErrors) -> Iterator[Page]:
+    """The pages, with what the client warns of on each (an order whose payments did not all
+    fit one query) added to the job's errors: a sync that read less than there is says so."""
+    for page in pages:
+        errors.messages.extend(page.warnings)
+        yield page
+
+
 def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, errors: ShopifyRowErrors) -> list:
     def simple(normalizer):
         return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
@@ -127,7 +135,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             lookback=timedelta(0),
             backfill_start=backfill_start,
             time_field="updatedAt",
-            pages=lambda since, after: client.iter_orders(updated_at_min=since, after=after),
+            pages=lambda since, after: noted(client.iter_orders(updated_at_min=since, after=after), errors),
             chunks_for_page=simple(shopify_normalize.normalize_order),
         ),
         ShopifyStream(
@@ -135,7 +143,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             lookback=DISPUTE_LOOKBACK,
             backfill_start=backfill_start,
             time_field="initiatedAt",
-            pages=lambda since, after: client.iter_disputes(initiated_at_min=since, after=after),
+            pages=lambda since, after: noted(client.iter_disputes(initiated_at_min=since, after=after), errors),
             chunks_for_page=simple(shopify_normalize.normalize_dispute),
         ),
         ShopifyStream(
@@ -143,7 +151,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             lookback=PAYOUT_LOOKBACK,
             backfill_start=backfill_start,
             time_field="issuedAt",
-            pages=lambda since, after: client.iter_payouts(issued_at_min=since, after=after),
+            pages=lambda since, after: noted(client.iter_payouts(issued_at_min=since, after=after), errors),
             chunks_for_page=payout_chunks,
         ),
         ShopifyStream(
@@ -151,8 +159,9 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             lookback=LINE_LOOKBACK,
             backfill_start=backfill_start,
             time_field="transactionDate",
-            pages=lambda since, after: client.iter_balance_transactions(
-                search=f"processed_at:>='{since}'" if since else None, after=after
+            pages=lambda since, after: noted(
+                client.iter_balance_transactions(search=f"processed_at:>='{since}'" if since else None, after=after),
+                errors,
             ),
             chunks_for_page=simple(shopify_normalize.normalize_balance_transaction),
         ),
@@ -175,6 +184,9 @@ class ShopifyTargetedStream:
                 if order is None:
                     self.errors.messages.append(f"{gid}: Shopify has no such order")
                     continue
+                warning = order_truncation_warning(order)
+                if warning:
+                    self.errors.messages.append(warning)
                 rows += self.errors.rows(shopify_normalize.normalize_order, order)
             elif gid.startswith("gid://shopify/ShopifyPaymentsPayout/"):
                 for page in self.client.iter_payouts(search=f"id:{gid.rsplit('/', 1)[-1]}"):

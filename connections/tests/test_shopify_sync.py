@@ -97,3 +97,41 @@ def test_shopify_connection_test_reports_a_bad_token_in_words(shop):
     assert not ok
     assert "shpat_wrong_token_123456" not in message
     assert shop.status == "broken"
+
+
+def test_an_order_with_more_payments_than_a_query_reads_is_reported_incomplete(shop, sandbox):
+    from connections.shopify.sandbox.business import OrderTransaction
+
+    # given: a customer whose card was declined 60 times on one order (Shopify reads 50 at most)
+    business = sandbox.app.business
+    order = next(iter(business.orders.values()))
+    first = order.transactions[0]
+    for n in range(60):
+        order.transactions.append(
+            OrderTransaction(
+                id=9_900_000_000_000 + n,
+                order_id=order.id,
+                kind="SALE",
+                status="FAILURE",
+                gateway="shopify_payments",
+                amount=first.amount,
+                processed_at=first.processed_at,
+                error_code="CARD_DECLINED",
+            )
+        )
+
+    job = run_sync(shop)
+
+    # then: the sync ends, but says which order it could not read whole
+    assert job.status == "succeeded", job.error_message
+    assert job.error_count >= 1
+    assert f"order {order.name} has more transactions" in job.error_message
+    assert "the rest are missing" in job.error_message
+
+    # and so does a webhook's sync of that order
+    targeted = sync_start(
+        connection=shop, trigger="webhook", target_ids=[f"gid://shopify/Order/{order.id}"], enqueue=False
+    )
+    targeted = sync_job_run(job=targeted, client_options=FAST)
+    assert targeted.status == "succeeded", targeted.error_message
+    assert f"order {order.name} has more transactions" in targeted.error_message
