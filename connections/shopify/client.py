@@ -567,6 +567,19 @@ class ShopifyClient:
             DISPUTES_QUERY, ("shopifyPaymentsAccount", "disputes"), variables, page_size, after
         )
 
+    def get_dispute(self, dispute_id: str | int) -> dict[str, Any] | None:
+        """One Shopify Payments dispute by GID or numeric id (None if Shopify has no such dispute).
+
+        Searched by id on the account's disputes (the fields the sync reads come with the
+        page's query); the node is checked to be the one asked for, whatever the search did.
+        """
+        legacy = _legacy_id(dispute_id)
+        for page in self.iter_disputes(search=f"id:{legacy}"):
+            for node in page.nodes:
+                if str(node.get("legacyResourceId")) == str(legacy):
+                    return node
+        return None
+
     def _iter_connection(
         self,
         query: str,

@@ -92,19 +92,36 @@ def _streams_for(connection: Connection, job: SyncJob, client_options: dict[str,
 
     client = client_for(connection, **client_options)
     if connection.provider == Provider.STRIPE:
-        from connections.sync.stripe import RowErrors, StripePayoutStream, StripeTargetedStream, stripe_streams
+        from connections.sync.stripe import (
+            RowErrors,
+            StripePayoutStream,
+            StripeTargetedStream,
+            stripe_open_ids,
+            stripe_streams,
+        )
 
         errors = RowErrors()
         if job.target_ids:
             payouts = StripePayoutStream(client, connection.backfill_start, errors)
             return [StripeTargetedStream(client, job.target_ids, errors, payouts)], errors
-        return stripe_streams(client, backfill_start=connection.backfill_start, errors=errors), errors
-    from connections.sync.shopify import ShopifyRowErrors, shopify_streams, shopify_targeted_streams
+        open_ids = stripe_open_ids(connection)
+        return stripe_streams(
+            client, backfill_start=connection.backfill_start, errors=errors, open_ids=open_ids
+        ), errors
+    from connections.sync.shopify import (
+        ShopifyRowErrors,
+        shopify_open_dispute_ids,
+        shopify_streams,
+        shopify_targeted_streams,
+    )
 
     errors = ShopifyRowErrors()
     if job.target_ids:
         return shopify_targeted_streams(client, job.target_ids, errors), errors
-    return shopify_streams(client, backfill_start=connection.backfill_start, errors=errors), errors
+    open_disputes = shopify_open_dispute_ids(connection)
+    return shopify_streams(
+        client, backfill_start=connection.backfill_start, errors=errors, open_dispute_ids=open_disputes
+    ), errors
 
 
 def sync_job_run(

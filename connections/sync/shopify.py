@@ -21,6 +21,9 @@ from connections.sync.engine import Batch, page_batches
 PAYOUT_LOOKBACK = timedelta(days=14)
 LINE_LOOKBACK = timedelta(days=3)
 DISPUTE_LOOKBACK = timedelta(days=60)
+# Dispute statuses (as stored, lower case) after which Shopify no longer changes a dispute.
+DISPUTE_FINAL_STATUSES = ("won", "lost", "accepted", "charge_refunded")
+DISPUTE_GID = "gid://shopify/ShopifyPaymentsDispute/"
 
 
 class ShopifyRowErrors:
@@ -117,7 +120,55 @@ def noted(pages: Iterator[Page], errors: ShopifyRowErrors) -> Iterator[Page]:
         yield page
 
 
-def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, errors: ShopifyRowErrors) -> list:
+def shopify_open_dispute_ids(connection: Any) -> list[str]:
+    """The connection's stored disputes not decided yet (read before the streams start: they
+    read in threads of their own, away from the database)."""
+    from canonical.models import Dispute
+
+    return list(
+        Dispute.objects.filter(connection_id=connection.pk, source_id__startswith=DISPUTE_GID)
+        .exclude(status__in=DISPUTE_FINAL_STATUSES)
+        .order_by("source_id")
+        .values_list("source_id", flat=True)
+    )
+
+
+class ShopifyOpenDisputesStream:
+    """Re-read, one by one, the disputes still open, whatever their age.
+
+    The disputes stream re-reads those initiated in the last ``DISPUTE_LOOKBACK`` only, but
+    a bank can decide a dispute later than that. Only open disputes are re-read (a shop has
+    a handful at a time), so this costs a few small queries a sync, not a re-read of the
+    history. No cursor: the set comes from the stored rows on each run.
+    """
+
+    name = "shopify.open_disputes"
+
+    def __init__(self, client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors) -> None:
+        self.client, self.ids, self.errors = client, ids, errors
+
+    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
+        rows: list[CanonicalRow] = []
+        for gid in self.ids:
+            rows += dispute_rows(self.client, gid, self.errors)
+        yield Batch(rows=rows, state=state, objects=len(self.ids))
+
+
+def dispute_rows(client: ShopifyClient, gid: str, errors: ShopifyRowErrors) -> list[CanonicalRow]:
+    dispute = client.get_dispute(gid)
+    if dispute is None:
+        errors.messages.append(f"{gid}: Shopify has no such dispute")
+        return []
+    return errors.rows(shopify_normalize.normalize_dispute, dispute)
+
+
+def shopify_streams(
+    client: ShopifyClient,
+    *,
+    backfill_start: date | None,
+    errors: ShopifyRowErrors,
+    open_dispute_ids: list[str] | None = None,
+) -> list:
     def simple(normalizer):
         return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
 
@@ -129,7 +180,7 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
                 yield [r for n in line_page.nodes for r in errors.rows(normalize_line, n)], 1
             yield errors.rows(shopify_normalize.normalize_payout, payout), 0
 
-    return [
+    streams: list = [
         ShopifyStream(
             "shopify.orders",
             lookback=timedelta(0),
@@ -166,10 +217,14 @@ def shopify_streams(client: ShopifyClient, *, backfill_start: date | None, error
             chunks_for_page=simple(shopify_normalize.normalize_balance_transaction),
         ),
     ]
+    if open_dispute_ids:
+        streams.append(ShopifyOpenDisputesStream(client, open_dispute_ids, errors))
+    return streams
 
 
 class ShopifyTargetedStream:
-    """A webhook's targeted sync: re-read exactly the named orders (the body is not trusted)."""
+    """A webhook's targeted sync: re-read exactly the named orders, payouts and disputes (the
+    body is not trusted)."""
 
     name = "shopify.targeted"
 
@@ -198,8 +253,9 @@ class ShopifyTargetedStream:
                         for n in page.nodes
                         for r in self.errors.rows(shopify_normalize.normalize_balance_transaction, n)
                     ]
+            elif gid.startswith(DISPUTE_GID):
+                rows += dispute_rows(self.client, gid, self.errors)
             else:
-                # Disputes and anything else: the next scheduled sync's look-back re-reads them.
                 self.errors.messages.append(f"{gid}: no targeted fetch for this object; left to the next sync")
         yield Batch(rows=rows, state=state, objects=len(self.ids))
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from canonical.rows import CanonicalRow
 from connections.stripe import normalize as stripe_normalize
-from connections.stripe.client import Page, StripeApi
+from connections.stripe.client import Page, StripeApi, StripeNotFoundError
 from connections.sync.engine import Batch, Deferred, page_batches
 
 DAY = 86_400
@@ -31,6 +31,8 @@ LIST_STREAMS = (
 )
 PAYOUT_LOOKBACK = 14 * DAY
 BALANCE_TRANSACTION_LOOKBACK = 2 * DAY
+# Dispute statuses after which Stripe no longer changes a dispute.
+DISPUTE_FINAL_STATUSES = ("won", "lost", "warning_closed", "prevented")
 
 
 class RowErrors:
@@ -187,10 +189,66 @@ class StripePayoutStream:
         )
 
 
-def stripe_streams(api: StripeApi, *, backfill_start: date | None, errors: RowErrors) -> list:
+def stripe_open_ids(connection: Any) -> list[str]:
+    """The connection's stored objects Stripe may still change however old they are: disputes
+    not decided yet, and PaymentIntents authorized but not captured yet. Read from the
+    database, so before the streams start (they read in threads of their own)."""
+    from canonical.models import Dispute, Order
+
+    disputes = (
+        Dispute.objects.filter(connection_id=connection.pk)
+        .exclude(status__in=DISPUTE_FINAL_STATUSES)
+        .order_by("source_id")
+        .values_list("source_id", flat=True)
+    )
+    intents = (
+        Order.objects.filter(connection_id=connection.pk, financial_status="authorized", source_id__startswith="pi_")
+        .order_by("source_id")
+        .values_list("source_id", flat=True)
+    )
+    return [*disputes, *intents]
+
+
+class StripeOpenObjectsStream:
+    """Re-read, one by one, objects that are still open, whatever their age.
+
+    A list stream's look-back re-reads recent objects only, but a dispute can be decided
+    months after it opened, and a card authorization captured up to 7 days after it was made
+    (beyond the PaymentIntents' look-back). Only open ones are re-read: a dispute stays open
+    for weeks, an authorization a week at most, so this is a few requests a sync, not a
+    re-read of the history. No cursor: the set comes from the stored rows on each run.
+    """
+
+    name = "stripe.open_objects"
+    chunk = 100
+
+    def __init__(self, api: StripeApi, ids: list[str], errors: RowErrors) -> None:
+        self.api, self.ids, self.errors = api, ids, errors
+
+    def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
+        for start in range(0, len(self.ids), self.chunk):
+            ids = self.ids[start : start + self.chunk]
+            rows: list[CanonicalRow] = []
+            for obj_id in ids:
+                try:
+                    obj = self.api.retrieve(RETRIEVERS[obj_id.split("_", 1)[0]], obj_id)
+                except StripeNotFoundError:
+                    self.errors.messages.append(f"{obj_id}: Stripe no longer has it; the stored copy is kept")
+                    continue
+                row = self.errors.normalize(obj)
+                if row is not None:
+                    rows.append(row)
+            yield Batch(rows=rows, state=state, objects=len(ids))
+
+
+def stripe_streams(
+    api: StripeApi, *, backfill_start: date | None, errors: RowErrors, open_ids: list[str] | None = None
+) -> list:
     """Two lanes read side by side (``run_streams``): the objects (lane 0), and the money
     movements (lane 1): payouts with their lines, then every balance transaction."""
     streams: list = [StripeListStream(n, r, lb, api, backfill_start, errors) for n, r, lb in LIST_STREAMS]
+    if open_ids:
+        streams.append(StripeOpenObjectsStream(api, open_ids, errors))
     streams.append(StripePayoutStream(api, backfill_start, errors))
     # After the payouts in their lane, so lines not yet paid out are known too, and the lines
     # read above are known final (the upsert keeps their payout links either way).

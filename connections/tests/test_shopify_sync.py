@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -135,3 +135,39 @@ def test_an_order_with_more_payments_than_a_query_reads_is_reported_incomplete(s
     targeted = sync_job_run(job=targeted, client_options=FAST)
     assert targeted.status == "succeeded", targeted.error_message
     assert f"order {order.name} has more transactions" in targeted.error_message
+
+
+def test_an_open_dispute_is_updated_however_old_and_by_its_webhook(shop, sandbox):
+    from canonical.models import Dispute
+    from connections.models import SyncCursor
+
+    app = sandbox.app
+    business = app.business
+    disputes = sorted(business.disputes.values(), key=lambda d: d.id)
+    assert len(disputes) >= 2, "the sandbox's business has disputes"
+    old, other = disputes[0], disputes[1]
+    old.status, other.status = "NEEDS_RESPONSE", "UNDER_REVIEW"
+    app._nodes.clear()  # the sandbox caches its projections; the business changed under it
+    assert run_sync(shop).status == "succeeded"
+
+    # when: months after they opened (far below the disputes stream's look-back) one is lost
+    far_later = (business.now + timedelta(days=90)).isoformat().replace("+00:00", "Z")
+    SyncCursor.objects.filter(connection=shop, stream="shopify.disputes").update(state={"high_water": far_later})
+    old.status = "LOST"
+    app._nodes.clear()
+    job = run_sync(shop)
+
+    # then: the scheduled sync has it
+    assert job.status == "succeeded", job.error_message
+    assert Dispute.objects.get(source_id=f"gid://shopify/ShopifyPaymentsDispute/{old.id}").status == "lost"
+
+    # and a disputes/update webhook's sync reads the dispute it names
+    other.status = "WON"
+    app._nodes.clear()
+    gid = f"gid://shopify/ShopifyPaymentsDispute/{other.id}"
+    targeted = sync_job_run(
+        job=sync_start(connection=shop, trigger="webhook", target_ids=[gid], enqueue=False), client_options=FAST
+    )
+    assert targeted.status == "succeeded", targeted.error_message
+    assert targeted.error_message == ""
+    assert Dispute.objects.get(source_id=gid).status == "won"

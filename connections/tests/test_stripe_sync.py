@@ -351,3 +351,34 @@ def test_a_sync_that_finds_another_running_waits_and_is_resumed_once_it_ends(
     done = sync_job_run(job=job, client_options=FAST)
     assert done.status == "succeeded", done.error_message
     assert (done.error_message, done.object_count) == ("", 1)
+
+
+def test_open_disputes_and_uncaptured_payments_are_updated_however_old(stripe_connection, sandbox):
+    ledger = sandbox.app.ledger
+    # given: a dispute under review and a card authorization waiting for its capture
+    dispute = next(d for d in ledger.seq("disputes").items if d["status"] not in ("won", "lost"))
+    intent = next(p for p in ledger.seq("payment_intents").items if p["status"] == "succeeded")
+    received = intent["amount_received"]
+    dispute["status"] = "under_review"
+    intent.update(status="requires_capture", amount_received=0)
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert Order.objects.get(source_id=intent["id"]).financial_status == "authorized"
+
+    # when: months later (both now far below their streams' look-back windows) the bank
+    # decides the dispute and the authorization is captured
+    far_later = ledger.now + 90 * 86_400
+    for stream in ("stripe.disputes", "stripe.payment_intents"):
+        SyncCursor.objects.filter(connection=stripe_connection, stream=stream).update(state={"high_water": far_later})
+    dispute["status"] = "lost"
+    intent.update(status="succeeded", amount_received=received)
+    job = run_sync(stripe_connection)
+
+    # then: the next sync has both
+    assert job.status == "succeeded", job.error_message
+    assert Dispute.objects.get(source_id=dispute["id"]).status == "lost"
+    assert Order.objects.get(source_id=intent["id"]).financial_status == "paid"
+
+    # and, decided and captured, neither is read one by one again
+    from connections.sync.stripe import stripe_open_ids
+
+    assert not {dispute["id"], intent["id"]} & set(stripe_open_ids(stripe_connection))
