@@ -30,6 +30,8 @@ reserve_holds_minor        reserves             - debit reserve receivable
 reserve_releases_minor     reserves             + credit
 fx_difference_minor        fx_gain_loss         + gain credit / - loss debit
 payout_reversal_minor      clearing             failed payout: money back in the processor balance
+manual_payouts_minor       clearing             + a manual/instant payout's own entry; - its line
+                                                swept into a later automatic payout
 accepted_difference_minor  adjustments          +/- what the lines do not explain, accepted by a person
 =========================  ===================  ==============================================
 
@@ -88,6 +90,7 @@ class PayoutSummary:
     fx_difference_minor: int = 0
     payout_reversal_minor: int = 0
     accepted_difference_minor: int = 0
+    manual_payouts_minor: int = 0
     kind: EntryKind = "payout"
     currency_exponent: int | None = None
 
@@ -140,6 +143,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("fx_difference_minor", "fx_gain_loss", "FX difference"),
     Category("payout_reversal_minor", "clearing", "Failed payout returned to processor balance"),
     Category("accepted_difference_minor", "adjustments", "Difference accepted in reconciliation"),
+    Category("manual_payouts_minor", "clearing", "Payout made by hand (instant or manual)"),
 )
 BANK = Category("amount_minor", "bank", "Payout to bank")
 

@@ -43,9 +43,10 @@ AMOUNT_FIELD_BY_CATEGORY: dict[str, str] = {
     "dispute_reversal": "dispute_reversals_minor",
     "fee": "processor_fees_minor",  # fees billed as lines of their own
     "payout_reversal": "payout_reversal_minor",  # a failed payout's money back in the balance
-    # Another payout's own line swept into this one (Stripe's instant payouts): money that
-    # left the processor balance for the bank earlier, so it moves through clearing as well.
-    "payout": "payout_reversal_minor",
+    # Another payout's own line swept into this one (Stripe's instant and manual payouts):
+    # money that left the processor balance for the bank earlier, in that payout's own entry
+    # (bank debited, clearing credited); here clearing is debited, so the two cancel there.
+    "payout": "manual_payouts_minor",
     "payout_minimum_balance_hold": "reserve_holds_minor",
     "payout_minimum_balance_release": "reserve_releases_minor",
     "adjustment": "adjustments_minor",
@@ -152,11 +153,24 @@ def payout_summary(*, payout: Payout) -> PayoutSummary:
 def summarize(payout: Payout, groups: list[LineGroup], tenant_id: Any) -> PayoutSummary | JournalBuildError:
     """Fold a payout's line groups into the builder's summary (or say why there is none)."""
     label = f"{payout.source} payout {payout.source_id}"
-    if not groups:
-        return NotPostableError(
-            f"{label} has no itemized lines (a manual or instant payout is itemized inside a later automatic "
-            "payout); it cannot be posted as an entry of its own"
+    if not groups and not payout.automatic and payout.arrival_date is not None:
+        # A manual or instant payout lists no lines: what it paid out is itemized in the
+        # processor's balance, and its own line is swept into a later automatic payout, whose
+        # entry debits clearing with it. Its own entry moves the money from clearing to the
+        # bank, on the day it arrived, so the bank account sees every deposit.
+        return PayoutSummary(
+            tenant_id=str(tenant_id),
+            source=payout.source,  # type: ignore[arg-type]
+            payout_id=payout.source_id,
+            currency=payout.currency.upper(),
+            arrival_date=payout.arrival_date,
+            subsidiary_id=payout.subsidiary_id,
+            amount_minor=payout.amount_minor,
+            currency_exponent=processor_exponent(payout),
+            manual_payouts_minor=payout.amount_minor,
         )
+    if not groups:
+        return NotPostableError(f"{label} has no lines yet; it can be posted once the processor lists them")
     currencies = sorted({g.currency.upper() for g in groups} | {payout.currency.upper()})
     if len(currencies) > 1:
         return NotPostableError(f"{label} mixes currencies ({', '.join(currencies)}); lines must be in its currency")

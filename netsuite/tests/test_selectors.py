@@ -149,7 +149,7 @@ def test_shopify_categories_map_to_summary_fields(posting) -> None:  # type: ign
         ("dispute", True, "disputes_minor"),
         ("dispute_reversal", False, "dispute_reversals_minor"),
         ("payout_reversal", False, "payout_reversal_minor"),
-        ("payout", True, "payout_reversal_minor"),
+        ("payout", True, "manual_payouts_minor"),
         ("payout_minimum_balance_hold", True, "reserve_holds_minor"),
         ("payout_minimum_balance_release", False, "reserve_releases_minor"),
         ("reserve_transaction", True, "reserve_holds_minor"),
@@ -190,13 +190,25 @@ def test_line_in_another_currency_is_not_postable(posting) -> None:  # type: ign
         payout_summary(payout=payout("po_mixed_ccy"))
 
 
-def test_payout_without_itemized_lines_is_not_postable(posting) -> None:  # type: ignore[no-untyped-def]
-    spec = build_payout_rows(PayoutSpec("po_instant", charges=(10000,)))
+def test_automatic_payout_without_lines_yet_is_not_postable(posting) -> None:  # type: ignore[no-untyped-def]
+    spec = build_payout_rows(PayoutSpec("po_unlisted", charges=(10000,)))
     only_payout = [r for r in spec.rows if r.kind == "payout"]
     upsert_rows(only_payout, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
 
-    with pytest.raises(NotPostableError, match="no itemized lines"):
-        payout_summary(payout=payout("po_instant"))
+    with pytest.raises(NotPostableError, match="no lines yet"):
+        payout_summary(payout=payout("po_unlisted"))
+
+
+def test_manual_payout_moves_its_amount_from_clearing_to_the_bank(posting) -> None:  # type: ignore[no-untyped-def]
+    spec = build_payout_rows(PayoutSpec("po_instant", charges=(10000,)))
+    only_payout = [r for r in spec.rows if r.kind == "payout"]
+    only_payout[0].fields.update(automatic=False, method="instant")
+    upsert_rows(only_payout, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+
+    summary = payout_summary(payout=payout("po_instant"))
+
+    assert (summary.amount_minor, summary.manual_payouts_minor, summary.gross_charges_minor) == (9680, 9680, 0)
+    assert categories_total(summary) == summary.amount_minor
 
 
 def test_reversal_summary_credits_the_bank(posting) -> None:  # type: ignore[no-untyped-def]
@@ -269,6 +281,7 @@ def test_synced_stripe_business_every_reconciled_payout_balances(posting) -> Non
         "reserve_holds_minor",
         "reserve_releases_minor",
         "payout_reversal_minor",
+        "manual_payouts_minor",
     ):
         assert seen.get(name), f"no reconciled payout exercised {name}: {seen}"
     failed = Payout.objects.get(source="stripe", status="failed")

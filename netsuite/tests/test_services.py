@@ -7,6 +7,7 @@ Each proof of "one entry" counts the sandbox's records through SuiteQL, as a use
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -191,6 +192,53 @@ def test_accepted_difference_without_an_adjustments_account_is_refused_with_its_
     assert (draft.state, draft.error_code) == (PostingState.DRAFT, PostingError.UNMAPPED_ACCOUNT)
     assert "accepted_difference" in draft.last_error  # what the postings page shows
     assert posting.upserts() == 0
+
+
+def test_an_instant_payout_and_the_payout_that_sweeps_it_bring_both_deposits_to_the_bank(posting) -> None:  # type: ignore[no-untyped-def]
+    from canonical.rows import CanonicalRow
+    from recon.models import ReconException
+    from recon.services import exception_resolve
+
+    # po_inst: 50.00 paid out by hand on 2026-11-02, no lines; po_sweep: a sale of 100.00
+    # (fee 3.20) less po_inst's 50.00 swept from the balance: 46.80 to the bank
+    instant = CanonicalRow(
+        "payout",
+        "stripe",
+        "po_inst",
+        {"currency": "USD", "amount_minor": 5000, "status": "paid", "method": "instant", "automatic": False,
+         "arrival_date": date(2026, 11, 2), "failure_code": None, "reversal_of_source_id": None},
+        {"id": "po_inst", "amount": 5000},
+        datetime(2026, 11, 2, 9, tzinfo=UTC),
+    )  # fmt: skip
+    sweep = build_payout_rows(
+        PayoutSpec("po_sweep", extra_lines=({"category": "payout", "amount": -5000, "object": "po_inst",
+                                             "object_type": "payout"},))
+    )  # fmt: skip
+    upsert_rows([instant, *sweep.rows], connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id,
+                subsidiary_id="1")  # fmt: skip
+    reconcile()
+    unitemized = ReconException.objects.get(reason="manual_payout_unitemized", state="open")
+    exception_resolve(actor=posting.world.accountant, exception=unitemized, note="instant payout, swept in po_sweep")
+    reconcile()
+    postings_after_recon()
+
+    entries = {}
+    for source_id in ("po_inst", "po_sweep"):
+        queued = posting_approve(posting=posting_for(source_id), actor=posting.world.accountant)
+        sent = posting_send(posting_id=queued.pk, client=posting.client())
+        assert sent.state == PostingState.POSTED, sent.last_error
+        entries[source_id] = [line_of(i) for i in sandbox_entry(posting, sent.external_id)["line"]["items"]]
+
+    # the instant payout: clearing to the bank, 50.00
+    assert entries["po_inst"] == [("101", Decimal("50.0"), None), ("110", None, Decimal("50.0"))]
+    # the sweep: 46.80 to the bank, the sale out of clearing, its fee, and clearing debited with
+    # the 50.00 that left by hand: the bank got 96.80 in all, clearing is down 100.00
+    assert entries["po_sweep"] == [
+        ("101", Decimal("46.8"), None),
+        ("110", None, Decimal("100.0")),
+        ("601", Decimal("3.2"), None),
+        ("110", Decimal("50.0"), None),
+    ]
 
 
 # ---------------------------------------------------------------------- approving
