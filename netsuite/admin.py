@@ -134,9 +134,10 @@ class NetsuitePostingAdmin(ReadOnlyTenantAdmin):
             try:
                 posting_approve(posting=posting, actor=request.user)
             except ServiceError as exc:
-                self.message_user(request, f"{posting.source_id}: {exc}", messages.ERROR)
+                self.message_user(request, f"Payout {posting.source_id}: {exc}", messages.ERROR)
                 continue
-            self.message_user(request, f"{posting.source_id}: approved, queued for posting.")
+            # "Payout" first: the admin capitalizes a message, and a processor's id is case-sensitive
+            self.message_user(request, f"Payout {posting.source_id}: approved, queued for posting.")
 
     @admin.action(description="Retry the selected postings", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[NetsuitePosting]) -> None:
@@ -144,9 +145,9 @@ class NetsuitePostingAdmin(ReadOnlyTenantAdmin):
             try:
                 posting_retry(posting=posting, actor=request.user)
             except ServiceError as exc:
-                self.message_user(request, f"{posting.source_id}: {exc}", messages.WARNING)
+                self.message_user(request, f"Payout {posting.source_id}: {exc}", messages.WARNING)
                 continue
-            self.message_user(request, f"{posting.source_id}: queued again.")
+            self.message_user(request, f"Payout {posting.source_id}: queued again.")
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("netsuite.approve_posting")

@@ -115,6 +115,8 @@ def test_accountant_approves_from_the_console(posting) -> None:  # type: ignore[
     pending.refresh_from_db()
     assert pending.state == PostingState.APPROVED
     assert pending.approved_by_email == "accountant@acme.example.com"
+    # the payout's id as the processor writes it (the admin capitalizes a message's first letter)
+    assert "Payout po_console: approved, queued for posting." in client.get(response.url).content.decode()
 
 
 def test_viewer_has_no_approve_action_and_postings_are_read_only(posting) -> None:  # type: ignore[no-untyped-def]
