@@ -13,7 +13,8 @@ def posting_send_task(*, posting_id: str) -> str:
     return posting.state if posting is not None else "missing"
 
 
-def postings_after_recon_task(*, run_id: str | None = None) -> dict[str, Any]:
-    """Create (and in automatic mode queue) the postings a recon run made possible."""
-    result = postings_after_recon(run_id=run_id)
+def postings_after_recon_task(*, run_id: str | None = None, payout_ids: list[str] | None = None) -> dict[str, Any]:
+    """Create (and in automatic mode queue) the postings a recon run made possible, or (with
+    ``payout_ids``) those of the payouts a person's resolution left reconciled."""
+    result = postings_after_recon(run_id=run_id, payout_ids=payout_ids)
     return {"drafts": result.drafts, "approved": result.approved, "reversals": result.reversals}

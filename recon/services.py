@@ -30,7 +30,9 @@ from recon.models import (
     RUN_COUNTS,
     ExceptionState,
     MonthClose,
+    PayoutStatus,
     ReconException,
+    ReconPayout,
     ReconRun,
     ReconState,
     RunMode,
@@ -565,6 +567,31 @@ def _refresh_payout_statuses(payout_ids: set[Any]) -> None:
         )
 
 
+def _postings_for_reconciled(payout_ids: set[Any]) -> None:
+    """Payouts a person's action left reconciled are postable now, as after a run: their
+    postings are created on the posting queue once this transaction commits, rather than at
+    the next run. Only on fresh data: the tenant's latest run must have completed (a stale
+    one makes nothing postable, see ``recon_run_execute``)."""
+    payout_ids = {p for p in payout_ids if p is not None}
+    if not payout_ids:
+        return
+    tenant_id = current_tenant().pk
+    reconciled = [
+        str(p)
+        for p in ReconPayout.objects.filter(
+            tenant_id=tenant_id, payout_id__in=payout_ids, status=PayoutStatus.RECONCILED
+        ).values_list("payout_id", flat=True)
+    ]
+    last = ReconRun.objects.filter(tenant_id=tenant_id).exclude(status=RunStatus.QUEUED).order_by("-queued_at").first()
+    if not reconciled or last is None or last.status != RunStatus.COMPLETED:
+        return
+    from ecomops.tasks import enqueue as enqueue_task
+
+    enqueue_task(
+        "netsuite.tasks.postings_after_recon_task", tenant_id=tenant_id, queue="posting", payout_ids=reconciled
+    )
+
+
 ACTIONS = ("acknowledge", "resolve")
 
 
@@ -617,6 +644,7 @@ def exception_act(*, actor: Any, exception: ReconException, action: str, note: s
             raise ServiceError(f"Cannot {action} this exception: {refused}.", field="state", code="invalid_state")
         locked.save()
         _refresh_payout_statuses({locked.payout_id})
+        _postings_for_reconciled({locked.payout_id})
         _audit_transition(actor=actor, exception=locked, action=action, previous=previous, note=note)
     return locked
 
@@ -690,6 +718,7 @@ def exception_bulk(*, actor: Any, ids: list[Any], action: str, note: str = "") -
             result.changed.append(str(exception.pk))
             _audit_transition(actor=actor, exception=exception, action=action, previous=previous, note=note, bulk=True)
         _refresh_payout_statuses(payouts)
+        _postings_for_reconciled(payouts)
     return result
 
 

@@ -178,6 +178,47 @@ def test_accepted_difference_is_booked_to_adjustments(posting) -> None:  # type:
     assert items[3]["memo"] == "Difference accepted in reconciliation - stripe payout po_cent"
 
 
+def test_resolving_the_last_exception_creates_the_posting_without_waiting_for_a_run(
+    posting, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    from connections.models import Connection
+    from ecomops.tasks import run_tenant_task
+    from recon.models import ReconException
+    from recon.services import exception_resolve
+
+    spec = build_payout_rows(PayoutSpec("po_resolved"))
+    payout_row = next(r for r in spec.rows if r.kind == "payout")
+    payout_row.fields["amount_minor"] += 1  # 96.81 paid for 96.80 of lines
+    upsert_rows(spec.rows, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+    # a fresh source, so the run completes (a stale one makes nothing postable)
+    Connection.objects.filter(pk=posting.stripe.pk).update(last_sync_succeeded_at=timezone.now())
+    assert reconcile().status == "completed"
+    mismatch = ReconException.objects.get(reason="payout_total_mismatch", state="open")
+    broker = get_broker()
+    while broker.queue_size():  # what the run queued: not this test's subject
+        for ack_id, _ in broker.dequeue() or []:
+            broker.acknowledge(ack_id)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        exception_resolve(actor=posting.world.accountant, exception=mismatch, note="1 cent bank rounding, accepted")
+
+    queued = []
+    while broker.queue_size():
+        for ack_id, payload in broker.dequeue() or []:
+            queued.append(tuple(SignedPackage.loads(payload)["args"]))
+            broker.acknowledge(ack_id)
+    assert [(args[0], args[2]) for args in queued] == [
+        ("netsuite.tasks.postings_after_recon_task", {"payout_ids": [str(mismatch.payout_id)]})
+    ]
+    run_tenant_task(*queued[0])  # as the worker would
+    draft = posting_for("po_resolved")
+    assert (draft.state, draft.amount_minor) == (PostingState.DRAFT, 9681)
+
+
 def test_accepted_difference_without_an_adjustments_account_is_refused_with_its_reason(posting) -> None:  # type: ignore[no-untyped-def]
     gl_mapping_update(actor=None, mapping=posting.mapping, adjustments_account="")
     _reconciled_with_accepted_difference(posting, "po_cent_unmapped", extra_minor=-2)
