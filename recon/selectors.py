@@ -228,6 +228,14 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
          object_id, object_type, order_id, created) = row[:14]  # fmt: skip
         own = object_id == payout.source_id
         fee_sum = _fee_details_sum(fee_details)
+        matched = None if own else _matched(row, category, payout)
+        # a line's checks: its own exceptions, and those of what it stands for (a dispute still
+        # open, a payment without its order, its order's amount)
+        subjects = [str(line_id)]
+        if matched:
+            subjects.append(matched["id"])
+            if matched.get("order"):
+                subjects.append(matched["order"]["id"])
         lines.append(
             {
                 "id": str(line_id),
@@ -246,8 +254,8 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
                 "own_payout_line": own,
                 "net_ok": net == amount - fee,
                 "fee_ok": fee_sum is None or fee_sum == fee,
-                "matched": None if own else _matched(row, category, payout),
-                "exceptions": by_subject.get(str(line_id), []),
+                "matched": matched,
+                "exceptions": [reason for subject in subjects for reason in by_subject.get(subject, [])],
             }
         )
     recon = getattr(payout, "recon", None)

@@ -245,6 +245,28 @@ def test_explain_of_a_payout_that_adds_up_counts_its_transaction_lines(tenant_a,
     assert (body["line_count"], body["own_line_count"], body["difference_minor"]) == (3, 1, 0)
 
 
+def test_explain_shows_on_a_line_the_exceptions_of_what_it_stands_for(tenant_a, api_as, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        # a sale of 100.00 (net 96.80) and a dispute of it still under review (-100.00, fee 15.00)
+        write(
+            conn,
+            *sale(conn, 1, payout="po_d", amount=10000, fee=320),
+            dispute_row("dp_1", payment="ch_1", amount=10000, status="under_review"),
+            line_row("txn_dp_1", payout="po_d", amount=-10000, fee=1500, category="dispute", object_id="dp_1"),
+            payout_row("po_d", -1820),
+            payout_own_line("po_d", -1820),
+        )
+        reconcile()
+        payout_id = Payout.objects.get(source_id="po_d").pk
+
+    body = api_as(tenant_a.viewer, tenant_a.tenant).get(f"/api/v1/recon/payouts/{payout_id}/explain/").json()
+
+    lines = {line["source_id"]: line for line in body["lines"]}
+    assert lines["txn_dp_1"]["exceptions"] == ["dispute_open"]
+    assert lines["txn_ch_1"]["exceptions"] == []
+
+
 def test_explain_totals_cover_every_line_when_only_the_first_are_listed(tenant_a, api_as, in_tenant):
     with in_tenant(tenant_a.tenant):
         conn = connection()
