@@ -79,8 +79,13 @@ def resolve_tenant(request: HttpRequest):
     from tenants.models import Tenant
     from tenants.permissions import active_membership
 
-    claim = _bearer_tenant_id(request)
-    if claim is not None or request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+    # A bearer token (and the X-Tenant it names) speaks for the API only, where the
+    # authentication class checks the token against the tenant. Pages and the admin are
+    # session-authenticated: there a forged "Bearer x" must not choose the tenant, or a
+    # signed-in user would enter a tenant they are no member of.
+    api = request.path_info.startswith("/api/")
+    claim = _bearer_tenant_id(request) if api else None
+    if api and (claim is not None or request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer ")):
         named = _named_tenant(request)
         if named is not False:
             return named  # the token must match it (checked by the authentication class)

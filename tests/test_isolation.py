@@ -96,3 +96,17 @@ def test_context_is_left_cleanly(tenant_a, in_tenant):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema(), current_setting('app.current_tenant_id', true)")
         assert cursor.fetchone() == ("public", "")
+
+
+def test_a_bearer_header_does_not_take_a_signed_in_page_into_another_tenant(tenant_a, tenant_b):
+    from conftest import signed_in
+
+    client = signed_in(tenant_a.owner.email)
+    forged = {"HTTP_AUTHORIZATION": "Bearer x", "HTTP_X_TENANT": tenant_b.tenant.slug}
+
+    dashboard = client.get("/", **forged).content.decode()
+    admin = client.get("/admin/", **forged).content.decode()
+
+    assert tenant_b.tenant.name not in dashboard
+    assert tenant_a.tenant.name in dashboard  # the session's own tenant
+    assert tenant_b.tenant.name not in admin
