@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -23,10 +24,16 @@ class ServiceError(Exception):
         self.code = code
 
 
+def _slug_taken(slug: str) -> bool:
+    """Whether the slug, or the schema it would name, is in use: "probe-co" and "probe_co"
+    are two slugs but one schema (``t_probe_co``)."""
+    return Tenant.objects.filter(Q(slug=slug) | Q(schema_name=Tenant.schema_name_for(slug))).exists()
+
+
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:40].strip("-") or "tenant"
+    base = slugify(name).replace("_", "-")[:40].strip("-") or "tenant"
     slug, n = base, 1
-    while Tenant.objects.filter(slug=slug).exists():
+    while _slug_taken(slug):
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -39,7 +46,7 @@ def tenant_create(*, name: str, plan: str = "trial", slug: str | None = None) ->
         raise ServiceError("A tenant name is required.", field="tenant_name")
     with public_context():
         slug = slug or _unique_slug(name)
-        if Tenant.objects.filter(slug=slug).exists():
+        if _slug_taken(slug):
             raise ServiceError(f"The tenant slug {slug!r} is taken.", field="slug")
         if not Plan.objects.filter(code=plan).exists():
             raise ServiceError(f"Unknown plan {plan!r}.", field="plan")

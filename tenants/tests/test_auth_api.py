@@ -45,6 +45,23 @@ def test_register_creates_user_trial_tenant_and_owner(api, db):
     assert event.actor_email == "new.owner@example.com"
 
 
+def test_two_names_that_would_share_a_schema_get_two_tenants(api, db):
+    first = api.post(
+        "/api/v1/auth/register/",
+        {"email": "one@delta.example.com", "password": PASSWORD, "tenant_name": "Delta Co"},
+        format="json",
+    )
+    second = api.post(
+        "/api/v1/auth/register/",
+        {"email": "two@delta.example.com", "password": PASSWORD, "tenant_name": "delta_co"},
+        format="json",
+    )
+
+    assert (first.status_code, second.status_code) == (201, 201), second.content
+    schemas = sorted(Tenant.objects.filter(slug__startswith="delta-co").values_list("slug", "schema_name"))
+    assert schemas == [("delta-co", "t_delta_co"), ("delta-co-2", "t_delta_co_2")]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
