@@ -28,6 +28,8 @@ urlpatterns = [
     path("", tenant_views.dashboard, name="dashboard"),
     path("login/", tenant_views.login_page, name="login"),
     path("logout/", tenant_views.logout_page, name="logout"),
+    path("set-password/<uidb64>/<token>/", tenant_views.PasswordSetView.as_view(), name="password-set"),
+    path("forgot-password/", tenant_views.password_forgot_page, name="password-forgot"),
     path("tenants/switch/", tenant_views.switch_tenant_page, name="switch-tenant"),
     path("", include("connections.urls")),
     path("", include("recon.urls")),

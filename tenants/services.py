@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -120,22 +122,91 @@ def find_tenant(reference: str) -> Tenant | None:
         return Tenant.objects.filter(slug=reference).first()
 
 
-def membership_invite(*, actor: User, tenant: Tenant, email: str, role: str, password: str | None = None) -> Membership:
-    """Add a user (created if new) to the tenant with a role."""
+def membership_invite(*, actor: User, tenant: Tenant, email: str, role: str) -> Membership:
+    """Add a user (created if new) to the tenant with a role, and tell them by email.
+
+    An invitation never sets a password: a tenant's owner choosing the password of an
+    account that is global would hold that account, and with it every tenant that later
+    invites the same address. A new account is created without a usable password; its
+    holder chooses one from the link the invitation email carries (``password_link_send``),
+    which only the owner of the address can read.
+    """
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
     email = _clean_email(email)
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
-        if user is None:
-            if password:
-                _check_password(password, email)
-            user = User.objects.create_user(email=email, password=password)
+        new = user is None
+        if new:
+            user = User.objects.create_user(email=email, password=None)
         membership, created = Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
         if not created:
             raise ServiceError("This user is already a member.", field="email", code="exists")
-    audit_record(action="membership.invited", actor=actor, target=user, tenant=tenant, detail={"role": role})
+        audit_record(action="membership.invited", actor=actor, target=user, tenant=tenant, detail={"role": role})
+        inviter = getattr(actor, "email", "")
+        if new or not user.has_usable_password():  # someone who has not chosen a password yet
+            notify = partial(password_link_send, user=user, invited_to=tenant, invited_by=inviter)
+        else:
+            notify = partial(_added_notice_send, user=user, tenant=tenant, invited_by=inviter)
+        transaction.on_commit(notify)  # an email about a rolled-back invitation would lie
     return membership
+
+
+def password_link(user: User) -> str:
+    """The one-time address where ``user`` chooses a password (valid until one is set, or for
+    ``PASSWORD_RESET_TIMEOUT``), on the site's public address (``PUBLIC_URL``, never the
+    request's Host header, which a caller chooses)."""
+    from django.conf import settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    path = reverse(
+        "password-set",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return settings.PUBLIC_URL.rstrip("/") + path
+
+
+def password_link_send(*, user: User, invited_to: Tenant | None = None, invited_by: str = "") -> None:
+    """Email ``user`` the link where they choose a password: for an invitation, or because
+    they asked (forgot it)."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    link = password_link(user)
+    if invited_to is not None:
+        subject = f"You are invited to {invited_to.name} on EcomOps"
+        body = (
+            f"{invited_by or 'A member'} invited you to {invited_to.name} on EcomOps.\n\n"
+            f"Choose your password here to sign in:\n{link}\n\n"
+            "The link works once. If you did not expect this, ignore this email."
+        )
+    else:
+        subject = "Choose a new EcomOps password"
+        body = (
+            f"Someone (we hope you) asked to choose a new password for {user.email}.\n\n"
+            f"Choose it here:\n{link}\n\n"
+            "The link works once. If it was not you, ignore this email: your password stays as it is."
+        )
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+def _added_notice_send(*, user: User, tenant: Tenant, invited_by: str) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    send_mail(
+        f"You were added to {tenant.name} on EcomOps",
+        f"{invited_by or 'A member'} added you to {tenant.name} on EcomOps. Sign in with your usual "
+        f"password and choose it from the tenant switcher:\n{settings.PUBLIC_URL.rstrip('/')}/login/",
+        settings.DEFAULT_FROM_EMAIL,
+        [user.email],
+    )
 
 
 def membership_set_role(*, actor: User, membership: Membership, role: str) -> Membership:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import structlog
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -17,6 +19,8 @@ from ecomops.middleware import SESSION_TENANT_KEY
 from tenants import services
 from tenants.models import User
 from tenants.permissions import active_membership
+
+logger = structlog.get_logger(__name__)
 
 
 class LoginForm(forms.Form):
@@ -110,3 +114,38 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     form = LoginForm()
     form.add_error(None, message)
     return render(request, "registration/login.html", {"form": form}, status=429)
+
+
+class PasswordSetView(PasswordResetConfirmView):
+    """Choose a password from an emailed link (an invitation, or a forgotten password).
+
+    Django's view checks the one-time token (valid until a password is set, or for
+    ``PASSWORD_RESET_TIMEOUT``) and moves it out of the address into the session before the
+    form is shown, so it does not leak through the Referer header.
+    """
+
+    template_name = "registration/password_set.html"
+    success_url = reverse_lazy("login")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        logger.info("password_set", user_id=form.user.pk)
+        messages.success(self.request, "Your password is set; sign in with it.")
+        return response
+
+
+class PasswordForgotForm(forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+
+
+def password_forgot_page(request: HttpRequest) -> HttpResponse:
+    """Ask for a link to choose a new password. The answer is the same whether or not the
+    address has an account, so the page does not tell who uses EcomOps."""
+    form = PasswordForgotForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = User.objects.filter(email=form.cleaned_data["email"].lower(), is_active=True).first()
+        if user is not None:
+            services.password_link_send(user=user)
+        messages.info(request, "If that address has an account, a link to choose a new password is on its way.")
+        return redirect("login")
+    return render(request, "registration/password_forgot.html", {"form": form}, status=400 if form.errors else 200)

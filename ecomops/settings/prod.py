@@ -26,5 +26,7 @@ CSRF_COOKIE_SECURE = True
 # Health checks come from the load balancer over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/"]
 
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
 ECOMOPS_ALLOW_DEMO_USER = False
 ECOMOPS_SANDBOXES_ALLOWED = False

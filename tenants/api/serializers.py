@@ -68,7 +68,13 @@ class MemberOutput(serializers.ModelSerializer):
 class MemberInviteInput(StrictInput):
     email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     role = serializers.ChoiceField(choices=Role.choices)
+    # Named, to be refused in words: the invited person chooses their own password.
     password = serializers.CharField(write_only=True, required=False, trim_whitespace=False)
+
+    def validate_password(self, value: str) -> str:
+        raise serializers.ValidationError(
+            "An invitation cannot set a password: the invited person chooses it from the link in the invitation email."
+        )
 
 
 class MemberRoleInput(StrictInput):
