@@ -39,6 +39,10 @@ def table_page(request: HttpRequest) -> HttpResponse:
             return render(request, "403.html", status=403)
         if errors:
             return bad_filter_response(errors)
+        # in the order the page shows (its column sort), else the table's own
+        sort = request.GET.get("sort", "")
+        if sort.lstrip("-") in {f.name for f in model._meta.concrete_fields}:
+            rows = rows.order_by(sort, "pk")
         return csv_response(rows, table_columns(model), name)
     table = table_class(rows)
     RequestConfig(request, paginate={"per_page": PAGE_SIZE}).configure(table)

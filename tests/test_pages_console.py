@@ -99,6 +99,23 @@ def test_data_page_csv_export_streams_rows(console, tenant_a):
     assert "amount_minor" in lines[0]
 
 
+def test_data_page_csv_follows_the_pages_sort(console, tenant_a):
+    import csv
+    import io
+
+    client = signed_in("accountant@acme.example.com")
+    rows = {}
+    for sort in ("amount_minor", "-amount_minor"):
+        response = client.get("/data/", {"table": "payout_lines", "sort": sort, "format": "csv"})
+        rows[sort] = [
+            int(r["amount_minor"]) for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+        ]
+
+    assert rows["amount_minor"] == sorted(rows["amount_minor"])
+    assert rows["-amount_minor"] == sorted(rows["amount_minor"], reverse=True)
+    assert rows["amount_minor"] != rows["-amount_minor"]
+
+
 def test_data_page_csv_writes_json_values_as_json(console, tenant_a):
     import csv
     import io
