@@ -63,6 +63,7 @@ __all__ = [
     "RetryPolicy",
     "SlotProvider",
     "SlotTimeoutError",
+    "may_have_been_applied",
     "parse_location_id",
 ]
 
@@ -364,9 +365,29 @@ class NetSuiteClient:
         self.close()
 
 
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _never_sent(exc: httpx.TransportError) -> bool:
     """Errors that prove the request did not reach NetSuite, so even a create may be retried."""
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return isinstance(exc, _NEVER_SENT)
+
+
+def may_have_been_applied(exchange: Exchange) -> bool:
+    """Could this (write) attempt have been applied by NetSuite although no answer said so?
+
+    The same rule as for creates (see ``_attempt``): no answer at all, unless the request
+    provably never left; a gateway's 502/504 instead of NetSuite's own error body; a 2xx that
+    could not be read. An answer from NetSuite (a 4xx, a 5xx with its body, a 429) says it was not.
+    """
+    if exchange.status is None:
+        error = exchange.error or ""
+        return not any(error.startswith(f"{kind.__name__}:") for kind in _NEVER_SENT)
+    if 200 <= exchange.status < 300:
+        return True
+    if exchange.status in (502, 504):
+        return not NetSuiteError.from_response(exchange.status, exchange.response_body).has_netsuite_body
+    return False
 
 
 def _expect_location(response: httpx.Response, record_type: str) -> str:

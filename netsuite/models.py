@@ -111,13 +111,19 @@ class PostingError(models.TextChoices):
     NETSUITE_AUTH = "netsuite_auth", "NetSuite refused the credentials"
     NETSUITE_CONFIG = "netsuite_config", "NetSuite connection settings unusable"
     NETSUITE_UNAVAILABLE = "netsuite_unavailable", "NetSuite unavailable (retries exhausted)"
+    # A write reached NetSuite (or may have) and no answer says whether it was applied: the
+    # entry may be there. Looked up by external id (services.postings_settle) before anything
+    # is decided on it.
+    OUTCOME_UNKNOWN = "outcome_unknown", "NetSuite did not answer (the entry may be there)"
     UNEXPECTED = "unexpected", "Unexpected error"
 
 
 class NetsuitePosting(TenantScopedModel):
     """One journal entry for one payout (or for the reversal of a payout that failed).
 
-    States: draft -> approved -> sending -> posted / failed (failed -> approved on retry).
+    States: draft -> approved -> sending -> posted / failed (failed -> approved on retry). A
+    failed posting with ``outcome_unknown`` may be in NetSuite: it becomes posted or stays
+    failed once NetSuite is asked for its external id.
     ``external_id`` is derived from tenant, source and payout (``journal.external_id_for``)
     and the entry is sent as an upsert by ``eid:``, so however often it is sent it lands on
     one NetSuite record. ``request`` and ``response`` keep the last exchange, ``exchanges``

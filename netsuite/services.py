@@ -49,6 +49,7 @@ from connections.models import PAYMENT_PROVIDERS, Connection, Provider
 from ecomops.money import format_minor
 from ecomops.tasks import enqueue as enqueue_task
 from ecomops.tenancy import current_tenant
+from netsuite.client import may_have_been_applied
 from netsuite.connection import ConnectionClient, capture_exchanges, shared_client
 from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.journal import (
@@ -83,6 +84,7 @@ FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 JOURNAL_SUBLISTS = ("line",)  # every sublist the entry sends: its lines
 MAX_KEPT_EXCHANGES = 20  # a 429 storm must not grow the row without bound
 _INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
+UNKNOWN_OUTCOME_NOTE = "NetSuite gave no definite answer, so it may hold this entry."
 _ISO_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -876,6 +878,12 @@ def _record_outcome(
     else:
         posting.state = PostingState.FAILED
         posting.error_code, posting.last_error = _classify(error)
+        if any(e.operation == "journalentry.upsert" and may_have_been_applied(e) for e in exchanges):
+            # However the retries ended, one of them may have been applied: NetSuite may hold
+            # the entry. Recording "not posted" would leave a posted entry unreversed if the
+            # payout then fails.
+            posting.error_code = PostingError.OUTCOME_UNKNOWN
+            posting.last_error = f"{UNKNOWN_OUTCOME_NOTE} Last error: {posting.last_error}"
     values: dict[str, Any] = {
         "state": posting.state,
         "error_code": posting.error_code,

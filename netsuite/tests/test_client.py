@@ -16,6 +16,7 @@ from netsuite.client import (
     NetSuiteTransportError,
     OutcomeUnknownError,
     RetryPolicy,
+    may_have_been_applied,
     parse_location_id,
 )
 from netsuite.errors import NetSuiteProtocolError
@@ -265,6 +266,43 @@ def test_connection_refused_is_retried_even_for_create(sandbox) -> None:  # type
     with client, pytest.raises(NetSuiteTransportError):
         client.create("journalentry", {"memo": "x"})
     assert len(attempts) == 3
+
+
+def test_which_attempts_may_have_been_applied(sandbox) -> None:  # type: ignore[no-untyped-def]
+    entry = payout_entry(sandbox)
+    inject(sandbox, kind="drop_after_commit", count=1)  # applied, no answer
+    inject(sandbox, kind="429", count=1)  # NetSuite refused before doing anything
+    with sandbox.client() as client:
+        client.upsert_by_external_id("journalentry", entry["externalId"], entry)
+        with pytest.raises(NetSuiteError):
+            client.upsert_by_external_id("journalentry", entry["externalId"], {**entry, "subsidiary": {"id": "999"}})
+    dropped, throttled, written, refused = sandbox.exchanges
+    assert [e.status for e in sandbox.exchanges] == [None, 429, 204, 400]
+    assert [may_have_been_applied(e) for e in (dropped, throttled, written, refused)] == [True, False, True, False]
+
+    # Nothing listens on a closed port: the request never left.
+    never_sent: list[Any] = []
+    policy = RetryPolicy(max_attempts=1, base_delay=0.001, max_delay=0.002, budget_seconds=2)
+    closed = NetSuiteClient("http://127.0.0.1:9", "X", sandbox.credentials.tba_auth(), retry_budget=policy)
+    closed.on_exchange = never_sent.append
+    with closed, pytest.raises(NetSuiteTransportError):
+        closed.upsert_by_external_id("journalentry", entry["externalId"], entry)
+    assert not may_have_been_applied(never_sent[0])
+
+
+def test_a_gateway_error_may_have_been_applied_but_not_netsuite_s_own() -> None:
+    from netsuite.redact import Exchange
+
+    def answered(status: int, body: str) -> Exchange:
+        return Exchange("journalentry.upsert", 1, "PUT", "https://x/", {}, "{}", status=status, response_body=body)
+
+    assert may_have_been_applied(answered(502, "<html>Bad Gateway</html>"))
+    assert may_have_been_applied(answered(504, ""))
+    netsuite_own = json.dumps(
+        {"type": "x", "title": "Bad Gateway", "status": 502, "o:errorDetails": [{"detail": "d", "o:errorCode": "E"}]}
+    )
+    assert not may_have_been_applied(answered(502, netsuite_own))
+    assert not may_have_been_applied(answered(500, netsuite_own))
 
 
 def test_request_timeout(sandbox) -> None:  # type: ignore[no-untyped-def]

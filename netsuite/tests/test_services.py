@@ -29,7 +29,7 @@ from netsuite.services import (
     posting_send,
     postings_after_recon,
 )
-from netsuite.tests.conftest import make_posting_world, tba_credentials
+from netsuite.tests.conftest import FAST_RETRIES, make_posting_world, tba_credentials
 from netsuite.tests.factories import (
     PayoutSpec,
     build_payout_rows,
@@ -887,3 +887,27 @@ def test_no_secret_reaches_the_logs(posting, caplog) -> None:  # type: ignore[no
     assert "netsuite retry" in caplog.text  # the retries were logged...
     for secret in secrets_of(posting):
         assert secret not in caplog.text  # ...without a credential in them
+
+
+# ---------------------------------------------------------------- sends without an answer
+
+# FAST_RETRIES makes 8 attempts: this many dropped answers lose every one of a send's (or a lookup's).
+EVERY_ATTEMPT = FAST_RETRIES.max_attempts
+
+
+def _sent_without_an_answer(posting, source_id: str) -> NetsuitePosting:  # type: ignore[no-untyped-def]
+    """An approved posting whose every PUT NetSuite commits while the answers are lost."""
+    queued = approved(posting, source_id)
+    inject(posting, kind="drop_after_commit", count=EVERY_ATTEMPT)
+    return posting_send(posting_id=queued.pk, client=posting.client())
+
+
+def test_a_send_that_never_got_an_answer_is_unknown_not_failed(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = _sent_without_an_answer(posting, "po_silent")
+
+    assert (sent.state, sent.error_code) == (PostingState.FAILED, PostingError.OUTCOME_UNKNOWN)
+    assert "may hold this entry" in sent.last_error
+    assert "RemoteProtocolError" in sent.last_error  # what went wrong, still said
+    assert posting.upserts() == EVERY_ATTEMPT
+    assert posting.journal_count(sent.external_id) == 1  # and indeed NetSuite holds it
+    assert all(e["status"] is None for e in sent.exchanges)
