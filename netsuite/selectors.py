@@ -267,10 +267,13 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
 
     The request body kept on the posting is the entry NetSuite holds for its external id
     (the upsert replaces the whole record), so a reversal built from it cancels what was
-    posted even after the GL mapping has changed.
+    posted even after the GL mapping has changed. A posting found in NetSuite after a send
+    without a definite answer keeps the lookup (a GET) instead: its answer is the entry.
     """
+    request, response = posting.request or {}, posting.response or {}
+    source = response if request.get("method") == "GET" else request
     try:
-        body = json.loads((posting.request or {}).get("body") or "", parse_float=Decimal)
+        body = json.loads(source.get("body") or "", parse_float=Decimal)
         items = body["line"]["items"]
         subsidiary_id, currency_id = str(body["subsidiary"]["id"]), str(body["currency"]["id"])
     except (ValueError, TypeError, KeyError, AttributeError):

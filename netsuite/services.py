@@ -24,6 +24,13 @@ record (and, with ``replace=line``, its lines) rather than adding one. Around th
 
 A crash between 1 and 3 therefore leaves ``sending``; resuming re-sends the same upsert,
 which lands on the record the lost send created.
+
+A send whose retries end without a definite answer to a request that may have been applied
+(no answer at all, a gateway's 502/504) is ``failed`` with ``outcome_unknown``: NetSuite may
+hold the entry. It is never taken for "not posted" without asking NetSuite for the external
+id (GET ``journalentry/eid:...``): :func:`postings_settle`, run by :func:`postings_after_recon`
+before it decides on reversals, records it posted (found), failed and retryable (NetSuite's
+404) or leaves it unknown (no answer again).
 """
 
 from __future__ import annotations
@@ -84,7 +91,10 @@ FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 JOURNAL_SUBLISTS = ("line",)  # every sublist the entry sends: its lines
 MAX_KEPT_EXCHANGES = 20  # a 429 storm must not grow the row without bound
 _INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
-UNKNOWN_OUTCOME_NOTE = "NetSuite gave no definite answer, so it may hold this entry."
+UNKNOWN_OUTCOME_NOTE = (
+    "NetSuite gave no definite answer, so it may hold this entry; it is looked up by its external id "
+    "after the next reconciliation, or when the posting is retried."
+)
 _ISO_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -286,6 +296,7 @@ class PostingsCreated:
     approved: int = 0
     reversals: int = 0
     refreshed: int = 0  # drafts brought up to date with their payout
+    settled: PostingsSettled | None = None  # what NetSuite said of the postings whose outcome was unknown
     enqueued: list[str] = field(default_factory=list)
     skipped_reason: str = ""
 
@@ -318,7 +329,12 @@ def _new_posting(
 
 
 def postings_after_recon(
-    *, run_id: Any = None, payout_ids: Iterable[Any] | None = None, enqueue: bool = True
+    *,
+    run_id: Any = None,
+    payout_ids: Iterable[Any] | None = None,
+    enqueue: bool = True,
+    settle: bool = True,
+    client: ConnectionClient | None = None,
 ) -> PostingsCreated:
     """Create the postings reconciliation made possible; in ``auto`` mode, queue their sends.
 
@@ -330,12 +346,20 @@ def postings_after_recon(
     payout's amount, currency and arrival date, so the approver sees what would be sent.
     Nothing is created while the tenant has no enabled NetSuite connection.
     ``run_id`` (the recon run that called it) goes to the audit event only.
+
+    First (``settle``), the postings whose send had no definite answer are looked up in
+    NetSuite (:func:`postings_settle`, ``client`` as there): one NetSuite holds counts as
+    posted, so its payout, if failed, gets its reversal now rather than never. This talks to
+    NetSuite; a caller answering a person without waiting on it passes ``settle=False``.
     """
     tenant = current_tenant()
     result = PostingsCreated()
     if not Connection.objects.filter(tenant_id=tenant.pk, provider=Provider.NETSUITE, enabled=True).exists():
         result.skipped_reason = "no enabled NetSuite connection"
         return result
+    ids = list(payout_ids) if payout_ids is not None else None
+    if settle:
+        result.settled = postings_settle(payout_ids=ids, client=client)
     auto = tenant.posting_mode == "auto"
     now = timezone.now()
     already = NetsuitePosting.objects.filter(tenant_id=tenant.pk)
@@ -347,7 +371,6 @@ def postings_after_recon(
         status__in=FAILED_PAYOUT_STATUSES,
         pk__in=already.filter(kind=PostingKind.PAYOUT, state=PostingState.POSTED).values("payout_id"),
     ).exclude(pk__in=already.filter(kind=PostingKind.REVERSAL).values("payout_id"))
-    ids = list(payout_ids) if payout_ids is not None else None
     if ids is not None:
         reconciled, failed = reconciled.filter(pk__in=ids), failed.filter(pk__in=ids)
     result.refreshed = _drafts_refresh(tenant_id=tenant.pk, payout_ids=ids)
@@ -640,7 +663,7 @@ def _original_entry(payout: Payout) -> PostedEntry | None:
         NetsuitePosting.objects.filter(
             tenant_id=payout.tenant_id, payout_id=payout.pk, kind=PostingKind.PAYOUT, state=PostingState.POSTED
         )
-        .only("request", "currency")
+        .only("request", "response", "currency")
         .first()
     )
     if original is None:
@@ -837,6 +860,11 @@ def _exchange_record(exchange: Exchange | None) -> tuple[dict[str, Any], dict[st
     return request, response
 
 
+def _main_exchange(exchanges: list[Exchange]) -> Exchange | None:
+    """The journal entry's own exchange, not the token request that may have preceded it."""
+    return next((e for e in reversed(exchanges) if e.operation != "oauth2.token"), exchanges[-1] if exchanges else None)
+
+
 def _attempt_record(exchange: Exchange) -> dict[str, Any]:
     """One HTTP attempt, briefly; what NetSuite said is kept for the attempts that failed."""
     record: dict[str, Any] = {
@@ -866,9 +894,7 @@ def _record_outcome(
     """
     now = timezone.now()
     posting.exchanges = [_attempt_record(e) for e in exchanges[-MAX_KEPT_EXCHANGES:]]
-    # The journal entry's own exchange, not the token request that may have preceded it.
-    main = next((e for e in reversed(exchanges) if e.operation != "oauth2.token"), exchanges[-1] if exchanges else None)
-    posting.request, posting.response = _exchange_record(main)
+    posting.request, posting.response = _exchange_record(_main_exchange(exchanges))
     posting.updated_at = now
     if error is None:
         posting.state = PostingState.POSTED
@@ -881,7 +907,7 @@ def _record_outcome(
         if any(e.operation == "journalentry.upsert" and may_have_been_applied(e) for e in exchanges):
             # However the retries ended, one of them may have been applied: NetSuite may hold
             # the entry. Recording "not posted" would leave a posted entry unreversed if the
-            # payout then fails.
+            # payout then fails; it is looked up by external id first (postings_settle).
             posting.error_code = PostingError.OUTCOME_UNKNOWN
             posting.last_error = f"{UNKNOWN_OUTCOME_NOTE} Last error: {posting.last_error}"
     values: dict[str, Any] = {
@@ -1218,6 +1244,204 @@ def _record_back_to_draft(posting: NetsuitePosting, prepared: PreparedEntry) -> 
             outcome=Outcome.FAILURE,
             detail={"external_id": posting.external_id, "code": blocked.code, "error": blocked.message[:500]},
         )
+
+
+# ---------------------------------------------------------------- settling unknown outcomes
+
+
+@dataclass(frozen=True)
+class EntryLookup:
+    """What NetSuite said when asked for a posting's entry by its external id."""
+
+    found: bool | None  # True: it holds the entry; False: it does not; None: no telling
+    internal_id: str = ""
+    reason: str = ""  # why there is no telling
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+def _lookup_client(mapping: GlMapping | None) -> tuple[ConnectionClient | None, str]:
+    """The client to ask with, or None and why there is none."""
+    if mapping is None:
+        return None, "no single GL mapping names the NetSuite account to ask."
+    netsuite_connection = mapping.netsuite_connection
+    if not netsuite_connection.enabled:
+        return None, f"the NetSuite connection {netsuite_connection.name} is disabled."
+    try:
+        digest = getattr(mapping, "credentials_digest", None)
+        return shared_client(netsuite_connection, credentials_digest=digest), ""
+    except NetSuiteConfigError as exc:
+        return None, f"the NetSuite connection {netsuite_connection.name} cannot be used: {exc}"
+    except Exception as exc:  # reported on the posting; the lookup is tried again later
+        logger.exception("netsuite_client_build_failed", connection_id=str(netsuite_connection.pk))
+        return None, f"could not build the NetSuite client: {type(exc).__name__}."
+
+
+def _ask_netsuite(posting: NetsuitePosting, mapping: GlMapping | None, client: ConnectionClient | None) -> EntryLookup:
+    """GET ``journalentry/eid:{external_id}``: does NetSuite hold this posting's entry?
+
+    Only NetSuite's own "no such record" (404 with its error body) means it does not; an
+    answer from anything else (a proxy's 404 page, a timeout, a refusal of the credentials)
+    tells nothing, and the posting stays unknown.
+    """
+    if client is None:
+        client, why_not = _lookup_client(mapping)
+        if client is None:
+            return EntryLookup(None, reason=why_not)
+    sent_to = str((posting.request or {}).get("url") or "")
+    if sent_to and not sent_to.startswith(f"{client.base_url}/"):
+        # The mapping now names another NetSuite account: a 404 there says nothing about
+        # the account the entry was sent to.
+        return EntryLookup(None, reason="it was sent to another NetSuite account than the GL mapping now names.")
+    with capture_exchanges() as exchanges:
+        try:
+            record = client.get("journalentry", f"eid:{posting.external_id}", expand_sub_resources=True)
+        except NetSuiteError as exc:
+            if exc.status == 404 and exc.has_netsuite_body:
+                return EntryLookup(False, exchanges=exchanges)
+            return EntryLookup(None, reason=_classify(exc)[1], exchanges=exchanges)
+        except Exception as exc:  # recorded as "no telling": the posting is asked about again
+            if not isinstance(exc, NetSuiteClientError):
+                logger.exception("netsuite_lookup_unexpected_error", posting_id=str(posting.pk))
+            return EntryLookup(None, reason=_classify(exc)[1], exchanges=exchanges)
+    internal_id = str(record.get("id") or "") if isinstance(record, dict) else ""
+    if not _INTERNAL_ID.match(internal_id):
+        return EntryLookup(None, reason="NetSuite's answer carries no internal id.", exchanges=exchanges)
+    return EntryLookup(True, internal_id=internal_id, exchanges=exchanges)
+
+
+def _record_found(
+    posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any], take_back_attempt: bool
+) -> NetsuitePosting | None:
+    """NetSuite holds the posting's entry: record it as posted, with NetSuite's internal id.
+
+    ``expect`` is what the row must still be (else someone retried or sent it meanwhile, and
+    that send records its own outcome: None). The lookup becomes the posting's last exchange:
+    its answer is the entry as NetSuite holds it, which a reversal then cancels.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # One row locked (no lock-ordering concern), as in posting_retry.
+        row = NetsuitePosting.objects.select_for_update().filter(pk=posting.pk, **expect).first()
+        if row is None:
+            return None
+        previous_error = row.last_error
+        row.state = PostingState.POSTED
+        row.netsuite_internal_id = lookup.internal_id
+        row.posted_at = now
+        row.error_code, row.last_error = "", ""
+        row.request, row.response = _exchange_record(_main_exchange(lookup.exchanges))
+        row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
+        if take_back_attempt:
+            row.attempts -= 1  # this send sent nothing
+        row.updated_at = now
+        row.save(
+            update_fields=[
+                "state",
+                "netsuite_internal_id",
+                "posted_at",
+                "error_code",
+                "last_error",
+                "request",
+                "response",
+                "exchanges",
+                "attempts",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            action="netsuite.posting_settled",
+            actor_kind="task",
+            target=row,
+            outcome=Outcome.SUCCESS,
+            detail={
+                "external_id": row.external_id,
+                "found": True,
+                "state": row.state,
+                "netsuite_internal_id": row.netsuite_internal_id,
+                "error": previous_error[:500],
+            },
+        )
+    return row
+
+
+def _record_not_found(posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any]) -> bool:
+    """NetSuite holds no entry: the send was not applied; the posting stays failed, to be retried."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = NetsuitePosting.objects.select_for_update().filter(pk=posting.pk, **expect).first()
+        if row is None:
+            return False
+        previous_error = row.last_error
+        row.error_code = PostingError.NETSUITE_UNAVAILABLE
+        row.last_error = (
+            f"NetSuite gave no definite answer to the send; asked on {now:%Y-%m-%d %H:%M} UTC, it holds no entry "
+            f"with external id {row.external_id}, so nothing was posted. Retry to send it."
+        )
+        row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
+        row.updated_at = now
+        row.save(update_fields=["error_code", "last_error", "exchanges", "updated_at"])
+        audit_record(
+            action="netsuite.posting_settled",
+            actor_kind="task",
+            target=row,
+            outcome=Outcome.SUCCESS,
+            detail={"external_id": row.external_id, "found": False, "state": row.state, "error": previous_error[:500]},
+        )
+    return True
+
+
+@dataclass
+class PostingsSettled:
+    """What :func:`postings_settle` found out."""
+
+    posted: int = 0  # NetSuite holds the entry: now posted
+    not_posted: int = 0  # NetSuite holds none: failed, to be retried
+    unknown: int = 0  # still no telling: asked again next time
+
+
+def postings_settle(
+    *, payout_ids: Iterable[Any] | None = None, client: ConnectionClient | None = None
+) -> PostingsSettled:
+    """Ask NetSuite about every failed posting whose outcome is unknown, and record what it says.
+
+    A send that ended without a definite answer (``outcome_unknown``) may have left the entry
+    in NetSuite. Each one is looked up by external id: found, it is posted (so a reversal
+    follows if its payout fails); not found, it stays failed and can be retried; no telling
+    (NetSuite still unreachable), it stays unknown until the next call. Call it outside a
+    transaction: it talks to NetSuite. A posting retried or sent meanwhile is left to that
+    send. ``client`` overrides the shared client of every posting's NetSuite connection (tests).
+    """
+    tenant = current_tenant()
+    unknown = NetsuitePosting.objects.filter(
+        tenant_id=tenant.pk, state=PostingState.FAILED, error_code=PostingError.OUTCOME_UNKNOWN
+    )
+    if payout_ids is not None:
+        unknown = unknown.filter(payout_id__in=list(payout_ids))
+    result = PostingsSettled()
+    for posting in unknown.select_related("payout").order_by("created_at", "pk"):
+        try:
+            mapping: GlMapping | None = _mapping_for(posting.payout)
+        except PostingBlocked:
+            mapping = None
+        lookup = _ask_netsuite(posting, mapping, client)
+        # Unchanged since it was read: a retry or send in between decides instead.
+        expect = {
+            "state": PostingState.FAILED,
+            "error_code": PostingError.OUTCOME_UNKNOWN,
+            "attempts": posting.attempts,
+        }
+        if lookup.found:
+            if _record_found(posting, lookup, expect=expect, take_back_attempt=False) is not None:
+                result.posted += 1
+        elif lookup.found is False:
+            if _record_not_found(posting, lookup, expect=expect):
+                result.not_posted += 1
+        else:
+            result.unknown += 1
+            logger.warning(
+                "netsuite_posting_outcome_still_unknown", posting_id=str(posting.pk), reason=lookup.reason[:500]
+            )
+    return result
 
 
 def postings_pending(*, payout_ids: Iterable[Any] | None = None) -> list[uuid.UUID]:

@@ -14,7 +14,15 @@ def posting_send_task(*, posting_id: str) -> str:
 
 
 def postings_after_recon_task(*, run_id: str | None = None, payout_ids: list[str] | None = None) -> dict[str, Any]:
-    """Create (and in automatic mode queue) the postings a recon run made possible, or (with
-    ``payout_ids``) those of the payouts a person's resolution left reconciled."""
+    """Settle unknown outcomes, then create (and in automatic mode queue) the postings a recon
+    run made possible, or (with ``payout_ids``) those of the payouts a person's resolution
+    left reconciled."""
     result = postings_after_recon(run_id=run_id, payout_ids=payout_ids)
-    return {"drafts": result.drafts, "approved": result.approved, "reversals": result.reversals}
+    counts = {"drafts": result.drafts, "approved": result.approved, "reversals": result.reversals}
+    if result.settled is not None:
+        counts.update(
+            settled_posted=result.settled.posted,
+            settled_not_posted=result.settled.not_posted,
+            outcome_unknown=result.settled.unknown,
+        )
+    return counts

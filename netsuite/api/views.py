@@ -149,7 +149,9 @@ class PostingComputeView(APIView):
     def post(self, request):
         # It takes no input; anything sent (a misspelt payout_ids) is refused, not ignored.
         s.NoInput(data=request.data).is_valid(raise_exception=True)
-        result = services.postings_after_recon()
+        # Not settling unknown outcomes here: that waits on NetSuite (retries and all) while a
+        # person waits on this answer; the task after each reconciliation, and a retry, do it.
+        result = services.postings_after_recon(settle=False)
         return Response(
             {
                 "drafts": result.drafts,

@@ -893,6 +893,12 @@ def test_no_secret_reaches_the_logs(posting, caplog) -> None:  # type: ignore[no
 
 # FAST_RETRIES makes 8 attempts: this many dropped answers lose every one of a send's (or a lookup's).
 EVERY_ATTEMPT = FAST_RETRIES.max_attempts
+ENTRY_96_80 = [  # one 100.00 charge, 3.20 fee: 96.80 to the bank
+    ("101", Decimal("96.8"), None),
+    ("110", None, Decimal("100.0")),
+    ("601", Decimal("3.2"), None),
+]
+REVERSAL_96_80 = [("101", None, Decimal("96.8")), ("110", Decimal("96.8"), None)]
 
 
 def _sent_without_an_answer(posting, source_id: str) -> NetsuitePosting:  # type: ignore[no-untyped-def]
@@ -911,3 +917,76 @@ def test_a_send_that_never_got_an_answer_is_unknown_not_failed(posting) -> None:
     assert posting.upserts() == EVERY_ATTEMPT
     assert posting.journal_count(sent.external_id) == 1  # and indeed NetSuite holds it
     assert all(e["status"] is None for e in sent.exchanges)
+
+
+def test_an_unknown_entry_of_a_failed_payout_is_found_posted_and_reversed(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = _sent_without_an_answer(posting, "po_unknown_bounced")
+    _fail_payout(posting, "po_unknown_bounced")
+    posting_mode_set(actor=None, mode="auto")  # the reversal is sent without waiting for approval
+
+    result = postings_after_recon(client=posting.client())
+
+    assert (result.settled.posted, result.settled.not_posted, result.settled.unknown) == (1, 0, 0)
+    found = posting_for("po_unknown_bounced")
+    held = sandbox_entry(posting, sent.external_id)
+    assert (found.state, found.error_code, found.last_error) == (PostingState.POSTED, "", "")
+    assert found.netsuite_internal_id == held["id"]
+    assert found.attempts == 1  # the lookup sent nothing
+    event = AuditEvent.objects.get(action="netsuite.posting_settled", target_id=str(found.pk))
+    assert (event.detail["found"], event.detail["netsuite_internal_id"]) == (True, held["id"])
+    assert "may hold this entry" in event.detail["error"]
+    # The entry stands as sent, and the failed payout gets the reversal that takes it back.
+    assert [line_of(i) for i in held["line"]["items"]] == ENTRY_96_80
+    assert result.reversals == 1
+    reversal = posting_send(
+        posting_id=posting_for("po_unknown_bounced", PostingKind.REVERSAL).pk, client=posting.client()
+    )
+    assert reversal.state == PostingState.POSTED
+    assert [line_of(i) for i in sandbox_entry(posting, reversal.external_id)["line"]["items"]] == REVERSAL_96_80
+    assert reversal.amount_minor == -9680
+    assert posting.journal_count() == 2
+    assert postings_after_recon(client=posting.client()).created == 0
+
+
+def test_an_unknown_send_that_netsuite_never_applied_stays_failed_and_is_not_reversed(posting) -> None:  # type: ignore[no-untyped-def]
+    # NetSuite refuses the entry (no such clearing account) and the refusals are lost too:
+    # no answer, and nothing written.
+    gl_mapping_update(actor=None, mapping=posting.mapping, clearing_account="999")
+    sent = _sent_without_an_answer(posting, "po_unknown_refused")
+    assert sent.error_code == PostingError.OUTCOME_UNKNOWN
+    _fail_payout(posting, "po_unknown_refused")
+
+    result = postings_after_recon(client=posting.client())
+
+    assert (result.settled.posted, result.settled.not_posted, result.settled.unknown) == (0, 1, 0)
+    failed = posting_for("po_unknown_refused")
+    assert (failed.state, failed.error_code) == (PostingState.FAILED, PostingError.NETSUITE_UNAVAILABLE)
+    assert "holds no entry" in failed.last_error
+    assert failed.netsuite_internal_id == ""
+    assert result.reversals == 0
+    assert not NetsuitePosting.objects.filter(kind=PostingKind.REVERSAL).exists()
+    assert posting.journal_count() == 0
+    # Retried, it is refused for what it is now (a failed payout), and nothing is sent.
+    posting_retry(posting=failed, actor=posting.world.admin)
+    refused = posting_send(posting_id=failed.pk, client=posting.client())
+    assert (refused.state, refused.error_code) == (PostingState.FAILED, PostingError.NOT_RECONCILED)
+    assert posting.upserts() == EVERY_ATTEMPT
+    assert posting.journal_count() == 0
+
+
+def test_an_unknown_outcome_stays_unknown_while_netsuite_cannot_be_asked(posting) -> None:  # type: ignore[no-untyped-def]
+    _sent_without_an_answer(posting, "po_unknown_unreachable")
+    _fail_payout(posting, "po_unknown_unreachable")
+    inject(posting, kind="drop_after_commit", count=EVERY_ATTEMPT)  # the lookups' answers are lost too
+
+    first = postings_after_recon(client=posting.client())
+
+    assert (first.settled.posted, first.settled.not_posted, first.settled.unknown) == (0, 0, 1)
+    assert posting_for("po_unknown_unreachable").error_code == PostingError.OUTCOME_UNKNOWN
+    assert first.reversals == 0  # not yet: nobody knows whether there is anything to reverse
+    assert not AuditEvent.objects.filter(action="netsuite.posting_settled").exists()
+
+    later = postings_after_recon(client=posting.client())  # NetSuite answers again
+
+    assert (later.settled.posted, later.reversals) == (1, 1)
+    assert posting_for("po_unknown_unreachable").state == PostingState.POSTED

@@ -1,9 +1,11 @@
 """``manage.py post --tenant SLUG [--payout ID ...]``: post reconciled payouts to NetSuite now.
 
-Creates the postings reconciliation calls for (drafts in approval mode, approved ones in
-automatic mode), then sends every approved posting and resumes every posting a crashed
-worker left ``sending``, here in this process (``--enqueue`` hands them to the workers
-instead). Sending is exactly-once whoever does it: see ``netsuite.services``.
+Looks up, by external id, the postings whose send had no definite answer from NetSuite;
+creates the postings reconciliation calls for (drafts in approval mode, approved ones in
+automatic mode, reversals of posted payouts that failed), then sends every approved
+posting and resumes every posting a crashed worker left ``sending``, here in this process
+(``--enqueue`` hands them to the workers instead). Sending is exactly-once whoever does
+it: see ``netsuite.services``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ class Command(BaseCommand):
             if created.skipped_reason:
                 self.stdout.write(f"Nothing to post: {created.skipped_reason}.")
                 return
+            settled = created.settled
+            if settled is not None and (settled.posted or settled.not_posted or settled.unknown):
+                self.stdout.write(
+                    "Postings without a definite answer from NetSuite, looked up by external id: "
+                    f"{settled.posted} found (now posted), {settled.not_posted} not there (retry them), "
+                    f"{settled.unknown} still unknown."
+                )
             self.stdout.write(
                 f"Postings created: {created.approved} approved, {created.drafts} awaiting approval "
                 f"({created.reversals} reversals of failed payouts); posting mode: {tenant.posting_mode}."
