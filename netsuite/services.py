@@ -30,7 +30,8 @@ A send whose retries end without a definite answer to a request that may have be
 hold the entry. It is never taken for "not posted" without asking NetSuite for the external
 id (GET ``journalentry/eid:...``): :func:`postings_settle`, run by :func:`postings_after_recon`
 before it decides on reversals, records it posted (found), failed and retryable (NetSuite's
-404) or leaves it unknown (no answer again).
+404) or leaves it unknown (no answer again); a retried or resumed send that is not going to
+send (its payout failed meanwhile, say) asks the same question before it records a refusal.
 """
 
 from __future__ import annotations
@@ -968,6 +969,7 @@ _POSTING_COLUMNS = _columns(
         "external_id",
         "state",
         "attempts",
+        "error_code",
         "amount_minor",
         "currency",
         "approved_by_id",
@@ -1123,14 +1125,19 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
                 recon_difference=claim.recon_difference,
             )
         except PostingBlocked as blocked:
-            _record_refusal(posting, blocked.code, blocked.message)
-            return posting
+            return _refuse(claim, blocked.code, blocked.message, client=client)
         except Exception as exc:  # a bug must not leave the posting "sending" for ever
             logger.exception("netsuite_posting_prepare_failed", posting_id=str(posting.pk))
-            _record_refusal(posting, PostingError.UNEXPECTED, f"{type(exc).__name__}: {exc}")
-            return posting
+            return _refuse(claim, PostingError.UNEXPECTED, f"{type(exc).__name__}: {exc}", client=client)
         if (prepared.amount_minor, prepared.currency) != (posting.amount_minor, posting.currency):
             if posting.approved_by_id is not None:
+                lookup = _lookup_if_maybe_sent(claim, client)
+                if lookup is not None and lookup.found is not False:
+                    # Sent before with the approved figures (or no telling): that is what stands.
+                    blocked = _amount_changed(
+                        posting, posting.amount_minor, posting.currency, prepared, when="was approved for"
+                    )
+                    return _refuse(claim, blocked.code, blocked.message, client=client, lookup=lookup)
                 _record_back_to_draft(posting, prepared)
                 return posting
             # Approved automatically: nobody approved a figure, and recon still says the payout
@@ -1147,19 +1154,21 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
             except NetSuiteConfigError as exc:
                 # Nothing can be sent until the connection is fixed; the posting must not stay
                 # "sending" (nor the task crash) on settings a person has to correct.
-                _record_refusal(
-                    posting,
+                return _refuse(
+                    claim,
                     PostingError.NETSUITE_CONFIG,
                     f"The NetSuite connection {prepared.netsuite_connection.name} cannot be used: {exc} "
                     "Fix the connection, then retry the posting.",
+                    client=None,
                 )
-                return posting
             except Exception as exc:  # a bug must not leave the posting "sending" for ever
                 logger.exception("netsuite_client_build_failed", posting_id=str(posting.pk))
-                _record_refusal(
-                    posting, PostingError.UNEXPECTED, f"Could not build the NetSuite client: {type(exc).__name__}"
+                return _refuse(
+                    claim,
+                    PostingError.UNEXPECTED,
+                    f"Could not build the NetSuite client: {type(exc).__name__}",
+                    client=None,
                 )
-                return posting
         internal_id: str | None = None
         error: BaseException | None = None
         with capture_exchanges() as exchanges:
@@ -1179,6 +1188,40 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
     finally:
         if holds_lock:
             _release_send_lock(key)
+
+
+def _lookup_if_maybe_sent(claim: _Claim, client: ConnectionClient | None) -> EntryLookup | None:
+    """Ask NetSuite for a claimed posting's entry if an earlier send may have put it there.
+
+    A resumed send (its worker died after the request left) or a retry after no definite
+    answer may find the entry in NetSuite already. Sending again settles that by itself (the
+    same upsert); a send that is not going to happen (refused, back to draft) must ask first,
+    or the posting would say "not posted" of an entry NetSuite holds. None: no need to ask.
+    """
+    if claim.was != PostingState.SENDING and claim.posting.error_code != PostingError.OUTCOME_UNKNOWN:
+        return None
+    return _ask_netsuite(claim.posting, claim.mapping, client)
+
+
+def _refuse(
+    claim: _Claim, code: str, message: str, *, client: ConnectionClient | None, lookup: EntryLookup | None = None
+) -> NetsuitePosting:
+    """Record that a claimed posting is not sent, unless NetSuite turns out to hold its entry already.
+
+    Found: the posting is posted (the refusal no longer matters: the entry stands, and a
+    reversal follows if its payout fails). Not found: refused as asked. No telling: failed
+    with ``outcome_unknown`` (and the reason it is not sent), to be asked again later.
+    """
+    posting = claim.posting
+    lookup = lookup or _lookup_if_maybe_sent(claim, client)
+    if lookup is not None and lookup.found:
+        found = _record_found(posting, lookup, expect={"state": PostingState.SENDING}, take_back_attempt=True)
+        return found or posting
+    if lookup is not None and lookup.found is None:
+        code = PostingError.OUTCOME_UNKNOWN
+        message = f"{message} {UNKNOWN_OUTCOME_NOTE} Asking NetSuite failed: {lookup.reason}"
+    _record_refusal(posting, code, message)
+    return posting
 
 
 def _record_refusal(posting: NetsuitePosting, code: str, message: str) -> None:

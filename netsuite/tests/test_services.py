@@ -990,3 +990,61 @@ def test_an_unknown_outcome_stays_unknown_while_netsuite_cannot_be_asked(posting
 
     assert (later.settled.posted, later.reversals) == (1, 1)
     assert posting_for("po_unknown_unreachable").state == PostingState.POSTED
+
+
+def test_retrying_an_unknown_posting_of_a_failed_payout_finds_it_instead_of_refusing(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = _sent_without_an_answer(posting, "po_unknown_retried")
+    _fail_payout(posting, "po_unknown_retried")
+    posting_mode_set(actor=None, mode="auto")  # the reversal is sent without waiting for approval
+
+    posting_retry(posting=sent, actor=posting.world.admin)
+    retried = posting_send(posting_id=sent.pk, client=posting.client())
+
+    # Not "not reconciled, not posted": NetSuite holds the entry, so it is posted...
+    assert (retried.state, retried.error_code) == (PostingState.POSTED, "")
+    assert retried.netsuite_internal_id == sandbox_entry(posting, sent.external_id)["id"]
+    assert retried.attempts == 1
+    assert posting.upserts() == EVERY_ATTEMPT  # ...and nothing was sent again
+    # ...and taken back.
+    assert postings_after_recon(client=posting.client()).reversals == 1
+    reversal = posting_send(
+        posting_id=posting_for("po_unknown_retried", PostingKind.REVERSAL).pk, client=posting.client()
+    )
+    assert [line_of(i) for i in sandbox_entry(posting, reversal.external_id)["line"]["items"]] == REVERSAL_96_80
+    assert posting.journal_count() == 2
+
+
+def test_retrying_an_unknown_posting_of_a_reconciled_payout_sends_it_again_once(posting) -> None:  # type: ignore[no-untyped-def]
+    sent = _sent_without_an_answer(posting, "po_unknown_resent")
+
+    posting_retry(posting=sent, actor=posting.world.admin)
+    resent = posting_send(posting_id=sent.pk, client=posting.client())
+
+    # The same upsert lands on the entry the lost sends wrote, with its three lines once.
+    assert resent.state == PostingState.POSTED
+    assert posting.journal_count() == 1
+    assert [line_of(i) for i in sandbox_entry(posting, sent.external_id)["line"]["items"]] == ENTRY_96_80
+
+
+def test_resuming_a_crashed_send_of_a_payout_that_failed_since_finds_the_entry(posting) -> None:  # type: ignore[no-untyped-def]
+    from netsuite.services import prepare_entry
+
+    queued = approved(posting, "po_crashed_bounced")
+    # A worker killed right after NetSuite committed: the entry exists, the posting says
+    # "sending" and has no record of what it sent. Then the payout fails.
+    with posting.client() as client:
+        first_id = client.upsert_by_external_id("journalentry", queued.external_id, prepare_entry(queued).body)
+    NetsuitePosting.objects.filter(pk=queued.pk).update(state=PostingState.SENDING, attempts=1)
+    _fail_payout(posting, "po_crashed_bounced")
+    posting_mode_set(actor=None, mode="auto")  # the reversal is sent without waiting for approval
+
+    resumed = posting_send(posting_id=queued.pk, client=posting.client())
+
+    assert (resumed.state, resumed.netsuite_internal_id) == (PostingState.POSTED, first_id)
+    postings_after_recon(client=posting.client())
+    reversal = posting_send(
+        posting_id=posting_for("po_crashed_bounced", PostingKind.REVERSAL).pk, client=posting.client()
+    )
+    # Built from the entry as NetSuite answered it (nothing of the send was recorded).
+    assert [line_of(i) for i in sandbox_entry(posting, reversal.external_id)["line"]["items"]] == REVERSAL_96_80
+    assert posting.journal_count() == 2
