@@ -1270,9 +1270,11 @@ class Engine:
             SELECT DISTINCT ON (f.reason, f.subject_id) f.*, e.id AS existing_id,
                    COALESCE(e.state = 'resolved' AND e.resolved_by_kind = 'system', false) AS reopen,
                    COALESCE(e.state = 'resolved' AND e.resolved_by_kind <> 'system' AND {_GREW}, false) AS grew,
-                   format('larger than when it was resolved: then %%s expected, %%s actual (run %%s)',
-                          {_major("e.expected_minor", "e.expected_currency")},
-                          {_major("e.actual_minor", "e.actual_currency")}, %(run)s::text) AS grew_note
+                   CASE WHEN e.state = 'resolved' AND e.resolved_by_kind <> 'system' AND {_GREW} THEN
+                       format('larger than when it was resolved: then %%s expected, %%s actual (run %%s)',
+                              {_major("e.expected_minor", "e.expected_currency")},
+                              {_major("e.actual_minor", "e.actual_currency")}, %(run)s::text)
+                   END AS grew_note
             FROM recon_found f
             LEFT JOIN recon_reconexception e ON e.tenant_id = %(t)s AND e.reason = f.reason
                                             AND e.subject_id = f.subject_id
