@@ -25,6 +25,17 @@ AUTH_FAILURE_CODES = {
 }
 
 
+# The settings that decide where a connection's credentials are sent: the host its client
+# calls (see the clients below and netsuite.connection.base_url_for). Stored credentials
+# must never follow a change of address nobody re-entered them for: connection_update
+# refuses such a change unless new credentials come with it.
+CREDENTIAL_ADDRESS_FIELDS: dict[str, tuple[str, ...]] = {
+    Provider.STRIPE: ("base_url",),  # account_id is not used by the Stripe client
+    Provider.SHOPIFY: ("account_id", "base_url"),  # https://{shop}, or an http:// base_url (the sandbox)
+    Provider.NETSUITE: ("account_id", "base_url"),  # base_url, else {account}.suitetalk.api.netsuite.com
+}
+
+
 def stripe_client(connection: Connection, *, fast_fail: bool = False, **options: Any):
     from connections.stripe.client import StripeApi
 

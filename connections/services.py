@@ -124,18 +124,39 @@ EDITABLE_FIELDS = (
 def connection_update(
     *, actor: Any, connection: Connection, credentials: dict[str, Any] | None = None, **changes: Any
 ) -> Connection:
-    """Change settings; credentials given are merged in (write-only: never read back)."""
+    """Change settings; credentials given are merged in (write-only: never read back).
+
+    A change of the address the credentials are sent to (``CREDENTIAL_ADDRESS_FIELDS``) must
+    bring a complete new set of credentials, which replaces the stored one: otherwise anyone
+    allowed to edit a connection could point it at their own server and have the next test or
+    sync send it the stored key.
+    """
+    from connections.providers import CREDENTIAL_ADDRESS_FIELDS
+
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ServiceError(f"Cannot change {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        moved = [
+            name
+            for name in CREDENTIAL_ADDRESS_FIELDS[locked.provider]
+            if name in changes and (changes[name] or "") != getattr(locked, name)
+        ]
+        if moved and not credentials:
+            raise ServiceError(
+                f"Changing {moved[0]} changes where this connection's credentials are sent; "
+                "re-enter the credentials to send them to a new address.",
+                field=moved[0],
+                code="credentials_required",
+            )
         for name, value in changes.items():
             setattr(locked, name, value if value is not None or name == "backfill_start" else "")
         changed_credentials: list[str] = []
         if credentials:
-            cleaned = _clean_credentials(locked.provider, credentials, partial=True)
-            locked.credentials = {**locked.credentials, **cleaned}
+            # A new address takes a whole new set: nothing stored is carried over to it.
+            cleaned = _clean_credentials(locked.provider, credentials, partial=not moved)
+            locked.credentials = cleaned if moved else {**locked.credentials, **cleaned}
             changed_credentials = sorted(cleaned)
             locked.status = ConnectionStatus.UNTESTED
             locked.status_message = "Credentials changed; not tested yet."
@@ -152,7 +173,11 @@ def connection_update(
         action="connection.updated",
         actor=actor,
         target=locked,
-        detail={"fields": sorted(changes), "credential_fields": changed_credentials},
+        detail={
+            "fields": sorted(changes),
+            "credential_fields": changed_credentials,
+            "address_changed": moved,  # its credentials were replaced, not carried over
+        },
     )
     return locked
 

@@ -245,3 +245,22 @@ def test_a_patch_that_changes_nothing_known_is_a_400_and_is_not_audited(api_as, 
     with in_tenant(tenant_a.tenant):
         assert Connection.objects.get(pk=created["id"]).provider == "stripe"
         assert not AuditEvent.objects.filter(action="connection.updated").exists()
+
+
+def test_patch_of_base_url_needs_the_credentials_again(api_as, tenant_a, in_tenant):
+    client = api_as(tenant_a.admin, tenant_a.tenant)
+    created = _create(client).json()
+    url = f"/api/v1/connections/{created['id']}/"
+
+    refused = client.patch(url, {"base_url": "https://collector.example.net"}, format="json")
+    accepted = client.patch(
+        url, {"base_url": "https://api.stripe.com", "credentials": {"api_key": SECRET_KEY + "new"}}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "credentials_required"
+    assert "re-enter the credentials" in refused.json()["base_url"][0]
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["base_url"] == "https://api.stripe.com"
+    with in_tenant(tenant_a.tenant):
+        assert Connection.objects.get(pk=created["id"]).credentials == {"api_key": SECRET_KEY + "new"}
