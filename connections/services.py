@@ -136,6 +136,11 @@ def connection_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ServiceError(f"Cannot change {', '.join(sorted(unknown))}.")
+    # The API's serializer checks these too; the admin's model form does not.
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ServiceError("A name is required.", field="name")
+    if "netsuite_concurrency" in changes and not 1 <= int(changes["netsuite_concurrency"] or 0) <= 20:
+        raise ServiceError("NetSuite concurrency must be between 1 and 20.", field="netsuite_concurrency")
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         moved = [

@@ -179,3 +179,18 @@ def test_a_refused_base_url_change_never_sends_the_key_there(api_as, tenant_a, i
     assert not any(STRIPE_KEY.encode() in request for request in capture.received)
     assert patched.status_code == 400, patched.content
     assert "base_url" in patched.json()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [({"name": "  "}, "name"), ({"netsuite_concurrency": 50}, "netsuite_concurrency")]
+)
+def test_connection_update_checks_what_connection_create_checks(tenant_a, in_tenant, change, field) -> None:
+    from connections.services import connection_update
+
+    with in_tenant(tenant_a.tenant):
+        connection = _stripe()
+
+        with pytest.raises(ServiceError) as refused:
+            connection_update(actor=None, connection=connection, **change)
+
+        assert refused.value.field == field
