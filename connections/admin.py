@@ -1,18 +1,109 @@
-from django.contrib import admin, messages
-from django.http import HttpRequest
+"""Admin: connections are edited and deleted here through the services (the same checks and
+audit events as the API); credentials are write-only and shown masked."""
 
-from connections.models import Connection, SyncJob, WebhookEvent
-from connections.services import connection_test
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from connections.models import CREDENTIAL_FIELDS, Connection, SyncJob, WebhookEvent
+from connections.providers import CREDENTIAL_ADDRESS_FIELDS
+from connections.services import EDITABLE_FIELDS, connection_delete, connection_test, connection_update
 from connections.sync.runner import sync_start
 from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin
 from tenants.services import ServiceError
 
+CREDENTIAL_INPUT_PREFIX = "new_"
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea (a PEM key is several lines) that, like PasswordInput(render_value=False),
+    never renders a value back, not even what was typed into a refused form."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+def _credential_input(name: str) -> forms.CharField:
+    # Never rendered back: the stored value is shown masked beside it, the input only takes
+    # a replacement.
+    widget = (
+        WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off"})
+        if name == "private_key"
+        else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    )
+    return forms.CharField(
+        label=f"New {name}",
+        required=False,
+        strip=True,
+        widget=widget,
+        help_text="Leave blank to keep the stored value.",
+    )
+
+
+class _ServiceRefusal(Exception):
+    """A ServiceError from save_model, carried out of the admin's transaction (see changeform_view)."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class ConnectionForm(forms.ModelForm):
+    """Settings plus write-only credential inputs; the service does the validating and writing."""
+
+    # Set per request by ConnectionAdmin.get_form when the service refused the first attempt.
+    service_error: ServiceError | None = None
+
+    # One write-only input per credential field of any provider (CREDENTIAL_FIELDS); a form
+    # keeps those of its connection's provider.
+    new_api_key = _credential_input("api_key")
+    new_access_token = _credential_input("access_token")
+    new_webhook_secret = _credential_input("webhook_secret")
+    new_consumer_key = _credential_input("consumer_key")
+    new_consumer_secret = _credential_input("consumer_secret")
+    new_token_id = _credential_input("token_id")
+    new_token_secret = _credential_input("token_secret")
+    new_client_id = _credential_input("client_id")
+    new_certificate_id = _credential_input("certificate_id")
+    new_private_key = _credential_input("private_key")
+
+    class Meta:
+        model = Connection
+        fields = list(EDITABLE_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        wanted = {CREDENTIAL_INPUT_PREFIX + name for name in CREDENTIAL_FIELDS.get(self.instance.provider, {})}
+        for name in [f for f in self.fields if f.startswith(CREDENTIAL_INPUT_PREFIX) and f not in wanted]:
+            del self.fields[name]  # another provider's credential
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        error = self.service_error
+        if error is not None:  # "credentials" (the set as a whole) has no one input: shown above the form
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return data
+
+    def credentials(self) -> dict[str, str]:
+        """The credential fields typed into the form (blank ones keep their stored value)."""
+        prefix = CREDENTIAL_INPUT_PREFIX
+        return {
+            name[len(prefix) :]: value for name, value in self.cleaned_data.items() if name.startswith(prefix) and value
+        }
+
 
 @admin.register(Connection)
 class ConnectionAdmin(ConsoleModelAdmin):
-    """Settings are editable; credentials are never shown, only which fields are set (masked).
-    Change credentials through the API (write-only) so they are validated and audited."""
+    """Settings and credentials are editable here; every write goes through the services, so
+    it is validated and audited as the API's is. Credentials are never shown, only which fields
+    are set (masked); a change of the address they are sent to needs them typed in again."""
 
+    form = ConnectionForm
     list_display = ["name", "provider", "enabled", "status", "status_message", "last_sync_succeeded_at"]
     list_filter = ["provider", "enabled", "status"]
     search_fields = ["name", "account_id"]
@@ -44,7 +135,73 @@ class ConnectionAdmin(ConsoleModelAdmin):
     actions = ["test_selected", "sync_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # created through the API/service, which checks the plan and the credentials
+        # Created through the API: which credential fields the form needs depends on the
+        # provider chosen in it, and connection_create checks the plan and the whole set.
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: Connection | None = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not self.has_change_permission(request, obj):
+            return fields  # a read-only view has nothing to type in
+        inputs = [CREDENTIAL_INPUT_PREFIX + name for name in CREDENTIAL_FIELDS.get(obj.provider, {})]
+        at = fields.index("masked") + 1
+        return fields[:at] + inputs + fields[at:]
+
+    def get_form(self, request: HttpRequest, obj: Connection | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "base_url" in form.base_fields:  # (a read-only view has no inputs)
+            form.base_fields["base_url"].help_text = (
+                f"Changing {' or '.join(CREDENTIAL_ADDRESS_FIELDS[obj.provider])} needs the credentials typed "
+                "in again: stored ones are never sent to a new address."
+            )
+        form.service_error = getattr(request, "_connection_service_error", None)
+        return form
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        # The service refuses only once the form is valid and save_model runs, where the admin
+        # can no longer show a form error. The refusal leaves the admin's transaction (nothing
+        # was written), and the same POST is shown again with the refusal as the form's error.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRefusal as refusal:
+            request._connection_service_error = refusal.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: ConnectionForm, change: bool) -> None:
+        # Only what the form changed goes to the service: an untouched field is not rewritten,
+        # and the audit event names exactly what changed.
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        credentials = form.credentials()
+        if not changes and not credentials:
+            return  # "Save" on an untouched form: nothing to write or to record
+        try:
+            connection_update(actor=request.user, connection=obj, credentials=credentials, **changes)
+        except ServiceError as exc:
+            raise _ServiceRefusal(exc) from exc
+        obj.refresh_from_db()  # as saved, for the admin's log entry and message
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except _ServiceRefusal as refusal:  # e.g. the connection has synced data
+            self.message_user(request, str(refusal), messages.ERROR)
+            return HttpResponseRedirect(request.path.removesuffix("delete/"))
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        # The service removes the webhook route with the connection and records the deletion.
+        try:
+            connection_delete(actor=request.user, connection=obj)
+        except ServiceError as exc:
+            raise _ServiceRefusal(exc) from exc
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        for connection in queryset.order_by("pk"):
+            try:
+                connection_delete(actor=request.user, connection=connection)
+            except ServiceError as exc:
+                self.message_user(request, f"{connection.name}: {exc}", messages.ERROR)
 
     @admin.display(description="Credentials")
     def masked(self, obj: Connection) -> str:
