@@ -161,7 +161,13 @@ def connection_update(
         if credentials:
             # A new address takes a whole new set: nothing stored is carried over to it.
             cleaned = _clean_credentials(locked.provider, credentials, partial=not moved)
-            locked.credentials = cleaned if moved else {**locked.credentials, **cleaned}
+            if moved:
+                # The webhook signing secret is never sent anywhere (it checks what arrives),
+                # so it stays unless a new one is given; everything sent out is replaced.
+                kept = {k: v for k, v in locked.credentials.items() if k == "webhook_secret"}
+                locked.credentials = {**kept, **cleaned}
+            else:
+                locked.credentials = {**locked.credentials, **cleaned}
             changed_credentials = sorted(cleaned)
             locked.status = ConnectionStatus.UNTESTED
             locked.status_message = "Credentials changed; not tested yet."

@@ -110,7 +110,8 @@ def test_admin_refuses_a_new_base_url_without_the_credentials(tenant_a, in_tenan
     with in_tenant(tenant_a.tenant):
         saved = Connection.objects.get(pk=stripe.pk)
     assert saved.base_url == "https://api.stripe.com"
-    assert saved.credentials == {"api_key": "sk_live_retyped_for_new_host"}  # the webhook secret stayed behind
+    # the key is the one typed in; the webhook secret, never sent anywhere, stays
+    assert saved.credentials == {"api_key": "sk_live_retyped_for_new_host", "webhook_secret": "whsec_admin_form_0042"}
     (event,) = _updates(in_tenant, tenant_a.tenant)
     assert event.detail["address_changed"] == ["base_url"]
 

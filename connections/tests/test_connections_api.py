@@ -263,4 +263,5 @@ def test_patch_of_base_url_needs_the_credentials_again(api_as, tenant_a, in_tena
     assert accepted.status_code == 200, accepted.content
     assert accepted.json()["base_url"] == "https://api.stripe.com"
     with in_tenant(tenant_a.tenant):
-        assert Connection.objects.get(pk=created["id"]).credentials == {"api_key": SECRET_KEY + "new"}
+        stored = Connection.objects.get(pk=created["id"]).credentials
+    assert stored == {"api_key": SECRET_KEY + "new", "webhook_secret": WEBHOOK_SECRET}  # the secret never leaves

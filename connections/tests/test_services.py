@@ -99,8 +99,9 @@ def test_connection_update_takes_a_new_base_url_with_a_whole_new_set_of_credenti
             actor=None, connection=connection, base_url="https://api.stripe.com", credentials={"api_key": "sk_new_1"}
         )
 
-        # nothing stored is carried over to the new address, not even the webhook secret
-        assert updated.credentials == {"api_key": "sk_new_1"}
+        # nothing that is sent out is carried over to the new address; the webhook secret, which
+        # only checks what arrives, stays
+        assert updated.credentials == {"api_key": "sk_new_1", "webhook_secret": "whsec_stored_value_42"}
         assert updated.base_url == "https://api.stripe.com"
         assert updated.status == "untested"
         event = AuditEvent.objects.get(action="connection.updated")
