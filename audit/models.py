@@ -21,6 +21,22 @@ class Outcome(models.TextChoices):
     DENIED = "denied", "Denied"
 
 
+# What an event shows to those who read the trail (the API, the CSV download).
+AUDIT_EVENT_FIELDS = [
+    "id",
+    "created_at",
+    "action",
+    "actor_id",
+    "actor_email",
+    "actor_kind",
+    "target_type",
+    "target_id",
+    "outcome",
+    "correlation_id",
+    "detail",
+]
+
+
 class AuditEvent(TenantScopedModel):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=100, db_index=True)  # e.g. auth.login, membership.role_changed

@@ -153,30 +153,20 @@ def payout_summary(*, payout: Payout) -> PayoutSummary:
 def summarize(payout: Payout, groups: list[LineGroup], tenant_id: Any) -> PayoutSummary | JournalBuildError:
     """Fold a payout's line groups into the builder's summary (or say why there is none)."""
     label = f"{payout.source} payout {payout.source_id}"
-    if not groups and not payout.automatic and payout.arrival_date is not None:
+    fields: dict[str, int] = defaultdict(int)
+    if not groups:
+        if payout.automatic:
+            return NotPostableError(f"{label} has no lines yet; it can be posted once the processor lists them")
         # A manual or instant payout lists no lines: what it paid out is itemized in the
         # processor's balance, and its own line is swept into a later automatic payout, whose
         # entry debits clearing with it. Its own entry moves the money from clearing to the
         # bank, on the day it arrived, so the bank account sees every deposit.
-        return PayoutSummary(
-            tenant_id=str(tenant_id),
-            source=payout.source,  # type: ignore[arg-type]
-            payout_id=payout.source_id,
-            currency=payout.currency.upper(),
-            arrival_date=payout.arrival_date,
-            subsidiary_id=payout.subsidiary_id,
-            amount_minor=payout.amount_minor,
-            currency_exponent=processor_exponent(payout),
-            manual_payouts_minor=payout.amount_minor,
-        )
-    if not groups:
-        return NotPostableError(f"{label} has no lines yet; it can be posted once the processor lists them")
+        fields["manual_payouts_minor"] = payout.amount_minor
     currencies = sorted({g.currency.upper() for g in groups} | {payout.currency.upper()})
     if len(currencies) > 1:
         return NotPostableError(f"{label} mixes currencies ({', '.join(currencies)}); lines must be in its currency")
     if payout.arrival_date is None:
         return NotPostableError(f"{label} has no arrival date")
-    fields: dict[str, int] = defaultdict(int)
     for group in groups:
         if group.dispute_fee_line and group.category in DISPUTE_CATEGORIES:
             fields["dispute_fees_minor"] += group.amount

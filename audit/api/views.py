@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from audit.filters import AuditEventFilter
-from audit.models import AuditEvent
+from audit.models import AUDIT_EVENT_FIELDS, AuditEvent
 from audit.selectors import audit_event_list
 from ecomops.api.permissions import TenantPermission
 
@@ -14,19 +14,7 @@ from ecomops.api.permissions import TenantPermission
 class AuditEventOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "action",
-            "actor_id",
-            "actor_email",
-            "actor_kind",
-            "target_type",
-            "target_id",
-            "outcome",
-            "correlation_id",
-            "detail",
-        ]
+        fields = AUDIT_EVENT_FIELDS
 
 
 class AuditEventListView(ListAPIView):
