@@ -12,7 +12,10 @@ from typing import Any
 
 import structlog
 
-SECRET_KEY_PATTERN = re.compile(r"(password|secret|token|api_key|apikey|credential|authorization|signature)", re.I)
+SECRET_KEY_PATTERN = re.compile(
+    r"(password|secret|token|api_key|apikey|private_key|consumer_key|signing_key|credential|authorization|signature)",
+    re.I,
+)
 REDACTED = "[redacted]"
 
 

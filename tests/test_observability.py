@@ -58,3 +58,19 @@ def test_secret_fields_never_reach_the_log():
     assert "sk_live_secret" not in output
     assert "hunter2" not in output
     assert '"api_key": "[redacted]"' in output
+
+
+def test_keys_that_name_a_secret_are_redacted_at_any_depth():
+    from ecomops.logging import redact
+
+    event = {
+        "connection": {"private_key": "-----BEGIN PRIVATE KEY-----x", "consumer_key": "ck_1", "account_id": "123"},
+        "headers": [{"Authorization": "Bearer x"}],
+        "amount_minor": 9680,
+    }
+
+    assert redact(event) == {
+        "connection": {"private_key": "[redacted]", "consumer_key": "[redacted]", "account_id": "123"},
+        "headers": [{"Authorization": "[redacted]"}],
+        "amount_minor": 9680,
+    }
