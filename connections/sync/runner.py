@@ -53,10 +53,15 @@ def sync_start(
         detail={"connection": str(connection.pk), "trigger": trigger, "targets": len(target_ids or [])},
     )
     if enqueue:
-        from ecomops.tasks import enqueue as enqueue_task
-
-        enqueue_task("connections.tasks.sync_job_run", tenant_id=connection.tenant_id, queue="sync", job_id=str(job.pk))
+        _hand_to_worker(job)
     return job
+
+
+def _hand_to_worker(job: SyncJob) -> None:
+    """Queue the job's run on the ``sync`` queue."""
+    from ecomops.tasks import enqueue as enqueue_task
+
+    enqueue_task("connections.tasks.sync_job_run", tenant_id=job.connection.tenant_id, queue="sync", job_id=str(job.pk))
 
 
 def sync_interrupted_sweep(*, connection: Connection) -> int:
@@ -202,8 +207,7 @@ def sync_job_run(
         _after_successful_sync(job)
         return job
     finally:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        _unlock(key)
         sync_waiting_enqueue(connection=connection)
 
 
@@ -219,13 +223,17 @@ def _try_lock(key: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _lock_free(key: int) -> bool:
+def _unlock(key: int) -> None:
     with db.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        free = cursor.fetchone()[0]
-        if free:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-    return bool(free)
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _lock_free(key: int) -> bool:
+    """Whether no sync holds the lock now (taken and given back at once)."""
+    if not _try_lock(key):
+        return False
+    _unlock(key)
+    return True
 
 
 def sync_waiting_enqueue(*, connection: Connection) -> SyncJob | None:
@@ -242,10 +250,8 @@ def sync_waiting_enqueue(*, connection: Connection) -> SyncJob | None:
     )
     if job is None:
         return None
-    from ecomops.tasks import enqueue as enqueue_task
-
     SyncJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
-    enqueue_task("connections.tasks.sync_job_run", tenant_id=connection.tenant_id, queue="sync", job_id=str(job.pk))
+    _hand_to_worker(job)
     logger.info("sync_waiting_enqueued", job_id=str(job.pk), connection_id=str(connection.pk))
     return job
 
