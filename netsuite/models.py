@@ -123,7 +123,8 @@ class NetsuitePosting(TenantScopedModel):
 
     States: draft -> approved -> sending -> posted / failed (failed -> approved on retry). A
     failed posting with ``outcome_unknown`` may be in NetSuite: it becomes posted or stays
-    failed once NetSuite is asked for its external id.
+    failed once NetSuite is asked for its external id. ``netsuite.schedule`` asks on its own
+    (``next_settle_at``, backing off), and resumes a ``sending`` posting whose worker died.
     ``external_id`` is derived from tenant, source and payout (``journal.external_id_for``)
     and the entry is sent as an upsert by ``eid:``, so however often it is sent it lands on
     one NetSuite record. ``request`` and ``response`` keep the last exchange, ``exchanges``
@@ -153,6 +154,10 @@ class NetsuitePosting(TenantScopedModel):
     approved_by_email = models.CharField(max_length=254, blank=True, default="")
     approved_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    # Only for ``outcome_unknown``: lookups of the entry that got no answer since the send, and
+    # when the schedule asks next (None: at once if no lookup failed yet, never once it gave up).
+    settle_attempts = models.PositiveIntegerField(default=0)
+    next_settle_at = models.DateTimeField(null=True, blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -14,7 +14,8 @@ record (and, with ``replace=line``, its lines) rather than adding one. Around th
    request leaves. A second worker handed the same posting sees ``sending`` with the lock
    held and leaves it alone (no second call); the lock dies with its session, so a worker
    killed mid-send leaves ``sending`` with a free lock, which the next send (a retry,
-   ``manage.py post``) takes to mean "resume";
+   ``manage.py post``, or the schedule's once a lease has passed:
+   :func:`postings_resume_abandoned`) takes to mean "resume";
 2. builds the entry (refused, with the reason, if the payout is not reconciled, the mapping
    lacks an account or the entry does not balance: nothing is sent);
 3. sends outside any transaction, then records ``posted`` (with NetSuite's internal id) or
@@ -29,9 +30,11 @@ A send whose retries end without a definite answer to a request that may have be
 (no answer at all, a gateway's 502/504) is ``failed`` with ``outcome_unknown``: NetSuite may
 hold the entry. It is never taken for "not posted" without asking NetSuite for the external
 id (GET ``journalentry/eid:...``): :func:`postings_settle`, run by :func:`postings_after_recon`
-before it decides on reversals, records it posted (found), failed and retryable (NetSuite's
-404) or leaves it unknown (no answer again); a retried or resumed send that is not going to
-send (its payout failed meanwhile, say) asks the same question before it records a refusal.
+before it decides on reversals and by the schedule a few minutes after the send (then backing
+off: :func:`postings_settle_enqueue_due`), records it posted (found), failed and retryable
+(NetSuite's 404) or leaves it unknown (no answer again); a retried or resumed send that is not
+going to send (its payout failed meanwhile, say) asks the same question before it records a
+refusal.
 """
 
 from __future__ import annotations
@@ -42,12 +45,15 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from babel.numbers import list_currencies
+from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import Outcome
@@ -87,6 +93,7 @@ from tenants.services import ServiceError
 logger = structlog.get_logger(__name__)
 
 SEND_TASK = "netsuite.tasks.posting_send_task"
+SETTLE_TASK = "netsuite.tasks.postings_settle_task"
 POSTING_MODES = ("auto", "approval")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 JOURNAL_SUBLISTS = ("line",)  # every sublist the entry sends: its lines
@@ -94,7 +101,7 @@ MAX_KEPT_EXCHANGES = 20  # a 429 storm must not grow the row without bound
 _INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
 UNKNOWN_OUTCOME_NOTE = (
     "NetSuite gave no definite answer, so it may hold this entry; it is looked up by its external id "
-    "after the next reconciliation, or when the posting is retried."
+    "(on its own within minutes, after each reconciliation, or when the posting is retried)."
 )
 _ISO_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -911,6 +918,7 @@ def _record_outcome(
             # payout then fails; it is looked up by external id first (postings_settle).
             posting.error_code = PostingError.OUTCOME_UNKNOWN
             posting.last_error = f"{UNKNOWN_OUTCOME_NOTE} Last error: {posting.last_error}"
+    _schedule_first_lookup(posting, now)
     values: dict[str, Any] = {
         "state": posting.state,
         "error_code": posting.error_code,
@@ -918,6 +926,8 @@ def _record_outcome(
         "request": json.dumps(posting.request),
         "response": json.dumps(posting.response),
         "exchanges": json.dumps(posting.exchanges),
+        "settle_attempts": posting.settle_attempts,
+        "next_settle_at": posting.next_settle_at,
         "updated_at": now,
     }
     if error is None:
@@ -1230,8 +1240,19 @@ def _record_refusal(posting: NetsuitePosting, code: str, message: str) -> None:
     posting.error_code, posting.last_error = code, message
     posting.attempts -= 1  # nothing was sent
     posting.updated_at = timezone.now()
+    _schedule_first_lookup(posting, posting.updated_at)
     with transaction.atomic():
-        posting.save(update_fields=["state", "error_code", "last_error", "attempts", "updated_at"])
+        posting.save(
+            update_fields=[
+                "state",
+                "error_code",
+                "last_error",
+                "attempts",
+                "settle_attempts",
+                "next_settle_at",
+                "updated_at",
+            ]
+        )
         audit_record(
             action="netsuite.posting_sent",
             actor_kind="task",
@@ -1290,6 +1311,28 @@ def _record_back_to_draft(posting: NetsuitePosting, prepared: PreparedEntry) -> 
 
 
 # ---------------------------------------------------------------- settling unknown outcomes
+
+SETTLE_MAX_DELAY = timedelta(hours=24)  # however many lookups went unanswered, ask at least daily
+
+
+def settle_max_attempts() -> int:
+    """Unanswered lookups after which the schedule stops asking NetSuite about a posting."""
+    return max(1, int(getattr(settings, "POSTING_SETTLE_MAX_ATTEMPTS", 8)))
+
+
+def _settle_delay(unanswered: int) -> timedelta:
+    """How long after a send (0) or after its ``unanswered``-th unanswered lookup to ask next:
+    ``POSTING_SETTLE_INTERVAL_MINUTES``, doubling with each lookup NetSuite did not answer."""
+    interval = timedelta(minutes=max(1, int(getattr(settings, "POSTING_SETTLE_INTERVAL_MINUTES", 5))))
+    return min(interval * 2 ** min(unanswered, 16), SETTLE_MAX_DELAY)
+
+
+def _schedule_first_lookup(posting: NetsuitePosting, now: datetime) -> None:
+    """A send just ended (on the instance): an unknown outcome is asked about an interval from
+    now, by the schedule; any other outcome needs no lookup."""
+    unknown = posting.state == PostingState.FAILED and posting.error_code == PostingError.OUTCOME_UNKNOWN
+    posting.settle_attempts = 0
+    posting.next_settle_at = now + _settle_delay(0) if unknown else None
 
 
 @dataclass(frozen=True)
@@ -1353,7 +1396,12 @@ def _ask_netsuite(posting: NetsuitePosting, mapping: GlMapping | None, client: C
 
 
 def _record_found(
-    posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any], take_back_attempt: bool
+    posting: NetsuitePosting,
+    lookup: EntryLookup,
+    *,
+    expect: dict[str, Any],
+    take_back_attempt: bool,
+    actor_kind: str = "task",
 ) -> NetsuitePosting | None:
     """NetSuite holds the posting's entry: record it as posted, with NetSuite's internal id.
 
@@ -1376,6 +1424,7 @@ def _record_found(
         row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
         if take_back_attempt:
             row.attempts -= 1  # this send sent nothing
+        row.settle_attempts, row.next_settle_at = 0, None
         row.updated_at = now
         row.save(
             update_fields=[
@@ -1388,12 +1437,14 @@ def _record_found(
                 "response",
                 "exchanges",
                 "attempts",
+                "settle_attempts",
+                "next_settle_at",
                 "updated_at",
             ]
         )
         audit_record(
             action="netsuite.posting_settled",
-            actor_kind="task",
+            actor_kind=actor_kind,
             target=row,
             outcome=Outcome.SUCCESS,
             detail={
@@ -1407,7 +1458,9 @@ def _record_found(
     return row
 
 
-def _record_not_found(posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any]) -> bool:
+def _record_not_found(
+    posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any], actor_kind: str = "task"
+) -> bool:
     """NetSuite holds no entry: the send was not applied; the posting stays failed, to be retried."""
     now = timezone.now()
     with transaction.atomic():
@@ -1421,14 +1474,60 @@ def _record_not_found(posting: NetsuitePosting, lookup: EntryLookup, *, expect: 
             f"with external id {row.external_id}, so nothing was posted. Retry to send it."
         )
         row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
+        row.settle_attempts, row.next_settle_at = 0, None
         row.updated_at = now
-        row.save(update_fields=["error_code", "last_error", "exchanges", "updated_at"])
+        row.save(
+            update_fields=["error_code", "last_error", "exchanges", "settle_attempts", "next_settle_at", "updated_at"]
+        )
         audit_record(
             action="netsuite.posting_settled",
-            actor_kind="task",
+            actor_kind=actor_kind,
             target=row,
             outcome=Outcome.SUCCESS,
             detail={"external_id": row.external_id, "found": False, "state": row.state, "error": previous_error[:500]},
+        )
+    return True
+
+
+def _record_unanswered(
+    posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any], actor_kind: str
+) -> bool:
+    """NetSuite could not be asked (or did not answer): count it, and say when to ask next.
+
+    After ``POSTING_SETTLE_MAX_ATTEMPTS`` such lookups the schedule stops asking and the posting
+    says so first thing: a person retries it (or waits for a reconciliation, which still asks).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = NetsuitePosting.objects.select_for_update().filter(pk=posting.pk, **expect).first()
+        if row is None:
+            return False
+        row.settle_attempts += 1
+        limit = settle_max_attempts()
+        given_up = row.settle_attempts >= limit
+        row.next_settle_at = None if given_up else now + _settle_delay(row.settle_attempts)
+        if row.settle_attempts == limit:  # once: reconciliations may go on asking (and counting)
+            row.last_error = (
+                f"NetSuite answered none of {limit} lookups of external id {row.external_id} (the last on "
+                f"{now:%Y-%m-%d %H:%M} UTC: {lookup.reason}), so it is no longer asked every few minutes. "
+                f"Retry the posting to settle it: that asks NetSuite again or sends the same upsert "
+                f"(never a second entry). {row.last_error}"
+            )
+        row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
+        row.updated_at = now
+        row.save(update_fields=["settle_attempts", "next_settle_at", "last_error", "exchanges", "updated_at"])
+        audit_record(
+            action="netsuite.posting_settle_unanswered",
+            actor_kind=actor_kind,
+            target=row,
+            outcome=Outcome.FAILURE,
+            detail={
+                "external_id": row.external_id,
+                "settle_attempts": row.settle_attempts,
+                "next_settle_at": row.next_settle_at.isoformat() if row.next_settle_at else None,
+                "given_up": given_up,
+                "reason": lookup.reason[:500],
+            },
         )
     return True
 
@@ -1443,16 +1542,23 @@ class PostingsSettled:
 
 
 def postings_settle(
-    *, payout_ids: Iterable[Any] | None = None, client: ConnectionClient | None = None
+    *,
+    payout_ids: Iterable[Any] | None = None,
+    posting_ids: Iterable[Any] | None = None,
+    client: ConnectionClient | None = None,
+    actor_kind: str = "task",
 ) -> PostingsSettled:
     """Ask NetSuite about every failed posting whose outcome is unknown, and record what it says.
 
     A send that ended without a definite answer (``outcome_unknown``) may have left the entry
     in NetSuite. Each one is looked up by external id: found, it is posted (so a reversal
     follows if its payout fails); not found, it stays failed and can be retried; no telling
-    (NetSuite still unreachable), it stays unknown until the next call. Call it outside a
+    (NetSuite still unreachable), it stays unknown, and the posting counts the lookup and says
+    when the schedule asks next (:func:`postings_settle_enqueue_due`). Call it outside a
     transaction: it talks to NetSuite. A posting retried or sent meanwhile is left to that
-    send. ``client`` overrides the shared client of every posting's NetSuite connection (tests).
+    send. ``payout_ids`` / ``posting_ids`` narrow the postings asked about; ``actor_kind`` is
+    who asks, for the audit trail; ``client`` overrides the shared client of every posting's
+    NetSuite connection (tests).
     """
     tenant = current_tenant()
     unknown = NetsuitePosting.objects.filter(
@@ -1460,6 +1566,8 @@ def postings_settle(
     )
     if payout_ids is not None:
         unknown = unknown.filter(payout_id__in=list(payout_ids))
+    if posting_ids is not None:
+        unknown = unknown.filter(pk__in=list(posting_ids))
     result = PostingsSettled()
     for posting in unknown.select_related("payout").order_by("created_at", "pk"):
         try:
@@ -1474,13 +1582,15 @@ def postings_settle(
             "attempts": posting.attempts,
         }
         if lookup.found:
-            if _record_found(posting, lookup, expect=expect, take_back_attempt=False) is not None:
+            found = _record_found(posting, lookup, expect=expect, take_back_attempt=False, actor_kind=actor_kind)
+            if found is not None:
                 result.posted += 1
         elif lookup.found is False:
-            if _record_not_found(posting, lookup, expect=expect):
+            if _record_not_found(posting, lookup, expect=expect, actor_kind=actor_kind):
                 result.not_posted += 1
         else:
             result.unknown += 1
+            _record_unanswered(posting, lookup, expect=expect, actor_kind=actor_kind)
             logger.warning(
                 "netsuite_posting_outcome_still_unknown", posting_id=str(posting.pk), reason=lookup.reason[:500]
             )
@@ -1496,3 +1606,93 @@ def postings_pending(*, payout_ids: Iterable[Any] | None = None) -> list[uuid.UU
     if payout_ids is not None:
         pending = pending.filter(payout_id__in=list(payout_ids))
     return list(pending.order_by("created_at", "pk").values_list("pk", flat=True))
+
+
+# ------------------------------------------------------------ postings nobody else looks after
+# Called by the schedule (netsuite.schedule), in each tenant every minute. Both only queue work
+# on the ``posting`` queue: the sends and lookups run there, through the one send path and the
+# per-account request limit, whichever process or person started them.
+
+
+def send_lease() -> timedelta:
+    """How long after its send started a ``sending`` posting no live worker holds is resumed."""
+    return timedelta(minutes=max(1, int(getattr(settings, "POSTING_SEND_LEASE_MINUTES", 5))))
+
+
+def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]:
+    """Queue the send of every posting a dead worker left ``sending``; return their ids.
+
+    Abandoned: its send started more than a lease ago (``POSTING_SEND_LEASE_MINUTES``) and no
+    session holds its send lock, which a live sender keeps from its claim to its outcome. The
+    resume is the ordinary send (:func:`posting_send`, queued as a retry queues it): it claims
+    the posting again under the row and send locks, so a worker that turns out to be alive still
+    sends alone, and the same upsert lands on the entry the dead worker may have written.
+    Queueing touches ``updated_at``: a resume still waiting in the queue is not queued again
+    before another lease has passed. Audited as ``netsuite.posting_resumed``.
+    """
+    tenant = current_tenant()
+    now = now or timezone.now()
+    lease = send_lease()
+    cutoff = now - lease
+    abandoned = NetsuitePosting.objects.filter(
+        tenant_id=tenant.pk, state=PostingState.SENDING, sending_started_at__lte=cutoff, updated_at__lte=cutoff
+    )
+    resumed: list[uuid.UUID] = []
+    for posting_id in list(abandoned.order_by("created_at", "pk").values_list("pk", flat=True)):
+        with transaction.atomic():
+            # One row locked at a time (no lock-ordering concern), then its send lock tried, in
+            # posting_retry's order: a claim or an outcome of the same posting waits for this.
+            locked = (
+                NetsuitePosting.objects.select_for_update()
+                .filter(pk=posting_id, state=PostingState.SENDING, updated_at__lte=cutoff)
+                .first()
+            )
+            if locked is None or send_in_progress(locked):
+                continue
+            started = locked.sending_started_at
+            locked.updated_at = now
+            locked.save(update_fields=["updated_at"])
+            audit_record(
+                action="netsuite.posting_resumed",
+                actor_kind="schedule",
+                target=locked,
+                detail={
+                    "external_id": locked.external_id,
+                    "attempts": locked.attempts,
+                    "sending_started_at": started.isoformat() if started else None,
+                    "lease_minutes": int(lease.total_seconds() // 60),
+                },
+            )
+            posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id)
+        logger.info("netsuite_posting_resumed", posting_id=str(posting_id), attempts=locked.attempts)
+        resumed.append(posting_id)
+    return resumed
+
+
+def postings_settle_enqueue_due(*, now: datetime | None = None) -> list[uuid.UUID]:
+    """Queue a lookup of the postings whose unknown outcome is due to be asked about; return their ids.
+
+    Due: failed with ``outcome_unknown``, fewer than ``POSTING_SETTLE_MAX_ATTEMPTS`` lookups
+    unanswered since the send, and ``next_settle_at`` passed (or unset: recorded before there
+    was a schedule). One task per tenant asks NetSuite (:func:`postings_settle`). Their
+    ``next_settle_at`` moves an interval on at once, so a tick while the task waits in the
+    queue does not ask twice, and a lost task is asked again then.
+    """
+    tenant = current_tenant()
+    now = now or timezone.now()
+    due = NetsuitePosting.objects.filter(
+        tenant_id=tenant.pk,
+        state=PostingState.FAILED,
+        error_code=PostingError.OUTCOME_UNKNOWN,
+        settle_attempts__lt=settle_max_attempts(),
+    ).filter(Q(next_settle_at__isnull=True) | Q(next_settle_at__lte=now))
+    with transaction.atomic():
+        # pk order (rows locked in one order never deadlock); a posting someone is retrying
+        # right now is skipped, its retry decides.
+        ids = list(due.select_for_update(skip_locked=True).order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return []
+        NetsuitePosting.objects.filter(tenant_id=tenant.pk, pk__in=ids).update(next_settle_at=now + _settle_delay(0))
+        enqueue_task(SETTLE_TASK, tenant_id=tenant.pk, queue="posting", posting_ids=[str(pk) for pk in ids])
+    logger.info("netsuite_postings_settle_queued", count=len(ids))
+    return ids

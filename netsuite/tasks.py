@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netsuite.services import posting_send, postings_after_recon
+from netsuite.services import posting_send, postings_after_recon, postings_settle
 
 
 def posting_send_task(*, posting_id: str) -> str:
@@ -26,3 +26,9 @@ def postings_after_recon_task(*, run_id: str | None = None, payout_ids: list[str
             outcome_unknown=result.settled.unknown,
         )
     return counts
+
+
+def postings_settle_task(*, posting_ids: list[str]) -> dict[str, int]:
+    """Ask NetSuite about postings whose send had no definite answer (queued by ``netsuite.schedule``)."""
+    result = postings_settle(posting_ids=posting_ids, actor_kind="schedule")
+    return {"posted": result.posted, "not_posted": result.not_posted, "unknown": result.unknown}

@@ -229,6 +229,15 @@ Q_CLUSTER: dict = {
 # Every enabled Stripe/Shopify connection is synced again (incrementally) once its last sync
 # is this old; 0 turns the schedule off (connections.schedule).
 SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=60)
+# Postings nobody else would pick up again (netsuite.schedule, every minute; False removes it):
+# one left "sending" by a worker that died is resumed once its send started a lease ago and no
+# live worker holds it; one whose send had no definite answer is looked up in NetSuite by its
+# external id, first an interval after the send, then at doubling intervals, until that many
+# lookups went unanswered (then a person decides: the posting says so).
+POSTING_RECOVERY = env.bool("POSTING_RECOVERY", default=True)
+POSTING_SEND_LEASE_MINUTES = env.int("POSTING_SEND_LEASE_MINUTES", default=5)
+POSTING_SETTLE_INTERVAL_MINUTES = env.int("POSTING_SETTLE_INTERVAL_MINUTES", default=5)
+POSTING_SETTLE_MAX_ATTEMPTS = env.int("POSTING_SETTLE_MAX_ATTEMPTS", default=8)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

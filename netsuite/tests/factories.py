@@ -268,10 +268,11 @@ def full_mapping_values(credentials: Any) -> dict[str, Any]:
 # Tasks taken off the real broker (ORM or Redis, whichever the settings chose) by the
 # helpers below, per tenant, until a test runs them.
 _TAKEN: dict[str, list[tuple]] = {}
+_KEPT_TASKS = ("netsuite.tasks.posting_send_task", "netsuite.tasks.postings_settle_task")
 
 
 def _take_posting_tasks(tenant_id: Any) -> list[tuple]:
-    """Drain the broker's queue; keep this tenant's posting sends, acknowledge everything."""
+    """Drain the broker's queue; keep this tenant's posting sends and lookups, acknowledge everything."""
     from django_q.brokers import get_broker
     from django_q.signing import SignedPackage
 
@@ -285,7 +286,7 @@ def _take_posting_tasks(tenant_id: Any) -> list[tuple]:
         for ack_id, payload in batch:
             task = SignedPackage.loads(payload)
             args = tuple(task.get("args", ()))
-            if len(args) >= 3 and args[0] == "netsuite.tasks.posting_send_task" and args[1] == str(tenant_id):
+            if len(args) >= 3 and args[0] in _KEPT_TASKS and args[1] == str(tenant_id):
                 taken.append(args)
             if ack_id is not None:
                 broker.acknowledge(ack_id)
@@ -294,11 +295,16 @@ def _take_posting_tasks(tenant_id: Any) -> list[tuple]:
 
 def queued_posting_ids(tenant_id: Any) -> list[str]:
     """Postings whose send is waiting in the django-q2 queue for this tenant."""
-    return [args[2]["posting_id"] for args in _take_posting_tasks(tenant_id)]
+    return [args[2]["posting_id"] for args in _take_posting_tasks(tenant_id) if args[0] == _KEPT_TASKS[0]]
+
+
+def queued_settle_ids(tenant_id: Any) -> list[list[str]]:
+    """The postings each queued lookup task of this tenant will ask NetSuite about."""
+    return [args[2]["posting_ids"] for args in _take_posting_tasks(tenant_id) if args[0] == _KEPT_TASKS[1]]
 
 
 def run_queued_posting_tasks(tenant_id: Any) -> list[Any]:
-    """Take this tenant's queued posting sends off the queue and run them as the worker would."""
+    """Take this tenant's queued posting sends and lookups off the queue and run them as the worker would."""
     from ecomops.tasks import run_tenant_task
 
     tasks = _take_posting_tasks(tenant_id)

@@ -99,6 +99,68 @@ def test_worker_killed_mid_posting_and_restarted_leaves_one_entry_per_payout(
         assert client.get("journalentry", f"eid:{resumed.external_id}")["id"] == resumed.netsuite_internal_id
 
 
+def test_a_send_killed_mid_request_is_resumed_by_the_schedule_alone(committed_tenant, sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Nobody presses retry: django-q2's scheduler runs the postings' schedule, which hands the
+    abandoned posting to the worker, which posts it; one entry in NetSuite."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from audit.models import AuditEvent
+    from netsuite.schedule import SCHEDULE_FUNC, SCHEDULE_NAME
+
+    world = committed_tenant("ns-resume")
+    with tenant_context(world.tenant):
+        posting = make_posting_world(world, sandbox)
+        posting_mode_set(actor=None, mode="auto")
+        write_payouts(posting.stripe, PayoutSpec("po_abandoned"))
+        reconcile()
+    _latency(sandbox, 1500)  # the kill lands while NetSuite works on the request
+    worker = Worker(tmp_path / "worker.log").start()
+    try:
+        with tenant_context(world.tenant):
+            assert postings_after_recon().approved == 1
+        wait_for(
+            lambda: _states(world).get("po_abandoned") == "sending" and sandbox.app.faults.requests_seen >= 1,
+            timeout=90,
+            message="the posting on the wire",
+        )
+        worker.kill()
+        abandoned = _posting(world, "po_abandoned")
+        wait_for(lambda: posting.journal_count(abandoned.external_id) == 1, timeout=30, message="the sandbox to commit")
+        _latency(sandbox, None)
+        # The lease passes (backdated rather than waited for).
+        with tenant_context(world.tenant):
+            long_ago = timezone.now() - timedelta(minutes=30)
+            NetsuitePosting.objects.filter(pk=abandoned.pk).update(sending_started_at=long_ago, updated_at=long_ago)
+        Schedule.objects.create(
+            name=SCHEDULE_NAME,
+            func=SCHEDULE_FUNC,
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+            next_run=timezone.now(),
+        )
+        worker.start()
+        wait_for(
+            lambda: _states(world)["po_abandoned"] == "posted",
+            timeout=120,
+            message=f"the schedule to resume it\n{worker.log()}",
+        )
+    finally:
+        worker.stop()
+        Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+
+    resumed = _posting(world, "po_abandoned")
+    assert resumed.attempts == 2
+    assert posting.journal_count(resumed.external_id) == 1
+    assert posting.journal_count() == 1
+    with tenant_context(world.tenant):
+        event = AuditEvent.objects.get(action="netsuite.posting_resumed", target_id=str(resumed.pk))
+    assert event.actor_kind == "schedule"
+
+
 def test_two_workers_and_a_thread_racing_on_one_payout_leave_one_entry(committed_tenant, sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     world = committed_tenant("ns-race")
     with tenant_context(world.tenant):
