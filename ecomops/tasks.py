@@ -79,3 +79,17 @@ def run_tenant_task(func: str, tenant_id: str, kwargs: dict[str, Any], correlati
         raise
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+def keep_minute_schedule(*, name: str, func: str, enabled: bool) -> None:
+    """Keep one django-q2 schedule that runs ``func`` every minute, or remove it (``enabled``
+    False). Called after each migrate; the function runs in the public schema and enters each
+    tenant itself (``unsafe_all_tenants()``)."""
+    from django_q.models import Schedule
+
+    if not enabled:
+        Schedule.objects.filter(name=name).delete()
+        return
+    Schedule.objects.update_or_create(
+        name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1}
+    )

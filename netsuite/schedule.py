@@ -61,12 +61,6 @@ def postings_recover() -> dict[str, int]:
 
 def ensure_schedule() -> None:
     """Keep the one django-q2 schedule in step with the setting (called after migrate)."""
-    from django_q.models import Schedule
+    from ecomops.tasks import keep_minute_schedule
 
-    if not enabled():
-        Schedule.objects.filter(name=SCHEDULE_NAME).delete()
-        return
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"func": SCHEDULE_FUNC, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
-    )
+    keep_minute_schedule(name=SCHEDULE_NAME, func=SCHEDULE_FUNC, enabled=enabled())
