@@ -448,6 +448,11 @@ class ShopifyClient:
 
     # ------------------------------------------------------------------ reading
 
+    def shop_timezone_name(self) -> str:
+        """The shop's IANA time zone (``America/Los_Angeles``), in which Shopify dates its payouts."""
+        shop = self.execute(SHOP_QUERY).get("shop") or {}
+        return str(shop.get("ianaTimezone") or "")
+
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials with a one-point query; ``(ok, a sentence for the user)``."""
         self.last_error: Exception | None = None  # the caller tells bad credentials from outages by it

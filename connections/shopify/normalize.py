@@ -25,7 +25,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from canonical.rows import CanonicalRow, Kind
@@ -379,8 +379,13 @@ def _order_transaction_row(
     )
 
 
-def normalize_payout(node: dict[str, Any]) -> CanonicalRow:
-    """A GraphQL ``ShopifyPaymentsPayout`` -> payout row (a WITHDRAWAL is a negative amount)."""
+def normalize_payout(node: dict[str, Any], shop_timezone: tzinfo = UTC) -> CanonicalRow:
+    """A GraphQL ``ShopifyPaymentsPayout`` -> payout row (a WITHDRAWAL is a negative amount).
+
+    Its date is the day it was issued in the shop's time zone, as Shopify's admin and payout
+    reports show it: a payout issued at 06:00 UTC belongs to the previous day in California,
+    and to that day's month when the books close.
+    """
     payout_id = str(_require(node, "id", "payout"))
     amount, currency = _money_v2(_require(node, "net", f"payout {payout_id}"), f"payout {payout_id} net")
     if node.get("transactionType") == "WITHDRAWAL":
@@ -396,7 +401,7 @@ def normalize_payout(node: dict[str, Any]) -> CanonicalRow:
             "status": _PAYOUT_STATUS.get(status, status.lower() or None),
             "method": "standard",
             "automatic": True,  # Shopify Payments payouts follow the payout schedule
-            "arrival_date": issued.date() if issued else None,
+            "arrival_date": issued.astimezone(shop_timezone).date() if issued else None,
             "failure_code": None,  # Shopify gives a FAILED status but no reason code
             "reversal_of_source_id": None,
         },

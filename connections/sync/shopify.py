@@ -10,8 +10,9 @@ change without a newer timestamp (payouts turn FAILED, lines get their payout la
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from canonical.rows import CanonicalRow
 from connections.shopify import normalize as shopify_normalize
@@ -39,6 +40,29 @@ class ShopifyRowErrors:
             self.messages.append(f"{node.get('id', '?')}: {exc}")
             return []
         return result if isinstance(result, list) else [result]
+
+
+class PayoutNormalizer:
+    """``normalize_payout`` in the shop's time zone, asked of Shopify once, when a payout first
+    needs it (an order's webhook sync never asks)."""
+
+    def __init__(self, client: ShopifyClient, errors: ShopifyRowErrors) -> None:
+        self.client, self.errors = client, errors
+        self._timezone: tzinfo | None = None
+
+    @property
+    def timezone(self) -> tzinfo:
+        if self._timezone is None:
+            name = self.client.shop_timezone_name()
+            try:
+                self._timezone = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.errors.messages.append(f"the shop's time zone {name!r} is unknown: its payouts are dated in UTC")
+                self._timezone = UTC
+        return self._timezone
+
+    def __call__(self, node: dict[str, Any]) -> CanonicalRow:
+        return shopify_normalize.normalize_payout(node, self.timezone)
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -169,6 +193,8 @@ def shopify_streams(
     errors: ShopifyRowErrors,
     open_dispute_ids: list[str] | None = None,
 ) -> list:
+    normalize_payout = PayoutNormalizer(client, errors)
+
     def simple(normalizer):
         return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
 
@@ -178,7 +204,7 @@ def shopify_streams(
             for line_page in client.iter_balance_transactions(payout_id=payout["id"]):
                 normalize_line = shopify_normalize.normalize_balance_transaction
                 yield [r for n in line_page.nodes for r in errors.rows(normalize_line, n)], 1
-            yield errors.rows(shopify_normalize.normalize_payout, payout), 0
+            yield errors.rows(normalize_payout, payout), 0
 
     streams: list = [
         ShopifyStream(
@@ -230,6 +256,7 @@ class ShopifyTargetedStream:
 
     def __init__(self, client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors) -> None:
         self.client, self.ids, self.errors = client, ids, errors
+        self.normalize_payout = PayoutNormalizer(client, errors)
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
         rows: list[CanonicalRow] = []
@@ -246,7 +273,7 @@ class ShopifyTargetedStream:
             elif gid.startswith("gid://shopify/ShopifyPaymentsPayout/"):
                 for page in self.client.iter_payouts(search=f"id:{gid.rsplit('/', 1)[-1]}"):
                     for payout in page.nodes:
-                        rows += self.errors.rows(shopify_normalize.normalize_payout, payout)
+                        rows += self.errors.rows(self.normalize_payout, payout)
                 for page in self.client.iter_balance_transactions(payout_id=gid):
                     rows += [
                         r

@@ -171,3 +171,69 @@ def test_an_open_dispute_is_updated_however_old_and_by_its_webhook(shop, sandbox
     assert targeted.status == "succeeded", targeted.error_message
     assert targeted.error_message == ""
     assert Dispute.objects.get(source_id=gid).status == "won"
+
+
+def test_payouts_are_dated_in_the_shops_time_zone_by_the_sync_and_the_webhook(tenant_a, in_tenant):
+    from connections.services import connection_create
+
+    # The sandbox issues payouts at 06:00 UTC: the evening before, in a shop in California.
+    app = build_shopify_sandbox(
+        days=6,
+        orders_per_day=6,
+        maximum_available=20000.0,
+        restore_rate=20000.0,
+        iana_timezone="America/Los_Angeles",
+    )
+    with SandboxServer(app) as server, in_tenant(tenant_a.tenant):
+        shop = connection_create(
+            actor=tenant_a.admin,
+            name="Shop in California",
+            provider="shopify",
+            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
+            base_url=server.url,
+            account_id=DEFAULT_SHOP_DOMAIN,
+            backfill_start=date(2026, 5, 1),
+        )
+        # a payouts/paid webhook's sync, before any full sync, dates the payout it names
+        first = min(app.business.payouts)
+        gid = f"gid://shopify/ShopifyPaymentsPayout/{first}"
+        targeted = sync_job_run(
+            job=sync_start(connection=shop, trigger="webhook", target_ids=[gid], enqueue=False), client_options=FAST
+        )
+        assert targeted.status == "succeeded", targeted.error_message
+        payout = Payout.objects.get(connection=shop, source_id=gid)
+        assert payout.raw_data["issuedAt"].endswith("T06:00:00Z"), payout.raw_data["issuedAt"]
+        assert payout.arrival_date == date.fromisoformat(payout.raw_data["issuedAt"][:10]) - timedelta(days=1)
+
+        # and so does the sync, for every payout
+        job = run_sync(shop)
+        assert job.status == "succeeded", job.error_message
+        payouts = list(Payout.objects.filter(connection=shop))
+        assert len(payouts) > 1
+        for payout in payouts:
+            issued = payout.raw_data["issuedAt"]
+            assert issued.endswith("T06:00:00Z"), issued
+            assert payout.arrival_date == date.fromisoformat(issued[:10]) - timedelta(days=1), payout.source_id
+
+
+def test_a_shop_time_zone_nobody_knows_dates_payouts_in_utc_and_says_so(tenant_a, in_tenant):
+    from connections.services import connection_create
+
+    app = build_shopify_sandbox(
+        days=6, orders_per_day=6, maximum_available=20000.0, restore_rate=20000.0, iana_timezone="Mars/Olympus_Mons"
+    )
+    with SandboxServer(app) as server, in_tenant(tenant_a.tenant):
+        shop = connection_create(
+            actor=tenant_a.admin,
+            name="Shop",
+            provider="shopify",
+            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
+            base_url=server.url,
+            account_id=DEFAULT_SHOP_DOMAIN,
+            backfill_start=date(2026, 5, 1),
+        )
+        job = run_sync(shop)
+        assert "time zone 'Mars/Olympus_Mons' is unknown" in job.error_message
+        payouts = list(Payout.objects.filter(connection=shop))
+        assert payouts
+        assert all(p.arrival_date == date.fromisoformat(p.raw_data["issuedAt"][:10]) for p in payouts)

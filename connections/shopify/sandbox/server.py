@@ -331,9 +331,11 @@ class ShopifySandbox(SandboxApp):
         clock: Callable[[], float] = time.monotonic,
         retry_after_seconds: float = 2.0,
         schema: GraphQLSchema | None = None,
+        iana_timezone: str = "Etc/UTC",
     ) -> None:
         super().__init__()
         self.business = business
+        self.iana_timezone = iana_timezone  # the business runs in UTC; the shop may be elsewhere
         self.access_token = access_token
         self.shop_domain = shop_domain
         self.api_version = api_version
@@ -540,7 +542,7 @@ class ShopifySandbox(SandboxApp):
                 "name": SHOP_NAME,
                 "myshopifyDomain": self.shop_domain,
                 "currencyCode": SHOP_CURRENCY,
-                "ianaTimezone": "Etc/UTC",
+                "ianaTimezone": self.iana_timezone,
                 "email": "finance@ecomops-demo.example",
                 "contactEmail": "finance@ecomops-demo.example",
                 "createdAt": _iso(datetime.combine(business.start, datetime.min.time(), tzinfo=UTC)),
@@ -936,6 +938,7 @@ def build_shopify_sandbox(
     clock: Callable[[], float] = time.monotonic,
     retry_after_seconds: float = 2.0,
     shop_domain: str = DEFAULT_SHOP_DOMAIN,
+    iana_timezone: str = "Etc/UTC",
 ) -> ShopifySandbox:
     """A sandbox app over a freshly generated business; serve it with ``SandboxServer(app).start()``."""
     business = ShopifyBusiness(seed=seed, days=days, start=start, orders_per_day=orders_per_day)
@@ -947,6 +950,7 @@ def build_shopify_sandbox(
         restore_rate=restore_rate,
         clock=clock,
         retry_after_seconds=retry_after_seconds,
+        iana_timezone=iana_timezone,
     )
 
 

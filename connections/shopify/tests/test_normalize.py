@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -387,6 +388,20 @@ def test_withdrawal_payout_is_negative() -> None:
         "paid",
         date(2026, 6, 10),
     )
+
+
+def test_a_payout_is_dated_on_its_day_in_the_shops_time_zone() -> None:
+    # 06:00 UTC on June 10th is 23:00 on June 9th in California: the payout is June 9th's there.
+    node = {
+        "id": "gid://shopify/ShopifyPaymentsPayout/6",
+        "issuedAt": "2026-06-10T06:00:00Z",
+        "status": "PAID",
+        "transactionType": "DEPOSIT",
+        "net": {"amount": "100.00", "currencyCode": "USD"},
+    }
+    assert n.normalize_payout(node, ZoneInfo("America/Los_Angeles")).fields["arrival_date"] == date(2026, 6, 9)
+    assert n.normalize_payout(node, ZoneInfo("Europe/Berlin")).fields["arrival_date"] == date(2026, 6, 10)
+    assert n.normalize_payout(node).fields["arrival_date"] == date(2026, 6, 10)
 
 
 def test_missing_money_is_a_clear_error() -> None:
