@@ -436,6 +436,14 @@ class StripeApi:
         """Pages of refunds, newest first."""
         return self.iter_pages("refunds", created_gte=created_gte, starting_after=starting_after)
 
+    def charge_refund_pages(self, charge_id: str) -> Iterator[Page]:
+        """Pages of one charge's refunds, newest first (``GET /v1/refunds?charge=``).
+
+        Since API version 2022-11-15 a charge no longer carries its refunds unless they are
+        expanded, which Stripe advises against; this list is how to read them.
+        """
+        return self.iter_pages("refunds", charge=self._check_id(charge_id))
+
     def dispute_pages(self, *, created_gte: int | None = None, starting_after: str | None = None) -> Iterator[Page]:
         """Pages of disputes, newest first."""
         return self.iter_pages("disputes", created_gte=created_gte, starting_after=starting_after)

@@ -270,7 +270,12 @@ RETRIEVERS = {
 
 
 class StripeTargetedStream:
-    """A webhook's targeted sync: fetch exactly the named objects (never trust the body)."""
+    """A webhook's targeted sync: fetch exactly the named objects (never trust the body).
+
+    A charge brings its refunds along: ``charge.refunded`` names the charge only, and since
+    API version 2022-11-15 the charge no longer lists its refunds, so without them the refund
+    (and the match of its payout line) would wait for the next full sync.
+    """
 
     name = "stripe.targeted"
 
@@ -279,16 +284,29 @@ class StripeTargetedStream:
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
         rows: list[CanonicalRow] = []
+        objects = 0
         for obj_id in self.ids:
             resource = RETRIEVERS.get(obj_id.split("_", 1)[0])
             if resource is None:
                 self.errors.messages.append(f"{obj_id}: not a Stripe object this product syncs")
                 continue
             obj = self.api.retrieve(resource, obj_id)
+            objects += 1
             if resource == "payouts":
                 rows.extend(self.payout_stream.rows_for_payout(obj))
-            else:
-                row = self.errors.normalize(obj)
-                if row is not None:
-                    rows.append(row)
-        yield Batch(rows=rows, state=state, objects=len(self.ids))
+                continue
+            row = self.errors.normalize(obj)
+            if row is not None:
+                rows.append(row)
+            if resource == "charges" and _has_refunds(obj):
+                for page in self.api.charge_refund_pages(obj_id):
+                    objects += len(page.data)
+                    rows.extend(r for r in map(self.errors.normalize, page.data) if r)
+        yield Batch(rows=rows, state=state, objects=objects)
+
+
+def _has_refunds(charge: dict[str, Any]) -> bool:
+    """Whether a charge, as Stripe answered it, was ever refunded. A refund that failed later
+    gives its amount back to ``amount_refunded`` but arrives as a ``refund`` event of its own."""
+    refunded = charge.get("amount_refunded")
+    return bool(charge.get("refunded")) or (isinstance(refunded, int) and refunded > 0)

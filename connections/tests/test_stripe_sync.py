@@ -382,3 +382,53 @@ def test_open_disputes_and_uncaptured_payments_are_updated_however_old(stripe_co
     from connections.sync.stripe import stripe_open_ids
 
     assert not {dispute["id"], intent["id"]} & set(stripe_open_ids(stripe_connection))
+
+
+def deliver_stripe_event(connection: Connection, event_type: str, obj: dict) -> SyncJob:
+    """Post a signed event to the connection's webhook endpoint and run the sync it queued
+    (as the worker would: the test's transaction never commits, so nothing is handed over)."""
+    import json
+    import time
+
+    from django.test import Client
+
+    from connections.stripe.sandbox.server import sign_webhook
+
+    body = json.dumps(
+        {
+            "id": f"evt_{obj['id']}_{event_type}",
+            "object": "event",
+            "type": event_type,
+            "api_version": "2023-08-16",
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {"object": obj},
+        }
+    ).encode()
+    signature = sign_webhook(body, connection.credentials["webhook_secret"])
+    response = Client().post(
+        f"/webhooks/stripe/{connection.pk}/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    assert response.status_code == 202, response.content
+    job = SyncJob.objects.get(pk=response.json()["sync_job"])
+    return sync_job_run(job=job, client_options=FAST)
+
+
+def test_a_charge_refunded_webhook_brings_the_refunds_of_the_charge(stripe_connection, sandbox):
+    ledger = sandbox.app.ledger
+    # given: a refunded charge (Stripe's charge.refunded event carries the charge;
+    # since API 2022-11-15 a charge no longer lists its refunds unless asked to expand them)
+    refund = next(r for r in ledger.seq("refunds").items if r["status"] == "succeeded")
+    charge = dict(ledger.get("charges", refund["charge"]))
+    refunds_of_charge = {r["id"]: r["amount"] for r in ledger.seq("refunds").items if r["charge"] == charge["id"]}
+    assert "refunds" not in charge
+
+    # when: the webhook arrives and its sync runs
+    job = deliver_stripe_event(stripe_connection, "charge.refunded", charge)
+
+    # then: the refunds are there, not left for the next scheduled sync
+    assert job.status == "succeeded", job.error_message
+    assert dict(Refund.objects.filter(payment_source_id=charge["id"]).values_list("source_id", "amount_minor")) == (
+        refunds_of_charge
+    )
+    assert Payment.objects.filter(source_id=charge["id"]).exists()
