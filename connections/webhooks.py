@@ -63,17 +63,30 @@ def stripe_target_ids(event: dict[str, Any]) -> list[str]:
     return ids
 
 
+def _shopify_gid(kind: str, legacy_id: Any) -> str | None:
+    """``gid://shopify/{kind}/{id}`` for a numeric id from a body; anything else names nothing."""
+    if isinstance(legacy_id, bool) or not isinstance(legacy_id, int | str) or not str(legacy_id).isdigit():
+        return None
+    return f"gid://shopify/{kind}/{legacy_id}"
+
+
 def shopify_target_ids(topic: str, body: dict[str, Any]) -> list[str]:
+    """The objects a Shopify webhook names. An order's sync reads its transactions and refunds,
+    so every topic whose object belongs to an order (``order_transactions/create``,
+    ``refunds/create``, ``tender_transactions/create``, ...) names that order by ``order_id``."""
     if topic.startswith("orders/"):
-        gid = body.get("admin_graphql_api_id") or (f"gid://shopify/Order/{body['id']}" if body.get("id") else None)
+        gid = body.get("admin_graphql_api_id")
+        if not (isinstance(gid, str) and gid.startswith("gid://shopify/Order/")):
+            gid = _shopify_gid("Order", body.get("id"))
         return [gid] if gid else []
-    if topic.startswith("refunds/") and body.get("order_id"):
-        return [f"gid://shopify/Order/{body['order_id']}"]
-    if topic.startswith("disputes/") and body.get("id"):
-        return [f"gid://shopify/ShopifyPaymentsDispute/{body['id']}"]
-    if topic.startswith("payouts/") and body.get("id"):
-        return [f"gid://shopify/ShopifyPaymentsPayout/{body['id']}"]
-    return []
+    if topic.startswith("disputes/"):
+        gid = _shopify_gid("ShopifyPaymentsDispute", body.get("id"))
+        return [gid] if gid else []
+    if topic.startswith("payouts/"):
+        gid = _shopify_gid("ShopifyPaymentsPayout", body.get("id"))
+        return [gid] if gid else []
+    gid = _shopify_gid("Order", body.get("order_id"))
+    return [gid] if gid else []
 
 
 def _accept(connection: Connection, event_id: str, event_type: str, target_ids: list[str]) -> JsonResponse:

@@ -237,3 +237,65 @@ def test_a_shop_time_zone_nobody_knows_dates_payouts_in_utc_and_says_so(tenant_a
         payouts = list(Payout.objects.filter(connection=shop))
         assert payouts
         assert all(p.arrival_date == date.fromisoformat(p.raw_data["issuedAt"][:10]) for p in payouts)
+
+
+WEBHOOK_SECRET = "shpss_test_app_secret_xyz"
+
+
+def deliver_shopify_webhook(connection, topic: str, body: dict, event_id: str):
+    """Post a signed webhook to the connection's endpoint; the response, as Shopify would see it."""
+    import json
+
+    from django.test import Client
+
+    from connections.shopify.sandbox.server import sign_webhook
+
+    raw = json.dumps(body).encode()
+    return Client().post(
+        f"/webhooks/shopify/{connection.pk}/",
+        raw,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC=topic,
+        HTTP_X_SHOPIFY_EVENT_ID=event_id,
+        HTTP_X_SHOPIFY_HMAC_SHA256=sign_webhook(raw, WEBHOOK_SECRET),
+    )
+
+
+def shared_fixture(name: str) -> dict:
+    """A REST webhook body as Shopify sends it (the topic's object), from shared/data/shopify."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "shopify" / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("topic", "fixture", "key"),
+    [
+        ("order_transactions/create", "transaction.json", "transaction"),
+        ("refunds/create", "refund.json", "refund"),
+        ("tender_transactions/create", "tender_transactions.json", "tender_transactions"),
+    ],
+)
+def test_a_webhook_naming_an_order_syncs_that_order(shop, sandbox, topic, fixture, key):
+    from connections.models import SyncJob
+    from connections.services import connection_update
+
+    connection_update(actor=None, connection=shop, credentials={**shop.credentials, "webhook_secret": WEBHOOK_SECRET})
+    order = next(o for o in sandbox.app.business.orders.values() if o.refunds)
+    body = shared_fixture(fixture)[key]
+    body = {**(body[0] if isinstance(body, list) else body), "order_id": order.id}
+
+    response = deliver_shopify_webhook(shop, topic, body, event_id=f"evt-{topic}")
+
+    assert response.status_code == 202, response.content
+    job_id = response.json()["sync_job"]
+    assert job_id, f"{topic} carries the order's id: its sync reads that order"
+    job = SyncJob.objects.get(pk=job_id)
+    assert (job.kind, job.target_ids) == ("targeted", [f"gid://shopify/Order/{order.id}"])
+    job = sync_job_run(job=job, client_options=FAST)
+    assert job.status == "succeeded", job.error_message
+    order_gid = f"gid://shopify/Order/{order.id}"
+    assert Order.objects.filter(source_id=order_gid).exists()
+    assert Payment.objects.filter(order_source_id=order_gid).exists()
+    assert Refund.objects.filter(order_source_id=order_gid).count() == sum(len(r.transactions) for r in order.refunds)
