@@ -202,6 +202,31 @@ def connection_mark(*, connection: Connection, ok: bool, message: str, auth_fail
     connection.status, connection.status_message = status, message[:500]
 
 
+def connection_credentials_accepted(*, connection: Connection, by: str) -> bool:
+    """A call with the stored credentials succeeded: a connection marked broken is broken no
+    more. Returns whether it was.
+
+    ``by`` names the call (e.g. "a webhook's sync"). Only the broken mark goes: the call proves
+    the credentials, not that the connection is synced, so a connection whose last full sync
+    failed is left failing (it is synced again on schedule, which a broken one is not).
+    """
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().filter(pk=connection.pk).first()
+        if locked is None or locked.status != ConnectionStatus.BROKEN:
+            return False
+        succeeded, failed = locked.last_sync_succeeded_at, locked.last_sync_failed_at
+        if failed is not None and (succeeded is None or failed > succeeded):
+            status = ConnectionStatus.ERROR
+            message = f"Credentials accepted again by {by}; the last full sync failed: {locked.status_message}"
+        else:
+            status, message = ConnectionStatus.OK, f"Credentials accepted again by {by}."
+        Connection.objects.filter(pk=locked.pk).update(
+            status=status, status_message=message[:500], status_checked_at=timezone.now()
+        )
+    connection.status, connection.status_message = status, message[:500]
+    return True
+
+
 def connection_test(*, actor: Any, connection: Connection) -> tuple[bool, str]:
     """Make one real call with the stored credentials; report the provider's answer in words."""
     from connections.providers import client_for, is_auth_failure

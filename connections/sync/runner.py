@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from connections.models import Connection, Provider, SyncJob, SyncJobStatus
-from connections.services import connection_mark
+from connections.services import connection_credentials_accepted, connection_mark
 from connections.sync.engine import DEFAULT_COMMIT_ROWS, SyncProgress, run_streams
 from tenants.services import ServiceError
 
@@ -195,6 +195,11 @@ def sync_job_run(
             # few objects, and month-end close trusts last_sync_succeeded_at for freshness.
             Connection.objects.filter(pk=connection.pk).update(last_sync_succeeded_at=timezone.now())
             connection_mark(connection=connection, ok=True, message="Last sync succeeded.")
+        else:
+            # It read through the stored credentials: if they were refused before, they are
+            # not now, and a broken connection is left out of the scheduled syncs.
+            by = "a webhook's sync" if job.trigger == "webhook" else "a targeted sync"
+            connection_credentials_accepted(connection=connection, by=by)
         logger.info(
             "sync_succeeded",
             job_id=str(job.pk),

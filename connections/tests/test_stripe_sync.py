@@ -432,3 +432,39 @@ def test_a_charge_refunded_webhook_brings_the_refunds_of_the_charge(stripe_conne
         refunds_of_charge
     )
     assert Payment.objects.filter(source_id=charge["id"]).exists()
+
+
+def test_credentials_a_webhook_sync_proves_working_again_let_the_scheduled_sync_resume(stripe_connection, sandbox):
+    from datetime import timedelta
+
+    from connections.schedule import connections_due
+
+    assert run_sync(stripe_connection).status == "succeeded"
+    stripe_connection.refresh_from_db()
+    synced_at = stripe_connection.last_sync_succeeded_at
+    charge = dict(sandbox.app.ledger.seq("charges").items[0])
+
+    # given: Stripe refuses the key for a while (a restricted key whose read permission was
+    # removed, say), so the scheduled sync fails and the connection is broken
+    real_key, sandbox.app.api_key = sandbox.app.api_key, "sk_test_some_other_key_0000"
+    refused = run_sync(stripe_connection)
+    assert refused.status == "failed"
+    stripe_connection.refresh_from_db()
+    assert stripe_connection.status == "broken"
+    assert stripe_connection not in connections_due(every=timedelta(0))  # a broken one waits for a person
+
+    # when: the key works again (fixed in Stripe's dashboard, nothing changed here) and a
+    # webhook's sync reads through it
+    sandbox.app.api_key = real_key
+    targeted = deliver_stripe_event(stripe_connection, "charge.updated", charge)
+
+    # then: the credentials are no longer called refused, and the scheduled sync runs again
+    assert targeted.status == "succeeded", targeted.error_message
+    stripe_connection.refresh_from_db()
+    assert stripe_connection.status != "broken"
+    assert "accepted" in stripe_connection.status_message
+    assert stripe_connection in connections_due(every=timedelta(0))
+    # but the webhook's sync still does not speak for the connection: its last full sync failed
+    assert stripe_connection.status == "error"
+    assert stripe_connection.last_sync_succeeded_at == synced_at
+    assert stripe_connection.last_sync_failed_at > synced_at
