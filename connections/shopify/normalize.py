@@ -17,6 +17,9 @@ Decisions worth knowing:
   transaction points at through ``sourceOrderTransactionId``.
 * A payment with gateway ``gift_card`` is flagged ``is_gift_card``: no processor money moves.
   Gift cards *sold* on an order are a liability, reported as ``gift_card_sold_minor``.
+* A test order (``test: true``: Shopify Payments in test mode, or the Bogus gateway) and a
+  test transaction move no money and never reach a payout: they give no rows. Shopify never
+  turns a test order into a real one, so nothing real is lost.
 * ``reporting_category`` of a payout line comes from ``ShopifyPaymentsTransactionType``
   through ``REPORTING_CATEGORY_BY_TYPE``, which names every value of the 2026-07 enum (a
   test keeps it complete); a type Shopify adds later maps to ``other`` until someone decides.
@@ -279,8 +282,16 @@ _PAYOUT_STATUS = {
 # --------------------------------------------------------------------------- GraphQL shapes
 
 
+def is_test(obj: Mapping[str, Any]) -> bool:
+    """Whether Shopify marks an order or transaction (either shape) as a test."""
+    return obj.get("test") is True
+
+
 def normalize_order(node: dict[str, Any]) -> list[CanonicalRow]:
-    """A GraphQL ``Order`` -> [order, one payment per successful SALE/CAPTURE, one refund per successful REFUND]."""
+    """A GraphQL ``Order`` -> [order, one payment per successful SALE/CAPTURE, one refund per
+    successful REFUND]; nothing for a test order."""
+    if is_test(node):
+        return []
     order_id = str(_require(node, "id", "order"))
     what = f"order {node.get('name') or order_id}"
     total_minor, currency = _shop_money(_require(node, "totalPriceSet", what), f"{what} totalPriceSet")
@@ -334,8 +345,8 @@ def _gift_cards_sold(node: dict[str, Any], currency: str, what: str) -> int | No
 def _order_transaction_row(
     transaction: dict[str, Any], order_id: str, refund_of_transaction: dict[str, dict[str, Any]], what: str
 ) -> CanonicalRow | None:
-    if transaction.get("status") != "SUCCESS":
-        return None  # declined and pending attempts move no money
+    if transaction.get("status") != "SUCCESS" or is_test(transaction):
+        return None  # declined, pending and test attempts move no money
     kind = transaction.get("kind")
     if kind not in ("SALE", "CAPTURE", "REFUND"):
         return None  # authorizations, voids and suggestions are not money movements
@@ -523,7 +534,10 @@ def _rest_shop_money(obj: dict[str, Any], field: str, fallback_currency: Any, wh
 
 
 def normalize_rest_order(order: dict[str, Any]) -> list[CanonicalRow]:
-    """A REST ``order`` -> [order row] plus rows for any embedded ``transactions`` and ``refunds``."""
+    """A REST ``order`` -> [order row] plus rows for any embedded ``transactions`` and ``refunds``;
+    nothing for a test order."""
+    if is_test(order):
+        return []
     order_id = gid("Order", order.get("admin_graphql_api_id") or _require(order, "id", "order"))
     assert order_id is not None
     what = f"order {order.get('name') or order_id}"
@@ -571,6 +585,8 @@ def normalize_rest_transaction(
     ``currency`` for older ones.
     """
     if transaction.get("status") != "success" or transaction.get("kind") not in ("sale", "capture", "refund"):
+        return None
+    if is_test(transaction):
         return None
     transaction_id = gid("OrderTransaction", _require(transaction, "id", "transaction"))
     assert transaction_id is not None

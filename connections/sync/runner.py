@@ -188,7 +188,7 @@ def sync_job_run(
             _finish(job, SyncJobStatus.FAILED, message, errors=errors.messages)
             logger.warning("sync_failed", job_id=str(job.pk), error=message)
             return job
-        message = "; ".join(errors.messages[:20])
+        message = "; ".join([*errors.messages[:20], *errors.notes()])
         _finish(job, SyncJobStatus.SUCCEEDED, message, errors=errors.messages)
         if not job.target_ids:
             # Only a full sync says the connection is synced: a webhook's targeted job reads a

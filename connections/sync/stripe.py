@@ -41,6 +41,10 @@ class RowErrors:
     def __init__(self) -> None:
         self.messages: list[str] = []
 
+    def notes(self) -> list[str]:
+        """What the job reports beside its errors (nothing, for Stripe)."""
+        return []
+
     def normalize(self, obj: dict[str, Any], **kwargs: Any) -> CanonicalRow | None:
         try:
             return stripe_normalize.normalize(obj, **kwargs)

@@ -299,3 +299,37 @@ def test_a_webhook_naming_an_order_syncs_that_order(shop, sandbox, topic, fixtur
     assert Order.objects.filter(source_id=order_gid).exists()
     assert Payment.objects.filter(order_source_id=order_gid).exists()
     assert Refund.objects.filter(order_source_id=order_gid).count() == sum(len(r.transactions) for r in order.refunds)
+
+
+def test_test_orders_are_not_booked_and_the_job_says_so(shop, sandbox):
+    import dataclasses
+
+    from connections.shopify.sandbox.business import OrderTransaction
+
+    # given: beside the real business, a test order (Shopify Payments in test mode) paid in full
+    business = sandbox.app.business
+    real = next(o for o in business.orders.values() if o.successful("SALE", "CAPTURE") and not o.refunds)
+    test_id = max(business.orders) + 1
+    test_order = dataclasses.replace(
+        real,
+        id=test_id,
+        number=real.number + 100_000,
+        transactions=[dataclasses.replace(t, id=t.id + 10**12, order_id=test_id) for t in real.successful("SALE")],
+        refunds=[],
+        dispute_ids=[],
+        test=True,
+    )
+    assert all(isinstance(t, OrderTransaction) for t in test_order.transactions)
+    business.orders[test_id] = test_order
+    sandbox.app._nodes.clear()
+
+    job = run_sync(shop)
+
+    # then: the real order is booked, the test order and its payment are not (no money moved:
+    # it never reaches a payout, and would wait there as an unpaid order), and the job says so
+    assert job.status == "succeeded", job.error_message
+    assert Order.objects.filter(source_id=f"gid://shopify/Order/{real.id}").exists()
+    assert not Order.objects.filter(source_id=f"gid://shopify/Order/{test_id}").exists()
+    assert not Payment.objects.filter(order_source_id=f"gid://shopify/Order/{test_id}").exists()
+    assert f"1 test order(s) not booked (no money moved, never paid out): {test_order.name}" in job.error_message
+    assert job.error_count == 0

@@ -197,6 +197,9 @@ class Order:
     dispute_ids: list[int] = field(default_factory=list)
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    # Placed in Shopify Payments test mode or through the Bogus gateway: its transactions are
+    # test transactions too, and it never reaches the balance or a payout.
+    test: bool = False
 
     @property
     def name(self) -> str:

@@ -445,3 +445,10 @@ def test_rows_carry_exactly_the_contract_fields(app: ShopifySandbox) -> None:
         assert row.source == "shopify"
         assert row.source_created_at is not None
         assert row.source_created_at.tzinfo == UTC
+
+
+def test_rest_test_order_and_test_transaction_give_no_rows() -> None:
+    order = dict(load_fixture("order.json")["order"], test=True)
+    sale = dict(load_fixture("transaction.json")["transaction"], kind="sale", test=True)
+    assert n.normalize_rest_order(order) == []
+    assert n.normalize_rest_transaction(sale, currency="USD") is None
