@@ -340,6 +340,7 @@ def postings_after_recon(
     *,
     run_id: Any = None,
     payout_ids: Iterable[Any] | None = None,
+    connection_ids: Iterable[Any] | None = None,
     enqueue: bool = True,
     settle: bool = True,
     client: ConnectionClient | None = None,
@@ -353,7 +354,8 @@ def postings_after_recon(
     Drafts of payouts that changed since (a re-sync, then a re-reconciliation) take the
     payout's amount, currency and arrival date, so the approver sees what would be sent.
     Nothing is created while the tenant has no enabled NetSuite connection.
-    ``run_id`` (the recon run that called it) goes to the audit event only.
+    ``run_id`` (the recon run that called it) goes to the audit event only; ``connection_ids``
+    (the connections that run read, fresh) limits it to their payouts.
 
     First (``settle``), the postings whose send had no definite answer are looked up in
     NetSuite (:func:`postings_settle`, ``client`` as there): one NetSuite holds counts as
@@ -381,6 +383,9 @@ def postings_after_recon(
     ).exclude(pk__in=already.filter(kind=PostingKind.REVERSAL).values("payout_id"))
     if ids is not None:
         reconciled, failed = reconciled.filter(pk__in=ids), failed.filter(pk__in=ids)
+    if connection_ids is not None:
+        scope = list(connection_ids)
+        reconciled, failed = reconciled.filter(connection_id__in=scope), failed.filter(connection_id__in=scope)
     result.refreshed = _drafts_refresh(tenant_id=tenant.pk, payout_ids=ids)
     failed_payouts = list(failed.order_by("arrival_date", "pk"))
     # A reversal takes back what was posted, which is what the original posting says.

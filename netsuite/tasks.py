@@ -13,11 +13,13 @@ def posting_send_task(*, posting_id: str) -> str:
     return posting.state if posting is not None else "missing"
 
 
-def postings_after_recon_task(*, run_id: str | None = None, payout_ids: list[str] | None = None) -> dict[str, Any]:
+def postings_after_recon_task(
+    *, run_id: str | None = None, payout_ids: list[str] | None = None, connection_ids: list[str] | None = None
+) -> dict[str, Any]:
     """Settle unknown outcomes, then create (and in automatic mode queue) the postings a recon
-    run made possible, or (with ``payout_ids``) those of the payouts a person's resolution
-    left reconciled."""
-    result = postings_after_recon(run_id=run_id, payout_ids=payout_ids)
+    run made possible (the payouts of the ``connection_ids`` it read), or (with ``payout_ids``)
+    those of the payouts a person's resolution left reconciled."""
+    result = postings_after_recon(run_id=run_id, payout_ids=payout_ids, connection_ids=connection_ids)
     counts = {"drafts": result.drafts, "approved": result.approved, "reversals": result.reversals}
     if result.settled is not None:
         counts.update(

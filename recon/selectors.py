@@ -15,6 +15,7 @@ from connections.models import Connection, ConnectionStatus
 from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
+from recon.freshness import freshness_now
 from recon.models import OPEN_STATES, PayoutStatus, ReconException, ReconRun, RunStatus
 
 
@@ -361,10 +362,19 @@ def recon_summary(*, user: Any) -> dict[str, Any] | None:
         .order_by("name")
         .values("id", "name", "provider", "status", "status_message")
     )
-    stale = last is not None and last.status == RunStatus.STALE
+    # The last run may have read only some connections (the one that just synced): the others
+    # are judged as they stand now, so that run's success does not speak for them.
+    run_stale = last is not None and last.status == RunStatus.STALE
+    flagged = {s.get("connection_id") for s in last.freshness if not s.get("fresh", True)} if run_stale else set()
+    stale_reasons = [last.stale_reason] if run_stale and last.stale_reason else []
+    if last is not None:
+        now = freshness_now().sources
+        stale_reasons += [s["reason"] for s in now if not s["fresh"] and s["connection_id"] not in flagged]
+    stale = run_stale or bool(stale_reasons)
     all_green = (
         last is not None
         and last.status == RunStatus.COMPLETED
+        and not stale
         and not broken
         and not open_by_reason
         and by_status.get(PayoutStatus.EXCEPTIONS, 0) == 0
@@ -375,7 +385,7 @@ def recon_summary(*, user: Any) -> dict[str, Any] | None:
         # the share of paid-out payouts that reconciled (pending ones are not judged yet)
         "match_rate": round(100 * by_status.get(PayoutStatus.RECONCILED, 0) / judged) if judged else None,
         "stale": stale,
-        "stale_reason": last.stale_reason if stale else "",
+        "stale_reason": "; ".join(stale_reasons),
         "payouts": {status: by_status.get(status, 0) for status in PayoutStatus.values},
         "open_exceptions": sum(open_by_reason.values()),
         "open_by_reason": open_by_reason,

@@ -22,10 +22,11 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from canonical.models import Payout
-from connections.models import PAYMENT_PROVIDERS, Connection, ConnectionStatus, SyncJob
+from connections.models import PAYMENT_PROVIDERS, Connection, SyncJob
 from ecomops.tenancy import current_tenant
 from recon.close import Month, close_snapshot, month_close
 from recon.engine import INLINE_LINK_LIMIT, Engine, RuleSettings, delete_consumed_changes, link_lines
+from recon.freshness import freshness_now, source_freshness
 from recon.models import (
     RUN_COUNTS,
     ExceptionState,
@@ -205,59 +206,6 @@ def recon_after_sync(*, job: SyncJob) -> ReconRun | None:
         return None
 
 
-# ---------------------------------------------------------------------- freshness
-
-
-@dataclass
-class Freshness:
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def stale(self) -> bool:
-        return bool(self.reasons)
-
-
-def source_freshness(*, connections: list[Connection], window_hours: int, now: datetime) -> Freshness:
-    """What each source's data is worth: its last successful and failed sync, against the window.
-
-    Stale when the credentials were refused (broken), the connection is failing, its last
-    sync failed, it never synced, or its last success is older than the window.
-    """
-    result = Freshness()
-    window = timedelta(hours=window_hours)
-    for conn in connections:
-        succeeded, failed = conn.last_sync_succeeded_at, conn.last_sync_failed_at
-        label = f"{conn.name} ({conn.get_provider_display()})"
-        reason = ""
-        if conn.status == ConnectionStatus.BROKEN:
-            reason = f"{label}: credentials refused, the connection is broken ({conn.status_message or 'no detail'})"
-        elif succeeded is None:
-            reason = f"{label}: never synced successfully"
-        elif failed is not None and failed > succeeded:
-            reason = f"{label}: last sync failed at {failed:%Y-%m-%d %H:%M} UTC"
-        elif conn.status == ConnectionStatus.ERROR:
-            reason = f"{label}: failing ({conn.status_message or 'no detail'})"
-        elif now - succeeded > window:
-            hours = int((now - succeeded).total_seconds() // 3600)
-            reason = f"{label}: last successful sync {hours} h ago, beyond the {window_hours} h freshness window"
-        result.sources.append(
-            {
-                "connection_id": str(conn.pk),
-                "name": conn.name,
-                "provider": conn.provider,
-                "status": conn.status,
-                "last_sync_succeeded_at": succeeded.isoformat() if succeeded else None,
-                "last_sync_failed_at": failed.isoformat() if failed else None,
-                "fresh": not reason,
-                "reason": reason,
-            }
-        )
-        if reason:
-            result.reasons.append(reason)
-    return result
-
-
 # ---------------------------------------------------------------------- running
 
 
@@ -361,7 +309,9 @@ def recon_run_execute(*, run: ReconRun, write_links: str = "auto", now: datetime
     if write_links != "skip":
         _write_links(run=run, plan=link_plan)
     if run.status == RunStatus.COMPLETED:
-        # Only a complete, fresh run makes payouts postable: never post on stale data.
+        # Only a complete, fresh run makes payouts postable: never post on stale data. It
+        # speaks only for the connections it read, all fresh; another connection's payouts
+        # wait for a run of their own (they may have been judged on stale data).
         from ecomops.tasks import enqueue as enqueue_task
 
         enqueue_task(
@@ -370,6 +320,7 @@ def recon_run_execute(*, run: ReconRun, write_links: str = "auto", now: datetime
             queue="posting",
             on_commit=False,
             run_id=str(run.pk),
+            connection_ids=[source["connection_id"] for source in run.freshness],
         )
     logger.info("recon_run_finished", run_id=str(run.pk), status=run.status, duration_ms=run.duration_ms)
     return run
@@ -576,19 +527,26 @@ def _postings_for_reconciled(payout_ids: set[Any]) -> None:
     if not payout_ids:
         return
     tenant_id = current_tenant().pk
-    reconciled = [
-        str(p)
-        for p in ReconPayout.objects.filter(
-            tenant_id=tenant_id, payout_id__in=payout_ids, status=PayoutStatus.RECONCILED
-        ).values_list("payout_id", flat=True)
-    ]
     last = ReconRun.objects.filter(tenant_id=tenant_id).exclude(status=RunStatus.QUEUED).order_by("-queued_at").first()
-    if not reconciled or last is None or last.status != RunStatus.COMPLETED:
+    if last is None or last.status != RunStatus.COMPLETED:
+        return
+    reconciled = list(
+        ReconPayout.objects.filter(
+            tenant_id=tenant_id, payout_id__in=payout_ids, status=PayoutStatus.RECONCILED
+        ).values_list("payout_id", "connection_id")
+    )
+    # The last run may not have read these payouts' connections: each must be fresh now.
+    fresh = freshness_now(connection_ids={c for _, c in reconciled}).fresh_connection_ids
+    reconciled = [(p, c) for p, c in reconciled if str(c) in fresh]
+    if not reconciled:
         return
     from ecomops.tasks import enqueue as enqueue_task
 
     enqueue_task(
-        "netsuite.tasks.postings_after_recon_task", tenant_id=tenant_id, queue="posting", payout_ids=reconciled
+        "netsuite.tasks.postings_after_recon_task",
+        tenant_id=tenant_id,
+        queue="posting",
+        payout_ids=[str(p) for p, _ in reconciled],
     )
 
 

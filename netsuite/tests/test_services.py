@@ -219,6 +219,74 @@ def test_resolving_the_last_exception_creates_the_posting_without_waiting_for_a_
     assert (draft.state, draft.amount_minor) == (PostingState.DRAFT, 9681)
 
 
+def _queued_tasks(name: str) -> list[tuple]:
+    """Take every task off the broker's queue; return the arguments of those running ``name``."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    broker, found = get_broker(), []
+    while broker.queue_size():
+        for ack_id, payload in broker.dequeue() or []:
+            args = tuple(SignedPackage.loads(payload)["args"])
+            if args[0] == name:
+                found.append(args)
+            broker.acknowledge(ack_id)
+    return found
+
+
+def test_a_run_of_a_fresh_connection_posts_nothing_of_a_stale_one(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import Connection
+    from ecomops.tasks import run_tenant_task
+    from recon.tests.factories import connection
+    from recon.tests.factories import reconcile as reconcile_scope
+
+    # the mapped Stripe account last synced five days ago: what it says of po_stale may be out of date
+    Connection.objects.filter(pk=posting.stripe.pk).update(last_sync_succeeded_at=timezone.now() - timedelta(days=5))
+    write_payouts(posting.stripe, PayoutSpec("po_stale"))
+    assert reconcile().status == "stale"
+    assert _queued_tasks("netsuite.tasks.postings_after_recon_task") == []
+    # another Stripe account syncs; the run after it reads only that account, and completes
+    fresh = connection(name="Stripe EU")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconcile_scope(connection_ids=[fresh.pk]).status == "completed"
+    for task in _queued_tasks("netsuite.tasks.postings_after_recon_task"):
+        run_tenant_task(*task)  # as the worker would
+
+    assert not NetsuitePosting.objects.filter(source_id="po_stale").exists()
+
+
+def test_resolving_on_a_stale_connection_posts_nothing(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import Connection
+    from recon.models import ReconException
+    from recon.services import exception_resolve
+    from recon.tests.factories import connection
+    from recon.tests.factories import reconcile as reconcile_scope
+
+    spec = build_payout_rows(PayoutSpec("po_stale"))
+    next(r for r in spec.rows if r.kind == "payout").fields["amount_minor"] += 1
+    upsert_rows(spec.rows, connection_id=posting.stripe.pk, tenant_id=posting.stripe.tenant_id, subsidiary_id="1")
+    Connection.objects.filter(pk=posting.stripe.pk).update(last_sync_succeeded_at=timezone.now() - timedelta(days=5))
+    assert reconcile().status == "stale"
+    fresh = connection(name="Stripe EU")
+    assert reconcile_scope(connection_ids=[fresh.pk]).status == "completed"  # the tenant's last run
+    _queued_tasks("netsuite.tasks.postings_after_recon_task")
+    mismatch = ReconException.objects.get(reason="payout_total_mismatch", state="open")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        exception_resolve(actor=posting.world.accountant, exception=mismatch, note="1 cent bank rounding, accepted")
+
+    assert _queued_tasks("netsuite.tasks.postings_after_recon_task") == []
+
+
 def test_accepted_difference_without_an_adjustments_account_is_refused_with_its_reason(posting) -> None:  # type: ignore[no-untyped-def]
     gl_mapping_update(actor=None, mapping=posting.mapping, adjustments_account="")
     _reconciled_with_accepted_difference(posting, "po_cent_unmapped", extra_minor=-2)

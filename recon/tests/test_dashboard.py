@@ -162,3 +162,23 @@ def test_no_payouts_no_chart(browser, tenant_a, in_tenant):
 
     assert 'id="payouts-chart"' not in page
     assert "<svg" not in page
+
+
+def test_a_run_of_one_connection_does_not_turn_green_while_another_is_out_of_date(browser, tenant_a, in_tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with in_tenant(tenant_a.tenant):
+        us = connection(name="Stripe US")
+        connection(name="Stripe EU", last_sync_succeeded_at=timezone.now() - timedelta(days=5))
+        write(us, *sale(us, 1, payout="po_1", amount=10000, fee=320), payout_row("po_1", 9680))
+        assert reconcile().status == "stale"
+        # Stripe US syncs again: the run that follows reads only Stripe US, which is fresh
+        assert reconcile(connection_ids=[us.pk]).status == "completed"
+
+    page = dashboard(browser)
+
+    assert "Every payout reconciled" not in page
+    assert "Stale data" in page
+    assert "Stripe EU (Stripe): last successful sync 120 h ago, beyond the 24 h freshness window" in page
