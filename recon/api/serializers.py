@@ -28,6 +28,19 @@ class RunCreateInput(StrictInput):
 
 
 class RunOutput(serializers.ModelSerializer):
+    connection_ids = serializers.ListField(
+        child=serializers.UUIDField(), read_only=True, help_text="The connections in scope (empty: every enabled one)."
+    )
+    payout_ids = serializers.ListField(child=serializers.UUIDField(), read_only=True)
+    exceptions_by_reason = serializers.DictField(
+        child=serializers.IntegerField(), read_only=True, help_text="What this run found, per reason."
+    )
+    freshness = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Per connection read: its last successful and failed sync, and whether it was fresh (with why not).",
+    )
+
     class Meta:
         model = ReconRun
         fields = [
@@ -55,7 +68,7 @@ class RunOutput(serializers.ModelSerializer):
 
 
 class ExceptionOutput(serializers.ModelSerializer):
-    payout_source_id = serializers.CharField(source="payout.source_id", default=None, read_only=True)
+    payout_source_id = serializers.CharField(source="payout.source_id", default=None, read_only=True, allow_null=True)
     difference_minor = serializers.IntegerField(read_only=True, allow_null=True)
     message = serializers.CharField(read_only=True)
     # A plain string in the schema: an enum named "state" collides with other apps' states.
@@ -194,3 +207,93 @@ class MonthCloseOutput(serializers.ModelSerializer):
             "reopened_by_email",
             "reopen_note",
         ]
+
+
+# What ``GET /recon/payouts/<id>/explain/`` answers (``recon.selectors.payout_explain``), for the schema.
+
+
+class ExplainConnection(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    provider = serializers.CharField()
+
+
+class ExplainPayout(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_id = serializers.CharField()
+    source = serializers.CharField()
+    connection = ExplainConnection()
+    currency = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    status = serializers.CharField()
+    automatic = serializers.BooleanField()
+    method = serializers.CharField()
+    arrival_date = serializers.DateField(allow_null=True)
+    failure_code = serializers.CharField(allow_null=True)
+    reversal_of_source_id = serializers.CharField(allow_null=True)
+
+
+class ExplainCategory(serializers.Serializer):
+    count = serializers.IntegerField()
+    amount_minor = serializers.IntegerField()
+    fee_minor = serializers.IntegerField()
+    net_minor = serializers.IntegerField()
+
+
+class ExplainLine(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_id = serializers.CharField()
+    type = serializers.CharField()
+    category = serializers.CharField()
+    currency = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    fee_minor = serializers.IntegerField()
+    net_minor = serializers.IntegerField()
+    exchange_rate = serializers.CharField(allow_null=True)
+    source_object_id = serializers.CharField(allow_null=True)
+    source_object_type = serializers.CharField(allow_null=True)
+    source_order_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    own_payout_line = serializers.BooleanField(help_text="The payout's own line: listed, never summed.")
+    net_ok = serializers.BooleanField(help_text="net = amount - fee")
+    fee_ok = serializers.BooleanField(help_text="fee = the sum of its fee details")
+    matched = serializers.DictField(
+        allow_null=True,
+        help_text="What the line stands for: a payment (with its order), refund, dispute or payout, by `type`.",
+    )
+    exceptions = serializers.ListField(
+        child=serializers.CharField(), help_text="Reasons of the open exceptions of the line and what it stands for."
+    )
+
+
+class ExplainException(serializers.Serializer):
+    id = serializers.UUIDField()
+    reason = serializers.CharField()
+    state = serializers.CharField()
+    subject_type = serializers.CharField()
+    subject_ref = serializers.CharField()
+    expected_minor = serializers.IntegerField(allow_null=True)
+    expected_currency = serializers.CharField()
+    actual_minor = serializers.IntegerField(allow_null=True)
+    actual_currency = serializers.CharField()
+    difference_minor = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField()
+    note = serializers.CharField()
+    system_note = serializers.CharField()
+
+
+class ExplainOutput(serializers.Serializer):
+    payout = ExplainPayout()
+    status = serializers.CharField(allow_null=True, help_text="What the last run concluded; null: never evaluated.")
+    evaluated_at = serializers.DateTimeField(allow_null=True)
+    last_run_id = serializers.UUIDField(allow_null=True)
+    lines_total_minor = serializers.IntegerField(allow_null=True, help_text="null: the payout has no lines.")
+    difference_minor = serializers.IntegerField(allow_null=True, help_text="The payout amount minus its lines' net.")
+    difference = serializers.CharField(allow_null=True, help_text="The difference in major units, with its currency.")
+    by_category = serializers.DictField(child=ExplainCategory(), help_text="Every line but the payout's own.")
+    line_count = serializers.IntegerField()
+    own_line_count = serializers.IntegerField()
+    lines_truncated = serializers.BooleanField(help_text="Only the first `line_limit` lines are listed.")
+    lines = ExplainLine(many=True)
+    exceptions = ExplainException(many=True)
+    summary = serializers.CharField()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -40,7 +40,10 @@ class RunListView(ListAPIView):
     def get_queryset(self):
         return selectors.recon_run_list(user=self.request.user)
 
-    @extend_schema(request=s.RunCreateInput, responses={202: s.RunOutput})
+    @extend_schema(
+        request=s.RunCreateInput,
+        responses={202: s.RunOutput, 404: OpenApiResponse(description="A connection or payout not in this tenant.")},
+    )
     def post(self, request):
         data = s.RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -110,7 +113,13 @@ class ExceptionBulkView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"POST": ["recon.work_exception"]}
 
-    @extend_schema(request=s.BulkInput, responses={200: s.BulkOutput})
+    @extend_schema(
+        request=s.BulkInput,
+        responses={
+            200: s.BulkOutput,
+            404: OpenApiResponse(description="An exception not in this tenant: nothing was changed."),
+        },
+    )
     def post(self, request):
         data = s.BulkInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -147,7 +156,7 @@ class PayoutExplainView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("line_limit", int, description="At most this many lines (1-10000, default 1000)")],
-        responses={200: dict},
+        responses={200: s.ExplainOutput},
     )
     def get(self, request, pk):
         raw = request.query_params.get("line_limit", "1000")
