@@ -12,6 +12,25 @@ from recon.close import exceptions_of_month, parse_month
 from recon.models import ExceptionState, PayoutStatus, Reason, ReconException, ReconRun, RunMode, RunStatus, RunTrigger
 
 
+class RangeForm(forms.Form):
+    """A filter form whose ranges (``ranges``: pairs of field names, low then high) must not be
+    reversed: a "from" after its "to" matches nothing, and an empty list would read as "nothing
+    there" rather than as the mistake it is."""
+
+    ranges: tuple[tuple[str, str], ...] = ()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for low, high in self.ranges:
+            if data.get(low) and data.get(high) and data[low] > data[high] and high not in self.errors:
+                self.add_error(high, f"{high} is before {low}.")
+        return data
+
+
+class ReconRunFilterForm(RangeForm):
+    ranges = (("queued_after", "queued_before"),)
+
+
 class ReconRunFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=RunStatus.choices)
     trigger = django_filters.MultipleChoiceFilter(choices=RunTrigger.choices)
@@ -22,6 +41,7 @@ class ReconRunFilter(django_filters.FilterSet):
     class Meta:
         model = ReconRun
         fields = ["status", "trigger", "mode"]
+        form = ReconRunFilterForm
 
 
 class MonthField(forms.CharField):
@@ -42,6 +62,10 @@ class MonthFilter(django_filters.Filter):
 
     def filter(self, qs, value):
         return qs if value is None else exceptions_of_month(qs, value)
+
+
+class ReconExceptionFilterForm(RangeForm):
+    ranges = (("date_from", "date_to"), ("seen_after", "seen_before"))
 
 
 class ReconExceptionFilter(django_filters.FilterSet):
@@ -68,6 +92,11 @@ class ReconExceptionFilter(django_filters.FilterSet):
     class Meta:
         model = ReconException
         fields = ["reason", "state", "payout", "connection", "subject_type"]
+        form = ReconExceptionFilterForm
+
+
+class PayoutStatusFilterForm(RangeForm):
+    ranges = (("arrival_from", "arrival_to"),)
 
 
 class PayoutStatusFilter(django_filters.FilterSet):
@@ -85,6 +114,7 @@ class PayoutStatusFilter(django_filters.FilterSet):
     class Meta:
         model = Payout
         fields = ["connection", "source_id", "currency"]
+        form = PayoutStatusFilterForm
 
     def filter_status(self, queryset, name, value):
         if value == "unevaluated":

@@ -86,6 +86,16 @@ def test_a_bad_filter_is_said_and_lists_nothing(books):
     assert "0 exceptions" in page
 
 
+def test_a_reversed_date_range_is_said_not_shown_as_an_empty_queue(books):
+    client = signed_in("accountant")
+
+    page = client.get("/recon/", {"date_from": "2026-02-01", "date_to": "2026-01-01"}).content.decode()
+    csv = client.get("/recon/", {"date_from": "2026-02-01", "date_to": "2026-01-01", "format": "csv"})
+
+    assert "date_to is before date_from." in page
+    assert (csv.status_code, csv.content.decode()) == (400, "Bad filter: date_to: date_to is before date_from.")
+
+
 def test_resolve_needs_a_note_then_resolves_and_is_audited(books, tenant_a):
     client = signed_in("accountant")
     exception = books[("line_net_mismatch", "txn_bad")]
