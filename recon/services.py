@@ -129,6 +129,10 @@ def recon_run_start(
         raise ServiceError(f"Unknown trigger {trigger!r}.", field="trigger")
     if date_from and date_to and date_from > date_to:
         raise ServiceError("date_to is before date_from.", field="date_to")
+    if payout_ids is not None and not payout_ids:  # an empty list must not read as "every payout"
+        raise ServiceError(
+            "Give at least one payout, or leave payout_ids out to reconcile every payout.", field="payout_ids"
+        )
     connections = _resolve_connections(connection_ids)
     payouts = resolve_payouts(payout_ids) if payout_ids else []
     if payouts and connection_ids:

@@ -15,8 +15,11 @@ class RunCreateInput(StrictInput):
     payout_ids = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,
+        min_length=1,
         max_length=10_000,
-        help_text="Canonical payout ids or processor payout ids (po_..., Shopify GIDs).",
+        help_text="Canonical payout ids or processor payout ids (po_..., Shopify GIDs); leave it out to reconcile "
+        "every payout.",
+        error_messages={"min_length": "Give at least one payout, or leave payout_ids out to reconcile every payout."},
     )
     date_from = serializers.DateField(required=False, allow_null=True)
     date_to = serializers.DateField(required=False, allow_null=True)

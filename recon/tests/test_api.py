@@ -85,6 +85,7 @@ def test_start_a_run_on_demand_answers_202_and_queues_it(tenant_a, api_as, ledge
         ("/api/v1/recon/runs/", {"date_from": "2026-02-01", "date_to": "2026-01-01"}, "date_to"),
         ("/api/v1/recon/runs/", {"date_from": "yesterday"}, "date_from"),
         ("/api/v1/recon/runs/", {"payouts": ["po_1"]}, "payouts"),  # misspelt: not a run over everything
+        ("/api/v1/recon/runs/", {"payout_ids": []}, "payout_ids"),  # none: not a run over everything either
         ("/api/v1/recon/runs/", {"connection_ids": [123]}, "connection_ids"),
         ("/api/v1/recon/runs/", [], "non_field_errors"),
         ("/api/v1/recon/close/", {"month": "2026-10", "force": True}, "force"),
