@@ -55,117 +55,44 @@ def test_every_answer_of_the_recon_api_is_documented_and_matches_its_schema(
     owner = api_as(tenant_a.owner, tenant_a.tenant)
     viewer = api_as(tenant_a.viewer, tenant_a.tenant)
     exception, payout, run = ledger["exception"], ledger["payouts"]["po_1"], ledger["run"]
-    theirs = other["exception"].pk
-
-    calls = [
-        (owner, "get", "/api/v1/recon/runs/", "/api/v1/recon/runs/", None, 200),
-        (owner, "get", "/api/v1/recon/runs/", "/api/v1/recon/runs/?queued_after=soon", None, 400),
-        (owner, "get", "/api/v1/recon/runs/{id}/", f"/api/v1/recon/runs/{run.pk}/", None, 200),
-        (owner, "get", "/api/v1/recon/runs/{id}/", f"/api/v1/recon/runs/{other['run'].pk}/", None, 404),
-        (owner, "post", "/api/v1/recon/runs/", "/api/v1/recon/runs/", {"payout_ids": ["po_1"]}, 202),
-        (owner, "post", "/api/v1/recon/runs/", "/api/v1/recon/runs/", {"connection_ids": ["x"]}, 400),
-        (owner, "post", "/api/v1/recon/runs/", "/api/v1/recon/runs/", {"payout_ids": ["po_b"]}, 404),
-        (viewer, "post", "/api/v1/recon/runs/", "/api/v1/recon/runs/", {}, 403),
-        (owner, "get", "/api/v1/recon/exceptions/", "/api/v1/recon/exceptions/", None, 200),
-        (owner, "get", "/api/v1/recon/exceptions/", "/api/v1/recon/exceptions/?reason=bogus", None, 400),
-        (owner, "get", "/api/v1/recon/exceptions/", "/api/v1/recon/exceptions/?page=9", None, 404),
-        (owner, "get", "/api/v1/recon/exceptions/{id}/", f"/api/v1/recon/exceptions/{exception.pk}/", None, 200),
-        (owner, "get", "/api/v1/recon/exceptions/{id}/", f"/api/v1/recon/exceptions/{theirs}/", None, 404),
-        (
-            viewer,
-            "post",
-            "/api/v1/recon/exceptions/{id}/acknowledge/",
-            f"/api/v1/recon/exceptions/{exception.pk}/acknowledge/",
-            {},
-            403,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/{id}/acknowledge/",
-            f"/api/v1/recon/exceptions/{exception.pk}/acknowledge/",
-            {},
-            200,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/{id}/resolve/",
-            f"/api/v1/recon/exceptions/{exception.pk}/resolve/",
-            {},
-            400,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/{id}/resolve/",
-            f"/api/v1/recon/exceptions/{exception.pk}/resolve/",
-            {"note": "ok"},
-            200,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/{id}/resolve/",
-            f"/api/v1/recon/exceptions/{exception.pk}/resolve/",
-            {"note": "ok"},
-            400,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/{id}/resolve/",
-            f"/api/v1/recon/exceptions/{theirs}/resolve/",
-            {"note": "ok"},
-            404,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/bulk/",
-            "/api/v1/recon/exceptions/bulk/",
-            {"ids": [str(exception.pk)], "action": "acknowledge"},
-            200,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/bulk/",
-            "/api/v1/recon/exceptions/bulk/",
-            {"ids": [MISSING], "action": "resolve"},
-            400,
-        ),  # noqa: E501
-        (
-            owner,
-            "post",
-            "/api/v1/recon/exceptions/bulk/",
-            "/api/v1/recon/exceptions/bulk/",
-            {"ids": [MISSING], "action": "acknowledge"},
-            404,
-        ),  # noqa: E501
-        (owner, "get", "/api/v1/recon/payouts/", "/api/v1/recon/payouts/", None, 200),
-        (owner, "get", "/api/v1/recon/payouts/{id}/", f"/api/v1/recon/payouts/{payout.pk}/", None, 200),
-        (owner, "get", "/api/v1/recon/payouts/{id}/explain/", f"/api/v1/recon/payouts/{payout.pk}/explain/", None, 200),
-        (
-            owner,
-            "get",
-            "/api/v1/recon/payouts/{id}/explain/",
-            f"/api/v1/recon/payouts/{payout.pk}/explain/?line_limit=0",
-            None,
-            400,
-        ),  # noqa: E501
-        (
-            owner,
-            "get",
-            "/api/v1/recon/payouts/{id}/explain/",
-            f"/api/v1/recon/payouts/{other['payout'].pk}/explain/",
-            None,
-            404,
-        ),  # noqa: E501
+    runs, exceptions, payouts = "/api/v1/recon/runs/", "/api/v1/recon/exceptions/", "/api/v1/recon/payouts/"
+    one_run, one_exception, one_payout = f"{runs}{{id}}/", f"{exceptions}{{id}}/", f"{payouts}{{id}}/"
+    acknowledge, resolve, explain = f"{one_exception}acknowledge/", f"{one_exception}resolve/", f"{one_payout}explain/"
+    bulk = f"{exceptions}bulk/"
+    mine, theirs = str(exception.pk), str(other["exception"].pk)
+    calls = [  # who, method, documented path, its id (or query), body, the status it answers
+        (owner, "get", runs, "", None, 200),
+        (owner, "get", runs, "?queued_after=soon", None, 400),
+        (owner, "get", one_run, run.pk, None, 200),
+        (owner, "get", one_run, other["run"].pk, None, 404),
+        (owner, "post", runs, "", {"payout_ids": ["po_1"]}, 202),
+        (owner, "post", runs, "", {"connection_ids": ["x"]}, 400),
+        (owner, "post", runs, "", {"payout_ids": ["po_b"]}, 404),
+        (viewer, "post", runs, "", {}, 403),
+        (owner, "get", exceptions, "", None, 200),
+        (owner, "get", exceptions, "?reason=bogus", None, 400),
+        (owner, "get", exceptions, "?page=9", None, 404),
+        (owner, "get", one_exception, mine, None, 200),
+        (owner, "get", one_exception, theirs, None, 404),
+        (viewer, "post", acknowledge, mine, {}, 403),
+        (owner, "post", acknowledge, mine, {}, 200),
+        (owner, "post", resolve, mine, {}, 400),
+        (owner, "post", resolve, mine, {"note": "ok"}, 200),
+        (owner, "post", resolve, mine, {"note": "ok"}, 400),  # resolved already
+        (owner, "post", resolve, theirs, {"note": "ok"}, 404),
+        (owner, "post", bulk, "", {"ids": [mine], "action": "acknowledge"}, 200),
+        (owner, "post", bulk, "", {"ids": [MISSING], "action": "resolve"}, 400),
+        (owner, "post", bulk, "", {"ids": [MISSING], "action": "acknowledge"}, 404),
+        (owner, "get", payouts, "", None, 200),
+        (owner, "get", one_payout, payout.pk, None, 200),
+        (owner, "get", explain, payout.pk, None, 200),
+        (owner, "get", explain, payout.pk, {"line_limit": "0"}, 400),
+        (owner, "get", explain, other["payout"].pk, None, 404),
     ]
-    for client, method, path, url, body, expected in calls:
+    for client, method, path, target, body, expected in calls:
+        url = path.replace("{id}", str(target)) if "{id}" in path else f"{path}{target}"
         with django_capture_on_commit_callbacks():
-            response = client.get(url) if method == "get" else client.post(url, body, format="json")
+            response = client.get(url, body) if method == "get" else client.post(url, body, format="json")
         assert response.status_code == expected, (method, url, response.content)
         documented(method, path, response)
 
