@@ -55,3 +55,10 @@ def test_recon_command_refuses_an_unknown_tenant(db):
 def test_recon_command_refuses_an_unknown_payout(short_payouts):
     with pytest.raises(CommandError, match="No payout po_404 in this tenant"):
         call_command("recon", "--tenant", "acme", "--payout", "po_404")
+
+
+def test_recon_command_names_its_own_options_when_refusing_them(short_payouts):
+    with pytest.raises(CommandError, match=r"^--to 2026-01-01 is before --from 2026-02-01\.$"):
+        call_command("recon", "--tenant", "acme", "--from", "2026-02-01", "--to", "2026-01-01")
+    with pytest.raises(CommandError, match=r"^--connection: 'zzz' is not an id\.$"):
+        call_command("recon", "--tenant", "acme", "--connection", "zzz")

@@ -22,6 +22,10 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+# The service names its inputs as the API does; the command's user knows them as options.
+OPTIONS = {"connection_ids": "--connection", "payout_ids": "--payout", "date_from": "--from", "date_to": "--to"}
+
+
 class Command(BaseCommand):
     help = "Reconcile a tenant's payouts now (in the foreground) and print what was found."
 
@@ -38,18 +42,22 @@ class Command(BaseCommand):
         from recon.services import recon_run_execute, recon_run_start
 
         tenant = command_tenant(options["tenant"])
+        date_from, date_to = options["date_from"], options["date_to"]
+        if date_from and date_to and date_from > date_to:
+            raise CommandError(f"--to {date_to} is before --from {date_from}.")
         with tenant_context(tenant):
             try:
                 run = recon_run_start(
                     trigger=RunTrigger.COMMAND,
                     connection_ids=options["connection"] or None,
                     payout_ids=options["payout"] or None,
-                    date_from=options["date_from"],
-                    date_to=options["date_to"],
+                    date_from=date_from,
+                    date_to=date_to,
                     enqueue=False,
                 )
             except ServiceError as exc:
-                raise CommandError(str(exc)) from exc
+                option = OPTIONS.get(exc.field or "")
+                raise CommandError(f"{option}: {exc}" if option and option not in str(exc) else str(exc)) from exc
             run = recon_run_execute(run=run)
         self.stdout.write(f"Run {run.pk} ({run.mode}): {run.status} in {run.duration_ms or 0} ms")
         self.stdout.write(
