@@ -8,7 +8,6 @@ another tenant (in the URL or the body) answer 404, like ids that do not exist.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecomops.api.filters import StrictFilterBackend
 from ecomops.api.permissions import TenantPermission
 from recon import selectors, services
 from recon.api import serializers as s
@@ -34,7 +34,7 @@ class RunListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["recon.view_reconrun"], "POST": ["recon.run_recon"]}
     serializer_class = s.RunOutput
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = ReconRunFilter
 
     def get_queryset(self):
@@ -67,7 +67,7 @@ class ExceptionListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["recon.view_reconexception"]}
     serializer_class = s.ExceptionOutput
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = ReconExceptionFilter
 
     def get_queryset(self):
@@ -134,7 +134,7 @@ class PayoutListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["recon.view_reconpayout"]}
     serializer_class = s.PayoutOutput
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = PayoutStatusFilter
 
     def get_queryset(self):

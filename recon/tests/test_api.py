@@ -142,6 +142,25 @@ def test_a_reversed_range_is_400_not_an_empty_list(path, low, high, start, end, 
     assert response.json() == {high: [f"{high} is before {low}."]}
 
 
+@pytest.mark.parametrize(
+    ("path", "misspelt"),
+    [
+        ("/api/v1/recon/exceptions/", "reasons"),
+        ("/api/v1/recon/runs/", "state"),
+        ("/api/v1/recon/payouts/", "recon_status"),
+    ],
+)
+def test_a_misspelt_filter_is_400_not_the_whole_list(path, misspelt, tenant_a, api_as, ledger):
+    # a list read to bulk-resolve what it holds must not quietly hold everything
+    client = api_as(tenant_a.viewer, tenant_a.tenant)
+
+    response = client.get(path, {misspelt: "dispute_open", "page_size": "10"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == [misspelt]
+    assert response.json()[misspelt][0].startswith("Unknown filter.")
+
+
 def test_exceptions_list_filters_by_reason_state_payout_and_date(tenant_a, api_as, ledger, in_tenant):
     with in_tenant(tenant_a.tenant):
         conn = ledger["conn"]
