@@ -48,9 +48,13 @@ def recon_run_get(*, user: Any, pk: Any) -> ReconRun:
 def exception_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconException]:
     if not user.has_perm("recon.view_reconexception"):
         return ReconException.objects.none()
+    # A first run opens ~100k exceptions: each row brings its payout's id and its connection's
+    # name, never the payout's raw payload nor the connection's credentials (decrypting them once
+    # per row took most of a full queue's CSV download).
     queryset = (
         ReconException.objects.filter(tenant_id=current_tenant_id())
         .select_related("connection", "payout")
+        .defer("connection__credentials", "payout__raw_data")
         .order_by("-last_seen_at", "reason", "subject_ref")
     )
     return _filtered(ReconExceptionFilter, queryset, filters)
