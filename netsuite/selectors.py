@@ -297,15 +297,27 @@ class FilterError(ValueError):
         self.errors = dict(errors)
 
 
+# What a list of postings leaves out: each row's last request and response and its exchanges
+# (the detail shows them), and its connection's credentials, decrypted on every row read.
+POSTING_LIST_DEFER = ("request", "response", "exchanges", "connection__credentials")
+
+
 def posting_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[NetsuitePosting]:
-    """The tenant's postings the user may see, filtered (``netsuite.filters.PostingFilter``)."""
+    """The tenant's postings the user may see, filtered (``netsuite.filters.PostingFilter``).
+
+    For lists (pages, CSV, the API): see ``POSTING_LIST_DEFER``; one posting is ``posting_get``.
+    """
     if not user.has_perm("netsuite.view_netsuiteposting"):
         return NetsuitePosting.objects.none()
-    queryset = NetsuitePosting.objects.filter(tenant_id=current_tenant_id()).select_related("connection")
+    queryset = _postings().defer(*POSTING_LIST_DEFER)
     filterset = PostingFilter(filters or {}, queryset=queryset.order_by("-created_at", "external_id"))
     if not filterset.is_valid():
         raise FilterError(filterset.errors)
     return filterset.qs
+
+
+def _postings() -> QuerySet[NetsuitePosting]:
+    return NetsuitePosting.objects.filter(tenant_id=current_tenant_id()).select_related("connection")
 
 
 def posting_summary(*, user: Any) -> dict[str, Any] | None:
@@ -331,7 +343,9 @@ def posting_get(*, user: Any, pk: Any) -> NetsuitePosting:
         key = uuid.UUID(str(pk))
     except ValueError:
         raise Http404 from None
-    posting = posting_list(user=user).filter(pk=key).first()
+    if not user.has_perm("netsuite.view_netsuiteposting"):
+        raise Http404
+    posting = _postings().filter(pk=key).first()
     if posting is None:
         raise Http404
     return posting

@@ -77,7 +77,11 @@ def posting_list(request: HttpRequest) -> HttpResponse:
     context = filtered_page(
         request,
         filterset_class=PostingFilter,
-        rows=lambda filters: selectors.posting_list(user=request.user, filters=filters).select_related("payout"),
+        rows=lambda filters: (
+            selectors.posting_list(user=request.user, filters=filters)
+            .select_related("payout")
+            .defer("payout__raw_data")
+        ),
         default=DEFAULT_FILTER,
         bad_filter=(FilterError,),
     )

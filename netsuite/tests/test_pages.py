@@ -154,3 +154,36 @@ def test_postings_download_needs_the_export_right_and_good_filters(postings) -> 
     assert "Download CSV" not in viewer.get("/postings/").content.decode()
     assert bad.status_code == 400
     assert bad.content.decode().startswith("Bad filter: state:")
+
+
+def test_lists_of_postings_read_no_credentials_nor_exchanges(postings, posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    # The page, its CSV and the API list every posting: none of them decrypts the connection's
+    # credentials for each row, nor reads each posting's request, response and exchanges (the
+    # detail shows those, and still does).
+    from django.db import connection as db
+
+    client = signed_in("accountant")
+    api = api_as(posting.world.accountant, posting.tenant)
+    failed = postings["po_pg_3"]
+    NetsuitePosting.objects.filter(pk=failed.pk).update(response={"status": 400, "body": "period closed"})
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with db.execute_wrapper(record):
+        page = client.get("/postings/").content.decode()
+        download = b"".join(client.get("/postings/", {"format": "csv"}).streaming_content).decode()
+        listed = api.get("/api/v1/postings/").json()
+    detail = api.get(f"/api/v1/postings/{failed.pk}/").json()
+
+    assert "po_pg_1" in page
+    assert "po_pg_3" in download
+    assert {p["source_id"] for p in listed["results"]} == {"po_pg_1", "po_pg_2", "po_pg_3"}
+    assert detail["response"] == {"status": 400, "body": "period closed"}
+    reads = [sql for sql in sent if "netsuite_netsuiteposting" in sql]
+    assert len(reads) >= 3
+    assert not [sql for sql in reads if '"credentials"' in sql], "a connection's credentials were read per row"
+    assert not [sql for sql in reads if '"exchanges"' in sql], "each posting's exchanges were read"
+    assert not [sql for sql in reads if '"canonical_payout"."raw_data"' in sql], "a payout's payload was read"
