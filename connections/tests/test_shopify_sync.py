@@ -17,28 +17,35 @@ from ecomops.sandbox_http import SandboxServer
 FAST = {"retry": RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)}
 
 
+def small_shop(**options):
+    # A generous cost budget: the throttling itself is tested in the client's own tests.
+    return build_shopify_sandbox(days=6, orders_per_day=6, maximum_available=20000.0, restore_rate=20000.0, **options)
+
+
+def connect(tenant_a, url: str, name: str = "Shop"):
+    from connections.services import connection_create
+
+    return connection_create(
+        actor=tenant_a.admin,
+        name=name,
+        provider="shopify",
+        credentials={"access_token": DEFAULT_ACCESS_TOKEN},
+        base_url=url,
+        account_id=DEFAULT_SHOP_DOMAIN,
+        backfill_start=date(2026, 5, 1),
+    )
+
+
 @pytest.fixture
 def sandbox():
-    # A generous cost budget: the throttling itself is tested in the client's own tests.
-    app = build_shopify_sandbox(days=6, orders_per_day=6, maximum_available=20000.0, restore_rate=20000.0)
-    with SandboxServer(app) as server:
+    with SandboxServer(small_shop()) as server:
         yield server
 
 
 @pytest.fixture
 def shop(tenant_a, in_tenant, sandbox):
-    from connections.services import connection_create
-
     with in_tenant(tenant_a.tenant):
-        yield connection_create(
-            actor=tenant_a.admin,
-            name="Shop",
-            provider="shopify",
-            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
-            base_url=sandbox.url,
-            account_id=DEFAULT_SHOP_DOMAIN,
-            backfill_start=date(2026, 5, 1),
-        )
+        yield connect(tenant_a, sandbox.url)
 
 
 def run_sync(connection):
@@ -174,26 +181,10 @@ def test_an_open_dispute_is_updated_however_old_and_by_its_webhook(shop, sandbox
 
 
 def test_payouts_are_dated_in_the_shops_time_zone_by_the_sync_and_the_webhook(tenant_a, in_tenant):
-    from connections.services import connection_create
-
     # The sandbox issues payouts at 06:00 UTC: the evening before, in a shop in California.
-    app = build_shopify_sandbox(
-        days=6,
-        orders_per_day=6,
-        maximum_available=20000.0,
-        restore_rate=20000.0,
-        iana_timezone="America/Los_Angeles",
-    )
+    app = small_shop(iana_timezone="America/Los_Angeles")
     with SandboxServer(app) as server, in_tenant(tenant_a.tenant):
-        shop = connection_create(
-            actor=tenant_a.admin,
-            name="Shop in California",
-            provider="shopify",
-            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
-            base_url=server.url,
-            account_id=DEFAULT_SHOP_DOMAIN,
-            backfill_start=date(2026, 5, 1),
-        )
+        shop = connect(tenant_a, server.url, "Shop in California")
         # a payouts/paid webhook's sync, before any full sync, dates the payout it names
         first = min(app.business.payouts)
         gid = f"gid://shopify/ShopifyPaymentsPayout/{first}"
@@ -217,21 +208,8 @@ def test_payouts_are_dated_in_the_shops_time_zone_by_the_sync_and_the_webhook(te
 
 
 def test_a_shop_time_zone_nobody_knows_dates_payouts_in_utc_and_says_so(tenant_a, in_tenant):
-    from connections.services import connection_create
-
-    app = build_shopify_sandbox(
-        days=6, orders_per_day=6, maximum_available=20000.0, restore_rate=20000.0, iana_timezone="Mars/Olympus_Mons"
-    )
-    with SandboxServer(app) as server, in_tenant(tenant_a.tenant):
-        shop = connection_create(
-            actor=tenant_a.admin,
-            name="Shop",
-            provider="shopify",
-            credentials={"access_token": DEFAULT_ACCESS_TOKEN},
-            base_url=server.url,
-            account_id=DEFAULT_SHOP_DOMAIN,
-            backfill_start=date(2026, 5, 1),
-        )
+    with SandboxServer(small_shop(iana_timezone="Mars/Olympus_Mons")) as server, in_tenant(tenant_a.tenant):
+        shop = connect(tenant_a, server.url)
         job = run_sync(shop)
         assert "time zone 'Mars/Olympus_Mons' is unknown" in job.error_message
         payouts = list(Payout.objects.filter(connection=shop))
