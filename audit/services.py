@@ -44,20 +44,35 @@ def audit_record(
                 detail=detail,
             )
     if target is not None:
-        target_type = target_type or f"{target._meta.app_label}.{target._meta.model_name}"
+        target_type = target_type or audit_target_type(target)
         target_id = target_id or str(target.pk)
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    context = structlog.contextvars.get_contextvars()
     event = AuditEvent.objects.create(
         action=action,
-        actor_id=actor.pk if is_user else None,
-        actor_email=actor.email if is_user else "",
-        actor_kind=actor_kind or ("user" if is_user else "system"),
+        **audit_actor_columns(actor=actor, actor_kind=actor_kind),
         target_type=target_type,
         target_id=str(target_id),
         outcome=outcome,
-        correlation_id=str(context.get("correlation_id", "")),
         detail=redact(detail or {}),
     )
     logger.info("audit", action=action, outcome=str(outcome), target_type=target_type, target_id=str(target_id))
     return event
+
+
+def audit_actor_columns(*, actor: Any = None, actor_kind: str | None = None) -> dict[str, Any]:
+    """The who and the correlation id of an event, as its columns.
+
+    For the writers that insert many events in one statement (set-based, in SQL) and must
+    fill these columns as ``audit_record`` does.
+    """
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return {
+        "actor_id": actor.pk if is_user else None,
+        "actor_email": actor.email if is_user else "",
+        "actor_kind": actor_kind or ("user" if is_user else "system"),
+        "correlation_id": str(structlog.contextvars.get_contextvars().get("correlation_id", "")),
+    }
+
+
+def audit_target_type(target: models.Model | type[models.Model]) -> str:
+    """How an event names the kind of its target: ``app_label.model_name``."""
+    return f"{target._meta.app_label}.{target._meta.model_name}"
