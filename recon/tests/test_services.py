@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+import structlog
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -12,6 +15,7 @@ from connections.models import ConnectionStatus, SyncJob, SyncJobStatus
 from recon.changes import expected_triggers, installed_triggers
 from recon.models import ReconChange, ReconException, ReconPayout, ReconRun
 from recon.services import (
+    ScopeNotFound,
     exception_acknowledge,
     exception_bulk,
     exception_resolve,
@@ -353,6 +357,139 @@ def test_bulk_action_changes_what_it_can_and_reports_the_rest(tenant_a):
     assert result.skipped == [{"id": str(ids[0]), "reason": "already resolved"}]
     assert set(ReconException.objects.exclude(pk=ids[0]).values_list("state", flat=True)) == {"acknowledged"}
     assert AuditEvent.objects.filter(action="recon.exception_acknowledged").count() == len(ids) - 1
+
+
+def _copies_on_the_same_payout(exception: ReconException, count: int) -> list:
+    """``count`` open exceptions like ``exception`` (other subjects), all on its payout."""
+    copies = [
+        ReconException(
+            reason="line_unmatched",
+            subject_type="payout_line",
+            subject_id=uuid.uuid4(),
+            subject_ref=f"txn_copy_{n}",
+            payout_id=exception.payout_id,
+            connection_id=exception.connection_id,
+        )
+        for n in range(count - 1)
+    ]
+    ReconException.objects.bulk_create(copies)
+    return [exception.pk, *(c.pk for c in copies)]
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "resolve"])
+@pytest.mark.parametrize("count", [50, 500])
+def test_a_bulk_action_takes_the_same_few_queries_however_many_exceptions(
+    tenant_a, action, count, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    conn = connection()
+    short_payout(conn, 1)
+    reconcile()
+    ids = _copies_on_the_same_payout(ReconException.objects.get(), count)
+
+    with django_assert_max_num_queries(10), django_capture_on_commit_callbacks():
+        result = exception_bulk(actor=tenant_a.accountant, ids=ids, action=action, note="batch")
+
+    assert len(result.changed) == count
+
+
+def test_a_bulk_action_audits_each_exception_as_a_single_action_would(tenant_a):
+    conn = connection()
+    short_payout(conn, 1)
+    write(conn, line_row("txn_orphan", payout="po_1", amount=100, object_id="ch_none"))
+    reconcile()
+    first, second = ReconException.objects.order_by("subject_ref")
+    exception_acknowledge(actor=tenant_a.accountant, exception=first)
+    structlog.contextvars.bind_contextvars(correlation_id="bulk-corr-1")
+
+    try:
+        exception_bulk(actor=tenant_a.admin, ids=[first.pk, second.pk], action="resolve", note="written off")
+    finally:
+        structlog.contextvars.unbind_contextvars("correlation_id")
+
+    events = {
+        e.target_id: e
+        for e in AuditEvent.objects.filter(action="recon.exception_resolved", correlation_id="bulk-corr-1")
+    }
+    assert set(events) == {str(first.pk), str(second.pk)}
+    for exception, previous in ((first, "acknowledged"), (second, "open")):
+        event = events[str(exception.pk)]
+        assert (event.actor_id, event.actor_email, event.actor_kind, event.target_type, event.outcome) == (
+            tenant_a.admin.pk, tenant_a.admin.email, "user", "recon.reconexception", "success")  # fmt: skip
+        assert event.detail == {
+            "reason": exception.reason,
+            "subject": exception.subject_ref,
+            "from": previous,
+            "to": "resolved",
+            "note": "written off",
+            "bulk": True,
+        }
+    resolved = ReconException.objects.get(pk=first.pk)
+    assert (resolved.resolved_by_kind, resolved.resolved_by_id, resolved.resolved_by_email, resolved.note) == (
+        "user", tenant_a.admin.pk, tenant_a.admin.email, "written off")  # fmt: skip
+    assert resolved.acknowledged_by_email == tenant_a.accountant.email  # who acknowledged it stays on record
+    assert resolved.resolved_at == resolved.state_changed_at is not None
+
+
+def test_acknowledging_in_bulk_without_a_note_keeps_the_note_and_skips_what_is_acknowledged(tenant_a):
+    conn = connection()
+    short_payout(conn, 1)
+    short_payout(conn, 2)
+    reconcile()
+    first, second = ReconException.objects.order_by("subject_ref")
+    exception_acknowledge(actor=tenant_a.accountant, exception=first, note="asked the bank")
+
+    result = exception_bulk(actor=tenant_a.admin, ids=[first.pk, second.pk], action="acknowledge")
+
+    assert (result.changed, result.skipped) == (
+        [str(second.pk)],
+        [{"id": str(first.pk), "reason": "already acknowledged"}],
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.note, first.acknowledged_by_email) == ("asked the bank", tenant_a.accountant.email)
+    assert (second.state, second.note, second.acknowledged_by_email) == ("acknowledged", "", tenant_a.admin.email)
+    assert ReconPayout.objects.get(payout_id=second.payout_id).open_exceptions == 1  # acknowledged is still open
+
+
+def test_unknown_ids_in_a_bulk_action_change_nothing(tenant_a):
+    conn = connection()
+    short_payout(conn, 1)
+    reconcile()
+    exception = ReconException.objects.get()
+    unknown = uuid.uuid4()
+
+    with pytest.raises(ScopeNotFound) as refused:
+        exception_bulk(actor=tenant_a.admin, ids=[exception.pk, unknown], action="resolve", note="done")
+
+    assert str(unknown) in str(refused.value)
+    assert ReconException.objects.get().state == "open"
+    assert not AuditEvent.objects.filter(action="recon.exception_resolved").exists()
+
+
+def test_resolving_a_payouts_last_exceptions_in_bulk_reconciles_it_and_queues_its_posting(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    conn = connection()
+    short_payout(conn, 1)
+    short_payout(conn, 2)
+    write(conn, line_row("txn_orphan", payout="po_1", amount=100, object_id="ch_none"))
+    reconcile()
+    on_po_1 = list(ReconException.objects.filter(payout__source_id="po_1").values_list("pk", flat=True))
+    assert len(on_po_1) == 2
+
+    with mock.patch("ecomops.tasks.enqueue") as enqueue, django_capture_on_commit_callbacks():
+        exception_bulk(actor=tenant_a.accountant, ids=on_po_1, action="resolve", note="booked by hand")
+
+    statuses = dict(ReconPayout.objects.values_list("payout__source_id", "status"))
+    assert statuses == {"po_1": "reconciled", "po_2": "exceptions"}
+    assert ReconPayout.objects.get(payout__source_id="po_1").open_exceptions == 0
+    payout_id = str(ReconPayout.objects.get(payout__source_id="po_1").payout_id)
+    enqueue.assert_called_once_with(
+        "netsuite.tasks.postings_after_recon_task",
+        tenant_id=tenant_a.tenant.pk,
+        queue="posting",
+        payout_ids=[payout_id],
+    )
 
 
 # ---------------------------------------------------------------------- the lines' links
