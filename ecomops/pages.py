@@ -64,14 +64,15 @@ PAGE_SIZE = 50
 ORDER_KEYS = ("sort", "ordering")  # how a list is ordered, not which rows it holds
 
 
-def page_filters(request: HttpRequest, default: str) -> QueryDict:
-    """A list page's filters from its query string: ``default`` (a query string) when none is
-    given, so the list opens on what needs acting on; the page number and format left out.
+def page_filters(request: HttpRequest, default: str, params: QueryDict | None = None) -> QueryDict:
+    """A list page's filters from its query string (or ``params``, the filters a form posted
+    back): ``default`` (a query string) when none is given, so the list opens on what needs
+    acting on; the page number and format left out.
 
     A filter given empty is a choice, not an absence: the filter form sends its fields even
     when a person clears them all (every state box unticked means every state), so the
     default applies only when no filter is named at all."""
-    filters = request.GET.copy()
+    filters = (request.GET if params is None else params).copy()
     for key in ("page", "format"):
         filters.pop(key, None)
     if not any(key not in ORDER_KEYS for key in filters):
@@ -121,16 +122,18 @@ def filtered_page(
     rows: Callable[[QueryDict], QuerySet],
     default: str,
     bad_filter: tuple[type[Exception], ...],
+    params: QueryDict | None = None,
 ) -> dict[str, Any]:
     """The context of a filtered, paginated list: ``filter`` (its form), ``errors``, ``page``
-    and ``query`` (the filters, for the pager's links).
+    and ``query`` (the filters, for the pager's links). ``params``: the filters to use instead
+    of the query string's (an action posted from the list shows the list again as it was).
 
     With no filter given, ``default`` (a query string) applies: the list opens on what needs
     acting on. ``rows(filters)`` is the selector; a filter it refuses (``bad_filter``) shows
     the form's errors over an empty list.
     """
-    page_number = request.GET.get("page", "1")
-    filters = page_filters(request, default)
+    page_number = request.GET.get("page", "1") if params is None else "1"
+    filters = page_filters(request, default, params)
     form = filterset_class(filters, queryset=filterset_class._meta.model.objects.none())
     try:
         found, errors = rows(filters), None

@@ -5,6 +5,7 @@ from recon import views
 urlpatterns = [
     path("recon/", views.exception_queue, name="recon"),
     path("recon/run/", views.run_now, name="recon-run"),
+    path("recon/exceptions/bulk/", views.exception_bulk_act, name="recon-exception-bulk"),
     path(
         "recon/exceptions/<uuid:pk>/<str:action>/",
         views.exception_act,

@@ -3,11 +3,12 @@ payout explained line by line, and a month's close. Every change goes through ``
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -127,17 +128,56 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "status":  # re-read after a row's action
         summary = selectors.recon_summary(user=request.user)
         return render(request, "recon/_dashboard_status.html", {"recon": summary, "title": "Status"})
-    context = filtered_page(
+    context = _queue(request)
+    if not request.htmx:  # the whole page; htmx asks for the queue alone
+        context["summary"] = selectors.recon_summary(user=request.user)
+        context["runs"] = list(selectors.recon_run_list(user=request.user)[:5])
+    return render_page(request, "recon/queue.html", "recon/_queue.html", context)
+
+
+def _queue(request: HttpRequest, params: QueryDict | None = None) -> dict[str, Any]:
+    return filtered_page(
         request,
         filterset_class=ReconExceptionFilter,
         rows=lambda filters: selectors.exception_list(user=request.user, filters=filters),
         default=DEFAULT_QUEUE,
         bad_filter=(ValidationError,),
+        params=params,
     )
-    if not request.htmx:  # the whole page; htmx asks for the queue alone
-        context["summary"] = selectors.recon_summary(user=request.user)
-        context["runs"] = list(selectors.recon_run_list(user=request.user)[:5])
-    return render_page(request, "recon/queue.html", "recon/_queue.html", context)
+
+
+BULK_DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
+
+
+@require_POST
+@tenant_page("recon.work_exception")
+def exception_bulk_act(request: HttpRequest) -> HttpResponse:
+    """Acknowledge or resolve the exceptions ticked in the queue, with one note; the queue
+    answers again, filtered as it was, with what was done and what was left as it was."""
+    action, query = request.POST.get("action", ""), request.POST.get("query", "")
+    ids = request.POST.getlist("ids")
+    flash = error = ""
+    if not ids:
+        error = "Tick the exceptions to act on first."
+    else:
+        try:
+            result = services.exception_bulk(
+                actor=request.user, ids=ids, action=action, note=request.POST.get("note", "")
+            )
+        except ServiceError as exc:
+            error = str(exc)
+        else:
+            done = f"{len(result.changed)} {BULK_DONE[action]}"
+            skipped = Counter(item["reason"] for item in result.skipped)
+            flash = "; ".join([done, *(f"{n} left as they were ({reason})" for reason, n in skipped.items())]) + "."
+    if not request.htmx:
+        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
+        return redirect(f"{reverse('recon')}?{query}" if query else reverse("recon"))
+    context = {**_queue(request, QueryDict(query)), "flash": flash, "error": error}
+    response = render(request, "recon/_queue.html", context)
+    if flash:
+        response["HX-Trigger"] = "recon-changed"  # the page's status block reads itself again
+    return response
 
 
 @require_POST

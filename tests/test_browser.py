@@ -206,3 +206,57 @@ def test_a_refused_or_expired_action_says_so_instead_of_doing_nothing(one_except
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/recon/\?state=open$"), timeout=10_000)
+
+
+@pytest.fixture
+def two_exceptions_world(committed_tenant):
+    """A committed tenant with two open exceptions: a payout 0.07 over its lines, one of which
+    has net != amount - fee."""
+    from django.db import transaction
+
+    from recon.tests.factories import connection, line_row, payout_own_line, payout_row, reconcile, sale, write
+
+    world = committed_tenant("bulk")
+    world.owner.set_password(PASSWORD)
+    world.owner.save()
+    with tenant_context(world.tenant):
+        conn = connection()
+        with transaction.atomic():  # the upsert stages rows in a temp table that empties at commit
+            write(conn, *sale(conn, 2, payout="po_2", amount=5000, fee=175),
+                  line_row("txn_bad", payout="po_2", amount=2000, fee=88, net=1900, category="adjustment"),
+                  payout_row("po_2", 4825 + 1900 + 7), payout_own_line("po_2", 6732))  # fmt: skip
+        reconcile()
+    return world
+
+
+def test_a_page_of_exceptions_is_ticked_at_once_and_resolved_with_one_note(two_exceptions_world, web, browser_page):
+    from recon.models import ReconException
+
+    world, page = two_exceptions_world, browser_page
+    sign_in(page, web, world.owner.email)
+    page.goto(f"{web}/recon/?state=open")
+    assert page.locator("tr.exception-row").count() == 2
+
+    page.check("input[data-select-all=bulk]")
+    assert page.locator("input[name=ids]:checked").count() == 2
+    page.fill("#bulk-note", "reviewed with the bank statement")
+    page.click("button:has-text('Resolve ticked')")
+    page.locator("#queue .flash-success", has_text="2 resolved.").wait_for(timeout=10_000)
+
+    assert page.locator("tr.exception-row").count() == 0  # the queue as filtered: open ones, none left
+    assert "state=open" in page.url
+    found: list[tuple[str, str]] = []
+
+    def read() -> None:  # Playwright's loop owns this thread: the ORM runs in another
+        from django.db import connection
+
+        try:
+            with tenant_context(world.tenant):
+                found.extend(ReconException.objects.values_list("state", "note"))
+        finally:
+            connection.close()  # the thread's own session, or the test database cannot be dropped
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert sorted(found) == [("resolved", "reviewed with the bank statement")] * 2

@@ -315,3 +315,82 @@ def test_the_queue_its_csv_and_the_api_read_no_credentials_nor_payloads(books, t
     assert not [sql for sql in reads if '"credentials"' in sql], "a connection's credentials were read per row"
     assert not [sql for sql in reads if '"canonical_payout"."raw_data"' in sql], "a payout's payload was read"
     assert not [sql for sql in reads if "DISTINCT" in sql], "rows were de-duplicated"
+
+
+def test_ticked_exceptions_are_worked_at_once_and_the_queue_stays_as_filtered(books, tenant_a):
+    short, bad_line = books[("payout_total_mismatch", "po_2")], books[("line_net_mismatch", "txn_bad")]
+    client = signed_in("accountant")
+    page = client.get("/recon/").content.decode()
+    assert 'form id="bulk"' in page
+    assert f'name="ids" value="{short.pk}" form="bulk"' in page
+
+    acknowledged = client.post(
+        "/recon/exceptions/bulk/",
+        {"ids": [str(short.pk), str(bad_line.pk)], "action": "acknowledge", "note": "asked Stripe", "query": ""},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "2 acknowledged." in acknowledged
+    assert "<html" not in acknowledged
+    assert fresh(short, tenant_a.tenant).note == "asked Stripe"
+
+    resolved = client.post(
+        "/recon/exceptions/bulk/",
+        {
+            "ids": [str(short.pk), str(bad_line.pk)],
+            "action": "resolve",
+            "note": "bank fee, booked by hand",
+            "query": "state=open&state=acknowledged&reason=line_net_mismatch",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+
+    body = resolved.content.decode()
+    assert "2 resolved." in body
+    assert resolved["HX-Trigger"] == "recon-changed"
+    assert "0 exceptions" in body  # the queue as it was filtered, now empty
+    assert 'value="line_net_mismatch" id="id_reason_0"' not in body  # the queue only, not its filter form
+    for exception in (short, bad_line):
+        stored = fresh(exception, tenant_a.tenant)
+        assert (stored.state, stored.note, stored.resolved_by_email) == (
+            "resolved",
+            "bank fee, booked by hand",
+            "accountant@acme.example.com",
+        )
+    with tenant_context(tenant_a.tenant):
+        assert AuditEvent.objects.filter(action="recon.exception_resolved", detail__bulk=True).count() == 2
+
+
+def test_ticking_nothing_or_leaving_out_the_note_is_said_and_changes_nothing(books, tenant_a):
+    short = books[("payout_total_mismatch", "po_2")]
+    client = signed_in("accountant")
+
+    nothing = client.post("/recon/exceptions/bulk/", {"action": "resolve", "note": "x"}, HTTP_HX_REQUEST="true")
+    no_note = client.post(
+        "/recon/exceptions/bulk/", {"ids": [str(short.pk)], "action": "resolve"}, HTTP_HX_REQUEST="true"
+    )
+    # without JavaScript: back to the queue as it was filtered, the outcome as a message
+    plain = client.post(
+        "/recon/exceptions/bulk/",
+        {"ids": [str(short.pk)], "action": "resolve", "query": "reason=payout_total_mismatch"},
+        follow=True,
+    )
+
+    assert "Tick the exceptions to act on first." in nothing.content.decode()
+    assert "note" in no_note.content.decode().lower()
+    assert "HX-Trigger" not in no_note
+    assert plain.redirect_chain[-1][0] == "/recon/?reason=payout_total_mismatch"
+    assert "note" in plain.content.decode().lower()
+    assert fresh(short, tenant_a.tenant).state == "open"
+
+
+def test_a_viewer_sees_no_boxes_and_cannot_work_the_queue_in_bulk(books, tenant_a):
+    short = books[("payout_total_mismatch", "po_2")]
+    viewer = signed_in("viewer")
+
+    page = viewer.get("/recon/").content.decode()
+    refused = viewer.post("/recon/exceptions/bulk/", {"ids": [str(short.pk)], "action": "resolve", "note": "no"})
+
+    assert 'form id="bulk"' not in page
+    assert 'name="ids"' not in page
+    assert refused.status_code == 403
+    assert fresh(short, tenant_a.tenant).state == "open"

@@ -33,3 +33,20 @@
     show("The server could not be reached. Check the connection and try again.");
   });
 })();
+
+// A box with data-select-all="F" ticks or unticks every box that belongs to form F (a list's
+// rows, whose boxes name the list's bulk form): one click for a whole page.
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (!all.matches || !all.matches("input[type=checkbox][data-select-all]")) {
+      return;
+    }
+    var boxes = document.querySelectorAll('input[type=checkbox][form="' + all.getAttribute("data-select-all") + '"]');
+    boxes.forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+})();
