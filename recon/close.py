@@ -197,11 +197,15 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
         total = totals.setdefault(
             (source, currency),
             {"source": source, "currency": currency, "payouts": 0, "paid_minor": 0, "failed_minor": 0,
-             "posted_minor": 0},
+             "posted_minor": 0, "not_posted_minor": 0},
         )  # fmt: skip
         total["payouts"] += 1
         if paid:
             total["paid_minor"] += payout["amount_minor"]
+            # Paid, not posted: what NetSuite lacks of this payout. A failed payout's entry, still
+            # standing while its reversal waits, counts as posted but takes nothing off this.
+            entered = posting["amount_minor"] if posting and posting["state"] == PostingState.POSTED else 0
+            total["not_posted_minor"] += payout["amount_minor"] - entered
         elif payout["status"] in FAILED_PAYOUT_STATUSES:
             total["failed_minor"] += payout["amount_minor"]
         for p in (posting, reversal):
@@ -245,8 +249,6 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
     ]
     if postings_visible:
         checks.append(_postings_check(posting_counts, has_netsuite, month))
-    for total in totals.values():
-        total["not_posted_minor"] = total["paid_minor"] - total["posted_minor"]
     record = MonthClose.objects.filter(tenant_id=tenant_id, month=month.first, reopened_at__isnull=True).first()
     result = {
         "month": month.label,

@@ -108,6 +108,31 @@ def test_the_month_lists_its_payouts_and_what_stands_in_the_way(october, tenant_
     ]  # fmt: skip
 
 
+def test_paid_not_posted_counts_only_paid_payouts_while_a_reversal_waits(october, tenant_a, api_as, in_tenant):
+    client = api_as(tenant_a.accountant, tenant_a.tenant)
+    with in_tenant(tenant_a.tenant):
+        # days after it was posted, po_oct1 fails: its entry stands until its reversal is posted
+        write(october, payout_row("po_oct1", 9680, status="failed", failure_code="account_closed",
+                                  arrival=date(2026, 10, 1)))  # fmt: skip
+        reconcile()
+        assert postings_after_recon(enqueue=False).reversals == 1
+
+    waiting = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()["totals"]
+    with in_tenant(tenant_a.tenant):
+        NetsuitePosting.objects.filter(source_id="po_oct1", kind="reversal").update(state="posted")
+    reversed_ = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()["totals"]
+    page = signed_in("accountant").get("/close/", {"month": "2026-10"}).content.decode()
+
+    # paid: po_oct2 67.32 only; failed: po_oct3 40.00 and po_oct1 96.80; posted: po_oct1's entry
+    # until its reversal is posted; paid, not posted: po_oct2's 67.32 all along
+    assert waiting == [
+        {"source": "stripe", "currency": "USD", "payouts": 3, "paid_minor": 6732, "failed_minor": 13680,
+         "posted_minor": 9680, "not_posted_minor": 6732}
+    ]  # fmt: skip
+    assert (reversed_[0]["posted_minor"], reversed_[0]["not_posted_minor"]) == (0, 6732)
+    assert "-29.48" not in page
+
+
 def test_a_month_with_everything_done_is_ready(october, tenant_a, api_as, in_tenant):
     client = api_as(tenant_a.accountant, tenant_a.tenant)
     with in_tenant(tenant_a.tenant):
