@@ -212,6 +212,97 @@ class MonthCloseOutput(serializers.ModelSerializer):
         ]
 
 
+# What ``GET /recon/close/`` answers (``recon.close.month_close``), for the schema.
+
+
+class CloseCheck(serializers.Serializer):
+    key = serializers.ChoiceField(choices=["sources", "recon", "payouts", "exceptions", "postings"])
+    passed = serializers.BooleanField()
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    link = serializers.CharField(help_text="Where to work the item; empty once it holds.")
+
+
+class ClosePosting(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+    netsuite_internal_id = serializers.CharField()
+    error_code = serializers.CharField()
+    amount_minor = serializers.IntegerField(help_text="Signed: a reversal is negative.")
+
+
+class ClosePayout(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_id = serializers.CharField()
+    source = serializers.CharField()
+    connection = serializers.CharField()
+    arrival_date = serializers.DateField(help_text="Its arrival date, else the day it was created.")
+    status = serializers.CharField()
+    method = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    recon_status = serializers.ChoiceField(choices=["reconciled", "exceptions", "pending", "unevaluated"])
+    difference_minor = serializers.IntegerField(allow_null=True, help_text="null: not evaluated, or no lines.")
+    open_exceptions = serializers.IntegerField()
+    posting = ClosePosting(allow_null=True, help_text="null: none yet, or the postings are not yours to see.")
+    reversal = ClosePosting(allow_null=True)
+
+
+class ClosePayoutCounts(serializers.Serializer):
+    reconciled = serializers.IntegerField()
+    exceptions = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    unevaluated = serializers.IntegerField()
+
+
+class ClosePostingCounts(serializers.Serializer):
+    posted = serializers.IntegerField()
+    awaiting_approval = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    missing = serializers.IntegerField()
+
+
+class CloseTotal(serializers.Serializer):
+    source = serializers.CharField()
+    currency = serializers.CharField()
+    payouts = serializers.IntegerField()
+    paid_minor = serializers.IntegerField()
+    failed_minor = serializers.IntegerField()
+    posted_minor = serializers.IntegerField(help_text="Entries and reversals posted, net.")
+    not_posted_minor = serializers.IntegerField(help_text="Paid out, and not in a posted entry.")
+
+
+class CloseLastRun(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class CloseRecord(serializers.Serializer):
+    closed_at = serializers.DateTimeField()
+    closed_by_email = serializers.CharField()
+    note = serializers.CharField()
+    changes = serializers.ListField(child=serializers.CharField(), help_text="What changed since the close.")
+
+
+class MonthCloseStatus(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    ready = serializers.BooleanField(help_text="Every check passed: the month may be closed.")
+    checks = CloseCheck(many=True)
+    payouts = ClosePayout(many=True)
+    payout_counts = ClosePayoutCounts()
+    posting_counts = ClosePostingCounts(allow_null=True, help_text="null: the postings are not yours to see.")
+    postings_visible = serializers.BooleanField()
+    open_exceptions = serializers.IntegerField()
+    open_by_reason = serializers.DictField(child=serializers.IntegerField())
+    totals = CloseTotal(many=True, help_text="Per processor and currency.")
+    last_run = CloseLastRun(allow_null=True)
+    closed = CloseRecord(allow_null=True, help_text="null: the month is open.")
+
+
 # What ``GET /recon/payouts/<id>/explain/`` answers (``recon.selectors.payout_explain``), for the schema.
 
 

@@ -178,7 +178,7 @@ class MonthCloseView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("month", str, required=True, description="The month to close, as YYYY-MM")],
-        responses={200: dict},
+        responses={200: s.MonthCloseStatus},
     )
     def get(self, request):
         try:

@@ -5,6 +5,7 @@ the documented shape."""
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import pytest
@@ -103,3 +104,40 @@ def test_explain_documents_the_shape_it_answers(documented):
     explain = documented.schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
 
     assert {"payout", "status", "difference_minor", "lines", "exceptions", "summary"} <= set(explain["required"])
+
+
+def test_every_answer_of_the_month_close_api_is_documented_and_matches_its_schema(tenant_a, api_as, ledger, documented):
+    owner = api_as(tenant_a.owner, tenant_a.tenant)
+    viewer = api_as(tenant_a.viewer, tenant_a.tenant)
+    close, reopen, closes = "/api/v1/recon/close/", "/api/v1/recon/close/reopen/", "/api/v1/recon/closes/"
+    this_month = date.today().strftime("%Y-%m")  # the ledger's payouts arrive today
+    calls = [  # who, method, path, query or body, the status it answers
+        (owner, "get", close, {"month": this_month}, 200),
+        (owner, "get", close, {"month": "2026-10"}, 200),
+        (viewer, "get", close, {"month": "2026-10"}, 200),  # without the postings: none shown
+        (owner, "get", close, {"month": "2026-13"}, 400),
+        (owner, "post", close, {"month": "2026-13"}, 400),
+        (owner, "post", close, {"month": "2099-01"}, 400),  # not over, so not ready
+        (viewer, "post", close, {"month": "2026-10"}, 403),
+        (owner, "post", reopen, {"month": "2026-10", "note": "late refund"}, 400),  # never closed
+        (viewer, "post", reopen, {"month": "2026-10", "note": "late refund"}, 403),
+        (owner, "post", close, {"month": "2026-10"}, 201),
+        (owner, "post", close, {"month": "2026-10"}, 400),  # closed already
+        (owner, "get", close, {"month": "2026-10"}, 200),  # with its close
+        (owner, "post", reopen, {"month": "2026-10", "note": "late refund"}, 200),
+        (owner, "get", closes, {}, 200),
+    ]
+    for client, method, path, data, expected in calls:
+        response = client.get(path, data) if method == "get" else client.post(path, data, format="json")
+        assert response.status_code == expected, (method, path, response.content)
+        if data.get("month") == this_month:
+            assert response.json()["payouts"], "the ledger's payouts, to check their shape"
+        documented(method, path, response)
+
+
+def test_the_month_close_documents_the_shape_it_answers(documented):
+    operation = documented.schema["paths"]["/api/v1/recon/close/"]["get"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    close = documented.schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+    assert {"month", "ready", "checks", "payouts", "totals", "closed"} <= set(close["required"])
