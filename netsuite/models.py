@@ -107,6 +107,8 @@ class PostingError(models.TextChoices):
     UNBALANCED = "unbalanced", "Entry does not balance"
     NOT_POSTABLE = "not_postable", "Payout cannot be turned into an entry"
     AMOUNT_CHANGED = "amount_changed", "Payout changed since approval"
+    # The entry is dated in a month a person closed: it waits until the month is reopened.
+    MONTH_CLOSED = "month_closed", "Entry dated in a closed month"
     NETSUITE_REJECTED = "netsuite_rejected", "NetSuite refused the entry"
     NETSUITE_AUTH = "netsuite_auth", "NetSuite refused the credentials"
     NETSUITE_CONFIG = "netsuite_config", "NetSuite connection settings unusable"

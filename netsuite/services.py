@@ -45,7 +45,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -655,6 +655,7 @@ def prepare_entry(
         raise PostingBlocked(PostingError.UNBALANCED, f"{label}: {exc}; nothing was sent") from exc
     except JournalBuildError as exc:
         raise PostingBlocked(PostingError.NOT_POSTABLE, f"{label}: {exc}") from exc
+    _refuse_a_closed_month(payout.tenant_id, label, posting.kind, summary.arrival_date)
     if body["externalId"] != posting.external_id:
         # Both come from journal.external_id_for; a difference means the posting row is stale.
         raise PostingBlocked(
@@ -668,6 +669,23 @@ def prepare_entry(
         amount_minor=summary.amount_minor,
         currency=summary.currency.upper(),
     )
+
+
+def _refuse_a_closed_month(tenant_id: Any, label: str, kind: str, entry_date: date) -> None:
+    """A closed month's books are final: an entry dated in it waits until a person reopens it.
+
+    The month's close checked every entry it was due; one that would land in it later (a payout
+    that arrived late, a reversal dated in it) must not change it silently."""
+    from recon.models import MonthClose
+
+    first_day = entry_date.replace(day=1)
+    if MonthClose.objects.filter(tenant_id=tenant_id, month=first_day, reopened_at__isnull=True).exists():
+        what = "its reversal" if kind == PostingKind.REVERSAL else "its entry"
+        raise PostingBlocked(
+            PostingError.MONTH_CLOSED,
+            f"{label}: {what} is dated {entry_date.isoformat()}, and {first_day:%Y-%m} is closed; nothing was sent. "
+            f"Reopen {first_day:%Y-%m} to post it.",
+        )
 
 
 def _original_entry(payout: Payout) -> PostedEntry | None:

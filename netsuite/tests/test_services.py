@@ -1116,3 +1116,47 @@ def test_resuming_a_crashed_send_of_a_payout_that_failed_since_finds_the_entry(p
     # Built from the entry as NetSuite answered it (nothing of the send was recorded).
     assert [line_of(i) for i in sandbox_entry(posting, reversal.external_id)["line"]["items"]] == REVERSAL_96_80
     assert posting.journal_count() == 2
+
+
+# ------------------------------------------------------------------- closed months
+
+
+def _month_closed(first_day: date) -> None:
+    from recon.models import MonthClose
+
+    MonthClose.objects.create(month=first_day, closed_by_email="controller@acme.example.com")
+
+
+def test_an_entry_dated_in_a_closed_month_is_not_approved(posting) -> None:  # type: ignore[no-untyped-def]
+    # given a payout that arrived in October after October was closed (a late re-sync)
+    reconciled(posting, PayoutSpec("po_late", arrival=date(2026, 10, 30)))
+    postings_after_recon()
+    _month_closed(date(2026, 10, 1))
+    draft = posting_for("po_late")
+
+    with pytest.raises(ServiceError) as refused:
+        posting_approve(posting=draft, actor=posting.world.accountant)
+
+    assert refused.value.code == PostingError.MONTH_CLOSED
+    assert "2026-10 is closed" in str(refused.value)
+    draft.refresh_from_db()
+    assert (draft.state, draft.error_code) == (PostingState.DRAFT, PostingError.MONTH_CLOSED)
+    assert posting.upserts() == 0
+
+
+def test_an_approved_entry_is_not_sent_into_a_month_closed_meanwhile_and_posts_once_reopened(posting) -> None:  # type: ignore[no-untyped-def]
+    from recon.close import month_of
+    from recon.services import month_reopen
+
+    approved_one = approved(posting, "po_queued", arrival=date(2026, 10, 30))
+    _month_closed(date(2026, 10, 1))
+
+    refused = posting_send(posting_id=approved_one.pk, client=posting.client())
+    month_reopen(actor=posting.world.owner, month=month_of(date(2026, 10, 1)), note="post the late payout")
+    retried = posting_retry(posting=refused, actor=posting.world.accountant)
+    sent = posting_send(posting_id=retried.pk, client=posting.client())
+
+    assert (refused.state, refused.error_code) == (PostingState.FAILED, PostingError.MONTH_CLOSED)
+    assert "2026-10 is closed; nothing was sent. Reopen 2026-10 to post it." in refused.last_error
+    assert sent.state == PostingState.POSTED
+    assert posting.journal_count(sent.external_id) == 1
