@@ -117,6 +117,9 @@ class PostingError(models.TextChoices):
     # entry may be there. Looked up by external id (services.postings_settle) before anything
     # is decided on it.
     OUTCOME_UNKNOWN = "outcome_unknown", "NetSuite did not answer (the entry may be there)"
+    # Its send stopped the worker every time it was resumed (``POSTING_MAX_RESUMES``): no longer
+    # resumed on its own. A person looks at it and retries; the entry may be in NetSuite.
+    SEND_ABANDONED = "send_abandoned", "Sending it stopped the worker every time"
     UNEXPECTED = "unexpected", "Unexpected error"
 
 
@@ -126,7 +129,9 @@ class NetsuitePosting(TenantScopedModel):
     States: draft -> approved -> sending -> posted / failed (failed -> approved on retry). A
     failed posting with ``outcome_unknown`` may be in NetSuite: it becomes posted or stays
     failed once NetSuite is asked for its external id. ``netsuite.schedule`` asks on its own
-    (``next_settle_at``, backing off), and resumes a ``sending`` posting whose worker died.
+    (``next_settle_at``, backing off), resumes a ``sending`` posting whose worker died (``resumes``
+    times at most, then it is failed for a person), and queues again the send of an ``approved``
+    posting whose task was lost (``send_queued_at`` a lease ago and the queue past it).
     ``external_id`` is derived from tenant, source and payout (``journal.external_id_for``)
     and the entry is sent as an upsert by ``eid:``, so however often it is sent it lands on
     one NetSuite record. ``request`` and ``response`` keep the last exchange, ``exchanges``
@@ -156,6 +161,11 @@ class NetsuitePosting(TenantScopedModel):
     approved_by_email = models.CharField(max_length=254, blank=True, default="")
     approved_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    # When its send was last queued (approval, retry, resume, re-queue): an ``approved`` posting
+    # queued long ago and still not claimed lost its task (a worker died holding it).
+    send_queued_at = models.DateTimeField(null=True, blank=True)
+    # Sends the schedule resumed after a worker died mid-send, since a person last sent it.
+    resumes = models.PositiveIntegerField(default=0)
     # Only for ``outcome_unknown``: lookups of the entry that got no answer since the send, and
     # when the schedule asks next (None: at once if no lookup failed yet, never once it gave up).
     settle_attempts = models.PositiveIntegerField(default=0)

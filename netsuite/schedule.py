@@ -6,12 +6,16 @@ public schema and looks at each tenant in turn:
 
 * a posting left ``sending`` by a worker that died mid-send, its send lock free and its send
   started more than ``POSTING_SEND_LEASE_MINUTES`` ago, is sent again
-  (``services.postings_resume_abandoned``);
+  (``services.postings_resume_abandoned``); after ``POSTING_MAX_RESUMES`` resumes (a send that
+  kills its worker every time) it is failed instead, for a person to look at and retry;
+* an ``approved`` posting whose send task was lost (a worker died holding it before claiming
+  it) is queued again once its last queueing is ``POSTING_QUEUE_LEASE_MINUTES`` old and the
+  queue is idle or past it (``services.postings_requeue_lost``);
 * a posting whose send had no definite answer (``outcome_unknown``) is looked up in NetSuite
   by its external id, backing off between lookups and giving up, for a person to decide,
   after ``POSTING_SETTLE_MAX_ATTEMPTS`` unanswered ones (``services.postings_settle_enqueue_due``).
 
-Both only queue work on the ``posting`` queue, where the ordinary send and lookup run within
+Each only queues work on the ``posting`` queue, where the ordinary send and lookup run within
 the per-account request limit. A schedule of its own rather than a step of the sync schedule:
 that one is removed with ``SYNC_INTERVAL_MINUTES=0``, and a tenant that syncs only by hand
 still needs its postings finished.
@@ -37,13 +41,17 @@ def enabled() -> bool:
 def postings_recover() -> dict[str, int]:
     """The schedule's task: in every tenant, queue the resumes and lookups that are due.
 
-    Returns the counts (``resumed``, ``settling``, and ``failed`` steps). One tenant's failure,
+    Returns the counts (``resumed``, ``requeued``, ``settling``, and ``failed`` steps). One tenant's failure,
     or one step's, is logged and the rest carry on.
     """
     from ecomops.tenancy import unsafe_all_tenants
-    from netsuite.services import postings_resume_abandoned, postings_settle_enqueue_due
+    from netsuite.services import postings_requeue_lost, postings_resume_abandoned, postings_settle_enqueue_due
 
-    steps = {"resumed": postings_resume_abandoned, "settling": postings_settle_enqueue_due}
+    steps = {
+        "resumed": postings_resume_abandoned,
+        "requeued": postings_requeue_lost,
+        "settling": postings_settle_enqueue_due,
+    }
     counts: Counter[str] = Counter({name: 0 for name in steps})
     # One correlation id for the tick: its log lines, its audit events and the tasks it queues.
     with structlog.contextvars.bound_contextvars(correlation_id=uuid.uuid4().hex, task=SCHEDULE_FUNC):
@@ -54,7 +62,7 @@ def postings_recover() -> dict[str, int]:
                 except Exception:  # one tenant's trouble must not leave the others' postings stuck
                     counts["failed"] += 1
                     logger.exception("netsuite_posting_recovery_failed", step=name, tenant_id=str(tenant.pk))
-        if counts["resumed"] or counts["settling"] or counts["failed"]:
+        if any(counts.values()):
             logger.info("netsuite_posting_recovery", **counts)
     return dict(counts)
 

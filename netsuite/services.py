@@ -53,7 +53,8 @@ from babel.numbers import list_currencies
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import Outcome
@@ -94,6 +95,9 @@ logger = structlog.get_logger(__name__)
 
 SEND_TASK = "netsuite.tasks.posting_send_task"
 SETTLE_TASK = "netsuite.tasks.postings_settle_task"
+# A failed posting with one of these may be in NetSuite: a send that is not going to happen asks first.
+MAYBE_SENT_ERRORS = (PostingError.OUTCOME_UNKNOWN, PostingError.SEND_ABANDONED)
+REQUEUE_BATCH = 500  # lost sends queued again per tenant and tick: a mass loss drains over a few ticks
 POSTING_MODES = ("auto", "approval")
 FAILED_PAYOUT_STATUSES = ("failed", "canceled")
 JOURNAL_SUBLISTS = ("line",)  # every sublist the entry sends: its lines
@@ -331,6 +335,7 @@ def _new_posting(
         currency=payout.currency.upper(),
         arrival_date=payout.arrival_date,
         approved_at=now if auto else None,
+        send_queued_at=now if auto else None,  # queued right after the bulk insert commits
         created_at=now,
         updated_at=now,
     )
@@ -425,7 +430,7 @@ def postings_after_recon(
             if state == PostingState.APPROVED:
                 result.approved += 1
                 if enqueue:
-                    posting_enqueue(posting_id=pk, tenant_id=tenant.pk)
+                    _queue_send(posting_id=pk, tenant_id=tenant.pk)  # send_queued_at set by the insert
                     result.enqueued.append(str(pk))
             else:
                 result.drafts += 1
@@ -475,8 +480,17 @@ def _drafts_refresh(*, tenant_id: Any, payout_ids: list[Any] | None) -> int:
     return len(refreshed)
 
 
-def posting_enqueue(*, posting_id: Any, tenant_id: Any) -> None:
-    """Queue the send of a posting on the ``posting`` queue, once the caller's transaction commits."""
+def posting_enqueue(*, posting_id: Any, tenant_id: Any, now: datetime | None = None) -> None:
+    """Queue the send of a posting on the ``posting`` queue, once the caller's transaction commits.
+
+    Records when (``send_queued_at``): an ``approved`` posting that a worker never claimed long
+    after that lost its task, and the schedule queues it again (:func:`postings_requeue_lost`).
+    """
+    NetsuitePosting.objects.filter(pk=posting_id).update(send_queued_at=now or timezone.now())
+    _queue_send(posting_id=posting_id, tenant_id=tenant_id)
+
+
+def _queue_send(*, posting_id: Any, tenant_id: Any) -> None:
     enqueue_task(SEND_TASK, tenant_id=tenant_id, queue="posting", posting_id=str(posting_id))
 
 
@@ -772,6 +786,8 @@ def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
         locked.approved_by_email = getattr(actor, "email", "") or ""
         locked.approved_at = now
         locked.error_code, locked.last_error = "", ""
+        locked.resumes = 0  # a person sends it: the schedule may resume it as often again
+        locked.send_queued_at = now  # posting_enqueue records it; the answer shows it
         locked.updated_at = now
         locked.save(
             update_fields=[
@@ -781,6 +797,8 @@ def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
                 "approved_at",
                 "error_code",
                 "last_error",
+                "resumes",
+                "send_queued_at",
                 "updated_at",
             ]
         )
@@ -790,7 +808,7 @@ def posting_approve(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
             target=locked,
             detail={"payout": locked.source_id, "kind": locked.kind, "external_id": locked.external_id},
         )
-        posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id)
+        posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id, now=now)
     return locked
 
 
@@ -808,7 +826,7 @@ def posting_retry(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
     with transaction.atomic():
         # One row locked, as in posting_approve; a sender's final update waits for it.
         locked = NetsuitePosting.objects.select_for_update().get(pk=posting.pk)
-        previous = locked.state
+        previous, resumes = locked.state, locked.resumes
         if locked.state == PostingState.FAILED:
             locked.state = PostingState.APPROVED
             locked.updated_at = timezone.now()
@@ -826,13 +844,22 @@ def posting_retry(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
                 field="state",
                 code="invalid_state",
             )
+        if resumes:  # a person sends it: the schedule may resume it as often again
+            locked.resumes = 0
+            locked.save(update_fields=["resumes"])
+        locked.send_queued_at = timezone.now()
         audit_record(
             action="netsuite.posting_retried",
             actor=actor,
             target=locked,
-            detail={"from_state": previous, "attempts": locked.attempts, "last_error": locked.last_error[:500]},
+            detail={
+                "from_state": previous,
+                "attempts": locked.attempts,
+                "resumes": resumes,
+                "last_error": locked.last_error[:500],
+            },
         )
-        posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id)
+        posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id, now=locked.send_queued_at)
     return locked
 
 
@@ -1231,7 +1258,7 @@ def _lookup_if_maybe_sent(claim: _Claim, client: ConnectionClient | None) -> Ent
     same upsert); a send that is not going to happen (refused, back to draft) must ask first,
     or the posting would say "not posted" of an entry NetSuite holds. None: no need to ask.
     """
-    if claim.was != PostingState.SENDING and claim.posting.error_code != PostingError.OUTCOME_UNKNOWN:
+    if claim.was != PostingState.SENDING and claim.posting.error_code not in MAYBE_SENT_ERRORS:
         return None
     return _ask_netsuite(claim.posting, claim.mapping, client)
 
@@ -1632,7 +1659,7 @@ def postings_pending(*, payout_ids: Iterable[Any] | None = None) -> list[uuid.UU
 
 
 # ------------------------------------------------------------ postings nobody else looks after
-# Called by the schedule (netsuite.schedule), in each tenant every minute. Both only queue work
+# Called by the schedule (netsuite.schedule), in each tenant every minute. Each only queues work
 # on the ``posting`` queue: the sends and lookups run there, through the one send path and the
 # per-account request limit, whichever process or person started them.
 
@@ -1640,6 +1667,11 @@ def postings_pending(*, payout_ids: Iterable[Any] | None = None) -> list[uuid.UU
 def send_lease() -> timedelta:
     """How long after its send started a ``sending`` posting no live worker holds is resumed."""
     return timedelta(minutes=max(1, int(getattr(settings, "POSTING_SEND_LEASE_MINUTES", 5))))
+
+
+def max_resumes() -> int:
+    """Resumes after which a posting whose send keeps killing its worker is left to a person."""
+    return max(1, int(getattr(settings, "POSTING_MAX_RESUMES", 3)))
 
 
 def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]:
@@ -1652,6 +1684,10 @@ def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]
     sends alone, and the same upsert lands on the entry the dead worker may have written.
     Queueing touches ``updated_at``: a resume still waiting in the queue is not queued again
     before another lease has passed. Audited as ``netsuite.posting_resumed``.
+
+    A posting already resumed ``POSTING_MAX_RESUMES`` times (its send killed the worker each
+    time, or so it looks) is not resumed again: it is failed with ``send_abandoned`` and says so,
+    for a person to look at and retry (:func:`_record_resumes_exhausted`). Its id is not returned.
     """
     tenant = current_tenant()
     now = now or timezone.now()
@@ -1672,9 +1708,13 @@ def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]
             )
             if locked is None or send_in_progress(locked):
                 continue
+            if locked.resumes >= max_resumes():
+                _record_resumes_exhausted(locked, now)
+                continue
             started = locked.sending_started_at
+            locked.resumes += 1
             locked.updated_at = now
-            locked.save(update_fields=["updated_at"])
+            locked.save(update_fields=["resumes", "updated_at"])
             audit_record(
                 action="netsuite.posting_resumed",
                 actor_kind="schedule",
@@ -1682,14 +1722,124 @@ def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]
                 detail={
                     "external_id": locked.external_id,
                     "attempts": locked.attempts,
+                    "resumes": locked.resumes,
                     "sending_started_at": started.isoformat() if started else None,
                     "lease_minutes": int(lease.total_seconds() // 60),
                 },
             )
-            posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id)
+            posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id, now=now)
         logger.info("netsuite_posting_resumed", posting_id=str(posting_id), attempts=locked.attempts)
         resumed.append(posting_id)
     return resumed
+
+
+def _record_resumes_exhausted(locked: NetsuitePosting, now: datetime) -> None:
+    """A posting (row locked, send lock free) resumed as often as allowed, left ``sending`` again:
+    failed with ``send_abandoned``, for a person. Its entry may be in NetSuite (a dead worker may
+    have sent it), so the retry's send asks NetSuite before it records anything but a send."""
+    started = locked.sending_started_at
+    locked.state = PostingState.FAILED
+    locked.error_code = PostingError.SEND_ABANDONED
+    locked.last_error = (
+        f"Sending this entry stopped its worker {locked.resumes + 1} times (resumed {locked.resumes} times, "
+        f"the last send started on {started or now:%Y-%m-%d %H:%M} UTC, never an answer recorded), so it is "
+        f"no longer resumed on its own. Look in the worker logs for posting {locked.pk}, then retry it: the retry "
+        "sends the same upsert (never a second entry). NetSuite may already hold the entry."
+    )
+    locked.settle_attempts, locked.next_settle_at = 0, None
+    locked.updated_at = now
+    locked.save(update_fields=["state", "error_code", "last_error", "settle_attempts", "next_settle_at", "updated_at"])
+    audit_record(
+        action="netsuite.posting_resumes_exhausted",
+        actor_kind="schedule",
+        target=locked,
+        outcome=Outcome.FAILURE,
+        detail={
+            "external_id": locked.external_id,
+            "attempts": locked.attempts,
+            "resumes": locked.resumes,
+            "sending_started_at": started.isoformat() if started else None,
+        },
+    )
+    logger.warning(
+        "netsuite_posting_resumes_exhausted",
+        posting_id=str(locked.pk),
+        attempts=locked.attempts,
+        resumes=locked.resumes,
+    )
+
+
+def queue_lease() -> timedelta:
+    """How long after its send was queued an ``approved`` posting no worker claimed may be lost."""
+    return timedelta(minutes=max(1, int(getattr(settings, "POSTING_QUEUE_LEASE_MINUTES", 60))))
+
+
+def _queued_at() -> Coalesce:
+    # A posting approved before ``send_queued_at`` was recorded: its last change is when it was queued.
+    return Coalesce("send_queued_at", "updated_at")
+
+
+def postings_requeue_lost(*, now: datetime | None = None) -> list[uuid.UUID]:
+    """Queue again the send of ``approved`` postings whose task was lost; return their ids.
+
+    django-q2 does not give a task back when the worker holding it dies before it runs (the
+    Redis broker has popped it; the ORM broker hands it out again only after ``TASK_RETRY_SECONDS``),
+    and a task queued after a commit is lost with the process that was to queue it: the posting
+    stays ``approved``, and nothing else sends it. Lost, as far as can be told without reading the
+    broker: its send was queued more than a lease ago (``POSTING_QUEUE_LEASE_MINUTES``), and
+    either no send of the tenant started within that lease (the queue is idle or its workers are
+    gone) or the queue has moved past it (a send queued later than it started within the lease).
+    A backlog still being worked through (10k approvals at month end) is therefore left to the
+    queue, however long it takes. A duplicate is harmless: the send claims under the row and send
+    locks, and a posting it finds posted, failed or being sent is left alone.
+
+    At most ``REQUEUE_BATCH`` per call, oldest first; each one's ``send_queued_at`` moves to now,
+    so it is queued again at most once a lease. Audited as ``netsuite.posting_requeued``.
+    """
+    tenant = current_tenant()
+    now = now or timezone.now()
+    lease = queue_lease()
+    cutoff = now - lease
+    postings = NetsuitePosting.objects.filter(tenant_id=tenant.pk).alias(queued=_queued_at())
+    stale = postings.filter(state=PostingState.APPROVED, queued__lte=cutoff)
+    if not stale.exists():
+        return []
+    # Sends claimed within the lease whose last queueing they answered: the queue is working.
+    recent = postings.filter(sending_started_at__gt=cutoff, sending_started_at__gte=F("queued"))
+    reached = recent.aggregate(reached=Max(_queued_at()))["reached"]
+    if reached is not None:
+        stale = stale.filter(queued__lt=reached)
+    elif postings.filter(sending_started_at__gt=cutoff).exists():
+        return []  # sends are being made, none of a queueing that could tell how far the queue is
+    requeued: list[uuid.UUID] = []
+    for posting_id in list(stale.order_by("queued", "pk").values_list("pk", flat=True)[:REQUEUE_BATCH]):
+        with transaction.atomic():
+            # One row locked at a time (no lock-ordering concern); a send claiming it right now
+            # holds the row and leaves it ``sending``, which the filter then skips.
+            locked = (
+                NetsuitePosting.objects.select_for_update(of=("self",))
+                .alias(queued=_queued_at())
+                .filter(pk=posting_id, state=PostingState.APPROVED, queued__lte=cutoff)
+                .first()
+            )
+            if locked is None:
+                continue
+            queued_at = locked.send_queued_at or locked.updated_at
+            audit_record(
+                action="netsuite.posting_requeued",
+                actor_kind="schedule",
+                target=locked,
+                detail={
+                    "external_id": locked.external_id,
+                    "attempts": locked.attempts,
+                    "send_queued_at": queued_at.isoformat(),
+                    "lease_minutes": int(lease.total_seconds() // 60),
+                },
+            )
+            posting_enqueue(posting_id=locked.pk, tenant_id=locked.tenant_id, now=now)
+        logger.info("netsuite_posting_requeued", posting_id=str(posting_id), send_queued_at=queued_at.isoformat())
+        requeued.append(posting_id)
+    return requeued
 
 
 def postings_settle_enqueue_due(*, now: datetime | None = None) -> list[uuid.UUID]:

@@ -231,11 +231,16 @@ Q_CLUSTER: dict = {
 SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", default=60)
 # Postings nobody else would pick up again (netsuite.schedule, every minute; False removes it):
 # one left "sending" by a worker that died is resumed once its send started a lease ago and no
-# live worker holds it; one whose send had no definite answer is looked up in NetSuite by its
-# external id, first an interval after the send, then at doubling intervals, until that many
-# lookups went unanswered (then a person decides: the posting says so).
+# live worker holds it, that many times at most (then it is failed for a person: its send kills
+# the worker); one approved but never claimed since its send was queued a queue lease ago (its
+# task was lost with a worker) is queued again, once the queue is idle or past it; one whose send
+# had no definite answer is looked up in NetSuite by its external id, first an interval after the
+# send, then at doubling intervals, until that many lookups went unanswered (then a person
+# decides: the posting says so).
 POSTING_RECOVERY = env.bool("POSTING_RECOVERY", default=True)
 POSTING_SEND_LEASE_MINUTES = env.int("POSTING_SEND_LEASE_MINUTES", default=5)
+POSTING_MAX_RESUMES = env.int("POSTING_MAX_RESUMES", default=3)
+POSTING_QUEUE_LEASE_MINUTES = env.int("POSTING_QUEUE_LEASE_MINUTES", default=60)
 POSTING_SETTLE_INTERVAL_MINUTES = env.int("POSTING_SETTLE_INTERVAL_MINUTES", default=5)
 POSTING_SETTLE_MAX_ATTEMPTS = env.int("POSTING_SETTLE_MAX_ATTEMPTS", default=8)
 if REDIS_URL:

@@ -84,6 +84,8 @@ class PostingOutput(serializers.ModelSerializer):
             "approved_by_email",
             "approved_at",
             "sending_started_at",
+            "send_queued_at",
+            "resumes",
             "settle_attempts",
             "next_settle_at",
             "posted_at",

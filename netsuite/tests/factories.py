@@ -303,6 +303,15 @@ def queued_settle_ids(tenant_id: Any) -> list[list[str]]:
     return [args[2]["posting_ids"] for args in _take_posting_tasks(tenant_id) if args[0] == _KEPT_TASKS[1]]
 
 
+def lose_queued_posting_tasks(tenant_id: Any) -> list[str]:
+    """Take this tenant's queued posting sends off the queue and drop them, as a worker that dies
+    holding them does; return the postings they were for."""
+    tasks = _take_posting_tasks(tenant_id)
+    lost = [args[2]["posting_id"] for args in tasks if args[0] == _KEPT_TASKS[0]]
+    tasks.clear()
+    return lost
+
+
 def run_queued_posting_tasks(tenant_id: Any) -> list[Any]:
     """Take this tenant's queued posting sends and lookups off the queue and run them as the worker would."""
     from ecomops.tasks import run_tenant_task

@@ -1,5 +1,6 @@
 """The postings' schedule (``netsuite.schedule``): a send a dead worker left ``sending`` is
-resumed, and a send without a definite answer is looked up in NetSuite, backing off and then
+resumed (a few times, then left to a person), an approved posting whose send task was lost is
+queued again, and a send without a definite answer is looked up in NetSuite, backing off and then
 leaving it to a person. Against the NetSuite sandbox over real HTTP; what the tick queues is
 taken off the real broker and run as the worker would run it.
 """
@@ -18,9 +19,15 @@ from netsuite.models import NetsuitePosting, PostingError, PostingState
 from netsuite.schedule import SCHEDULE_FUNC, SCHEDULE_NAME, ensure_schedule, postings_recover
 from netsuite.services import _send_lock_key, gl_mapping_update, posting_retry, posting_send, prepare_entry
 from netsuite.tests.conftest import make_posting_world
-from netsuite.tests.factories import queued_posting_ids, queued_settle_ids, run_queued_posting_tasks
+from netsuite.tests.factories import (
+    lose_queued_posting_tasks,
+    queued_posting_ids,
+    queued_settle_ids,
+    run_queued_posting_tasks,
+)
 from netsuite.tests.test_services import (
     EVERY_ATTEMPT,
+    _fail_payout,
     _sent_without_an_answer,
     approved,
     inject,
@@ -28,6 +35,7 @@ from netsuite.tests.test_services import (
 )
 
 LONG_AGO = timedelta(minutes=30)  # well past the 5-minute lease
+QUEUED_LONG_AGO = timedelta(hours=2)  # well past the 60-minute queue lease
 
 
 def left_sending(posting, source_id: str, *, started_ago: timedelta, reached_netsuite: bool = True) -> NetsuitePosting:  # type: ignore[no-untyped-def]
@@ -134,6 +142,162 @@ def test_one_tenants_failure_does_not_stop_the_others(
     assert run_queued_posting_tasks(tenant_b.tenant.pk) == [PostingState.POSTED]
     with in_tenant(tenant_b.tenant):
         assert world_b.journal_count(stuck.external_id) == 1
+
+
+def killed_again(stuck: NetsuitePosting) -> None:
+    """The resumed send's worker dies too, as ``left_sending`` says: the claim counted one more
+    attempt, the session (and send lock) went with the worker, and a lease has passed since."""
+    started = timezone.now() - LONG_AGO
+    NetsuitePosting.objects.filter(pk=stuck.pk).update(
+        attempts=stuck.attempts + 1, sending_started_at=started, updated_at=started
+    )
+
+
+def test_a_send_that_kills_its_worker_every_time_is_left_to_a_person(
+    posting, django_capture_on_commit_callbacks, settings, api_as
+) -> None:  # type: ignore[no-untyped-def]
+    from conftest import signed_in
+
+    settings.POSTING_MAX_RESUMES = 2
+    stuck = left_sending(posting, "po_poison", started_ago=LONG_AGO, reached_netsuite=True)
+
+    for resume in (1, 2):  # each resume is queued, claimed, and dies with its worker
+        assert tick(django_capture_on_commit_callbacks)["resumed"] == 1, resume
+        assert lose_queued_posting_tasks(posting.tenant.pk) == [str(stuck.pk)]  # taken by a worker that dies
+        stuck = NetsuitePosting.objects.get(pk=stuck.pk)
+        assert (stuck.state, stuck.resumes) == (PostingState.SENDING, resume)
+        killed_again(stuck)
+        stuck = NetsuitePosting.objects.get(pk=stuck.pk)
+
+    counts = tick(django_capture_on_commit_callbacks)
+
+    assert counts["resumed"] == 0
+    assert queued_posting_ids(posting.tenant.pk) == []
+    given_up = NetsuitePosting.objects.get(pk=stuck.pk)
+    assert (given_up.state, given_up.error_code, given_up.attempts) == (
+        PostingState.FAILED,
+        PostingError.SEND_ABANDONED,
+        3,
+    )
+    assert given_up.last_error.startswith("Sending this entry stopped its worker 3 times")
+    assert f"Look in the worker logs for posting {stuck.pk}, then retry it" in given_up.last_error
+    event = AuditEvent.objects.get(action="netsuite.posting_resumes_exhausted", target_id=str(stuck.pk))
+    assert (event.actor_kind, event.outcome, event.detail["resumes"]) == ("schedule", Outcome.FAILURE, 2)
+    assert tick(django_capture_on_commit_callbacks) == {"resumed": 0, "requeued": 0, "settling": 0}
+    assert queued_posting_ids(posting.tenant.pk) == []
+    # Said where people look: the postings page and the API.
+    page = signed_in(posting.world.accountant.email).get("/postings/").content.decode()
+    assert "Sending this entry stopped its worker 3 times" in page
+    shown = api_as(posting.world.accountant, posting.tenant).get(f"/api/v1/postings/{stuck.pk}/").json()
+    assert (shown["state"], shown["error_code"], shown["resumes"]) == ("failed", "send_abandoned", 2)
+    # A person retries it, as any failed posting: the same upsert, the one entry the first worker wrote.
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = api_as(posting.world.admin, posting.tenant).post(f"/api/v1/postings/{stuck.pk}/retry/")
+    assert retried.status_code == 202, retried.content
+    assert NetsuitePosting.objects.get(pk=stuck.pk).resumes == 0  # the schedule may resume it as often again
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.POSTED]
+    posted = NetsuitePosting.objects.get(pk=stuck.pk)
+    assert (posted.state, posted.error_code, posted.attempts) == (PostingState.POSTED, "", 4)
+    assert posted.netsuite_internal_id == sandbox_entry(posting, stuck.external_id)["id"]
+    assert posting.journal_count() == 1
+
+
+def test_a_retry_of_a_given_up_posting_that_cannot_be_sent_asks_netsuite_first(
+    posting, django_capture_on_commit_callbacks, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.POSTING_MAX_RESUMES = 1
+    stuck = left_sending(posting, "po_poison_bounced", started_ago=LONG_AGO, reached_netsuite=True)
+    tick(django_capture_on_commit_callbacks)
+    assert lose_queued_posting_tasks(posting.tenant.pk) == [str(stuck.pk)]  # the resume dies with its worker
+    killed_again(NetsuitePosting.objects.get(pk=stuck.pk))
+    tick(django_capture_on_commit_callbacks)
+    assert NetsuitePosting.objects.get(pk=stuck.pk).error_code == PostingError.SEND_ABANDONED
+    _fail_payout(posting, "po_poison_bounced")  # the payout bounces before anyone looks
+
+    posting_retry(posting=NetsuitePosting.objects.get(pk=stuck.pk), actor=posting.world.admin)
+    sent = posting_send(posting_id=stuck.pk, client=posting.client())
+
+    # Not reconciled any more, so not sent; but a dead worker had written the entry: it is posted,
+    # and a reversal can follow, rather than "failed" over an entry NetSuite holds.
+    assert (sent.state, sent.netsuite_internal_id) == (
+        PostingState.POSTED,
+        sandbox_entry(posting, stuck.external_id)["id"],
+    )
+    assert posting.journal_count() == 1
+
+
+# ---------------------------------------------------------------- lost send tasks
+
+
+def queued_ago(posting_row: NetsuitePosting, ago: timedelta) -> None:
+    """Its send was queued ``ago`` (and the posting has not changed since)."""
+    at = timezone.now() - ago
+    NetsuitePosting.objects.filter(pk=posting_row.pk).update(send_queued_at=at, updated_at=at)
+
+
+def test_an_approved_posting_whose_send_task_was_lost_is_queued_again(
+    posting, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    # Approved, its send queued after the commit, and the task lost with the worker that took it.
+    lost = approved(posting, "po_lost_task")
+    assert lost.send_queued_at is not None
+    queued_ago(lost, timedelta(minutes=10))
+
+    within_lease = tick(django_capture_on_commit_callbacks)  # it may still be waiting its turn
+    queued_ago(lost, QUEUED_LONG_AGO)
+    counts = tick(django_capture_on_commit_callbacks)
+    again = tick(django_capture_on_commit_callbacks)  # a minute later, the new task still queued
+
+    assert (within_lease["requeued"], counts["requeued"], again["requeued"]) == (0, 1, 0)
+    assert queued_posting_ids(posting.tenant.pk) == [str(lost.pk)]
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.POSTED]
+    sent = NetsuitePosting.objects.get(pk=lost.pk)
+    assert (sent.state, sent.attempts) == (PostingState.POSTED, 1)
+    assert posting.journal_count(lost.external_id) == 1
+    event = AuditEvent.objects.get(action="netsuite.posting_requeued", target_id=str(lost.pk))
+    assert (event.actor_kind, event.outcome, event.detail["lease_minutes"]) == ("schedule", Outcome.SUCCESS, 60)
+    # A duplicate of the send, the lost task turning up after all, finds it posted and sends nothing.
+    assert posting_send(posting_id=lost.pk, client=posting.client()).state == PostingState.POSTED
+    assert posting.upserts() == 1
+
+
+def test_a_backlog_still_being_sent_is_not_queued_twice(posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    # Month end: reconciliation approves a batch at once (automatic mode), all queued together,
+    # and two hours later the workers are still working through it.
+    from netsuite.services import posting_mode_set, postings_after_recon
+    from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
+
+    posting_mode_set(actor=None, mode="auto")
+    write_payouts(posting.stripe, *(PayoutSpec(f"po_backlog_{n}") for n in range(4)))
+    reconcile()
+    with django_capture_on_commit_callbacks(execute=False):  # what the workers hold: not run here
+        assert postings_after_recon().approved == 4
+    batch = list(NetsuitePosting.objects.order_by("source_id"))
+    assert len({row.send_queued_at for row in batch}) == 1  # one queueing for the whole batch
+    two_hours_ago = timezone.now() - QUEUED_LONG_AGO
+    NetsuitePosting.objects.update(send_queued_at=two_hours_ago, updated_at=two_hours_ago)
+    assert posting_send(posting_id=batch[0].pk, client=posting.client()).state == PostingState.POSTED  # just now
+
+    backlog = tick(django_capture_on_commit_callbacks)
+
+    assert backlog["requeued"] == 0  # the queue is working through the batch: left to it
+    assert queued_posting_ids(posting.tenant.pk) == []
+    # A payout approved later has been sent already: the queue has moved past the batch, whose
+    # tasks the worker that died took with it.
+    write_payouts(posting.stripe, PayoutSpec("po_after_backlog"))
+    reconcile()
+    with django_capture_on_commit_callbacks(execute=False):
+        assert postings_after_recon().approved == 1
+    later = NetsuitePosting.objects.get(source_id="po_after_backlog")
+    queued_ago(later, timedelta(minutes=90))  # after the batch; the database's clock stands still in a test
+    assert posting_send(posting_id=later.pk, client=posting.client()).state == PostingState.POSTED
+
+    moved_past = tick(django_capture_on_commit_callbacks)
+
+    assert moved_past["requeued"] == 3
+    assert sorted(queued_posting_ids(posting.tenant.pk)) == sorted(str(row.pk) for row in batch[1:])
+    assert run_queued_posting_tasks(posting.tenant.pk) == [PostingState.POSTED] * 3
+    assert posting.journal_count() == 5
 
 
 # ---------------------------------------------------------------- settling unknown outcomes

@@ -161,6 +161,84 @@ def test_a_send_killed_mid_request_is_resumed_by_the_schedule_alone(committed_te
     assert event.actor_kind == "schedule"
 
 
+def test_sends_a_killed_worker_held_but_never_started_are_queued_again_by_the_schedule(
+    committed_tenant, sandbox, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The worker takes queued sends off the broker ahead of running them; killed, it takes them
+    along (the ORM broker hands them out again only after TASK_RETRY_SECONDS, Redis never). The
+    postings stay approved with nobody to send them, until the schedule queues them again."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import F
+    from django.utils import timezone
+    from django_q.models import OrmQ, Schedule
+
+    from audit.models import AuditEvent
+    from netsuite.schedule import SCHEDULE_FUNC, SCHEDULE_NAME
+
+    world = committed_tenant("ns-lost")
+    payouts = [f"po_lost_{n}" for n in range(5)]
+    with tenant_context(world.tenant):
+        posting = make_posting_world(world, sandbox)
+        posting_mode_set(actor=None, mode="auto")
+        write_payouts(posting.stripe, *(PayoutSpec(p) for p in payouts))
+        reconcile()
+    _latency(sandbox, 1500)  # one send at a time, slowly: the others wait in the worker
+    worker = Worker(tmp_path / "worker.log").start()
+    try:
+        with tenant_context(world.tenant):
+            assert postings_after_recon().approved == 5
+
+        def one_posted_next_on_the_wire() -> bool:
+            states = list(_states(world).values())
+            posted = states.count("posted")
+            return posted >= 1 and "sending" in states and sandbox.app.faults.requests_seen >= posted + 1
+
+        wait_for(one_posted_next_on_the_wire, timeout=90, message="a posting in flight")
+        worker.kill()
+        _latency(sandbox, None)
+        never_started = sorted(source for source, state in _states(world).items() if state == "approved")
+        assert never_started, _states(world)
+        if not settings.REDIS_URL:  # the ORM broker keeps their tasks, handed out to nobody for half an hour
+            soon = timezone.now() + timedelta(minutes=10)
+            assert OrmQ.objects.filter(lock__gt=soon).count() >= len(never_started)
+        # Two hours pass (backdated rather than waited for): both leases are over.
+        with tenant_context(world.tenant):
+            two_hours = timedelta(hours=2)
+            NetsuitePosting.objects.update(
+                send_queued_at=F("send_queued_at") - two_hours,
+                sending_started_at=F("sending_started_at") - two_hours,
+                updated_at=F("updated_at") - two_hours,
+            )
+        Schedule.objects.create(
+            name=SCHEDULE_NAME,
+            func=SCHEDULE_FUNC,
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+            next_run=timezone.now(),
+        )
+        worker.start()
+        wait_for(
+            lambda: set(_states(world).values()) == {"posted"},
+            timeout=120,
+            message=f"every posting posted by the schedule alone: {_states(world)}\n{worker.log()}",
+        )
+    finally:
+        worker.stop()
+        Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+
+    for source in payouts:
+        assert posting.journal_count(_posting(world, source).external_id) == 1, source
+    assert posting.journal_count() == len(payouts)
+    with tenant_context(world.tenant):
+        requeued = AuditEvent.objects.filter(action="netsuite.posting_requeued", actor_kind="schedule")
+        assert sorted(NetsuitePosting.objects.get(pk=e.target_id).source_id for e in requeued) == never_started
+    for source in never_started:
+        assert _posting(world, source).attempts == 1  # sent once, by the task the schedule queued
+
+
 def test_two_workers_and_a_thread_racing_on_one_payout_leave_one_entry(committed_tenant, sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     world = committed_tenant("ns-race")
     with tenant_context(world.tenant):
