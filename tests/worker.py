@@ -91,3 +91,14 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def schedule_every_minute_from_now(name: str, func: str) -> None:
+    """A django-q2 schedule calling ``func`` every minute, the first call due now (its worker's
+    scheduler picks it up at once, rather than a minute after migrate made it)."""
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name=name, func=func, schedule_type=Schedule.MINUTES, minutes=1, repeats=-1, next_run=timezone.now()
+    )

@@ -13,7 +13,7 @@ from connections.schedule import SCHEDULE_FUNC, SCHEDULE_NAME, connections_due, 
 from connections.services import connection_create
 from connections.stripe.sandbox.server import DEFAULT_API_KEY, build_stripe_sandbox, stripe_sandbox_server
 from ecomops.tenancy import tenant_context
-from tests.worker import Worker, wait_for
+from tests.worker import Worker, schedule_every_minute_from_now, wait_for
 
 HOUR = timedelta(hours=1)
 
@@ -146,14 +146,7 @@ def test_the_real_scheduler_queues_a_due_sync_and_the_worker_runs_it(committed_t
                 base_url=sandbox.url,
                 backfill_start=date(2024, 1, 1),
             )
-        Schedule.objects.create(
-            name=SCHEDULE_NAME,
-            func=SCHEDULE_FUNC,
-            schedule_type=Schedule.MINUTES,
-            minutes=1,
-            repeats=-1,
-            next_run=timezone.now(),
-        )
+        schedule_every_minute_from_now(SCHEDULE_NAME, SCHEDULE_FUNC)
         worker = Worker(tmp_path / "worker.log").start()
         try:
 

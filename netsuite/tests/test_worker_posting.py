@@ -20,7 +20,7 @@ from netsuite.models import NetsuitePosting, PostingState
 from netsuite.services import posting_approve, posting_enqueue, posting_mode_set, posting_send, postings_after_recon
 from netsuite.tests.conftest import make_posting_world
 from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
-from tests.worker import Worker, wait_for
+from tests.worker import Worker, schedule_every_minute_from_now, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -134,14 +134,7 @@ def test_a_send_killed_mid_request_is_resumed_by_the_schedule_alone(committed_te
         with tenant_context(world.tenant):
             long_ago = timezone.now() - timedelta(minutes=30)
             NetsuitePosting.objects.filter(pk=abandoned.pk).update(sending_started_at=long_ago, updated_at=long_ago)
-        Schedule.objects.create(
-            name=SCHEDULE_NAME,
-            func=SCHEDULE_FUNC,
-            schedule_type=Schedule.MINUTES,
-            minutes=1,
-            repeats=-1,
-            next_run=timezone.now(),
-        )
+        schedule_every_minute_from_now(SCHEDULE_NAME, SCHEDULE_FUNC)
         worker.start()
         wait_for(
             lambda: _states(world)["po_abandoned"] == "posted",
@@ -211,14 +204,7 @@ def test_sends_a_killed_worker_held_but_never_started_are_queued_again_by_the_sc
                 sending_started_at=F("sending_started_at") - two_hours,
                 updated_at=F("updated_at") - two_hours,
             )
-        Schedule.objects.create(
-            name=SCHEDULE_NAME,
-            func=SCHEDULE_FUNC,
-            schedule_type=Schedule.MINUTES,
-            minutes=1,
-            repeats=-1,
-            next_run=timezone.now(),
-        )
+        schedule_every_minute_from_now(SCHEDULE_NAME, SCHEDULE_FUNC)
         worker.start()
         wait_for(
             lambda: set(_states(world).values()) == {"posted"},
