@@ -154,23 +154,35 @@ def test_sign_in_sync_with_live_progress_and_read_the_data(stripe_world, web, br
     screenshot(page, "close-queue.png")
 
 
-@pytest.fixture
-def one_exception_world(committed_tenant):
-    """A committed tenant with one open exception (a payout 10.00 short of its one sale)."""
+def reconciled_world(committed_tenant, name: str, rows):  # type: ignore[no-untyped-def]
+    """A committed tenant whose owner signs in with ``PASSWORD``, holding ``rows(conn)`` (of one
+    Stripe connection), reconciled."""
     from django.db import transaction
 
-    from recon.tests.factories import connection, payout_own_line, payout_row, reconcile, sale, write
+    from recon.tests.factories import connection, reconcile, write
 
-    world = committed_tenant("refusals")
+    world = committed_tenant(name)
     world.owner.set_password(PASSWORD)
     world.owner.save()
     with tenant_context(world.tenant):
         conn = connection()
         with transaction.atomic():  # the upsert stages rows in a temp table that empties at commit
-            write(conn, *sale(conn, 1, payout="po_1", amount=10000, fee=320),
-                  payout_row("po_1", 8680), payout_own_line("po_1", 8680))  # fmt: skip
+            write(conn, *rows(conn))
         reconcile()
     return world
+
+
+@pytest.fixture
+def one_exception_world(committed_tenant):
+    """A committed tenant with one open exception (a payout 10.00 short of its one sale)."""
+    from recon.tests.factories import payout_own_line, payout_row, sale
+
+    return reconciled_world(
+        committed_tenant,
+        "refusals",
+        lambda conn: [*sale(conn, 1, payout="po_1", amount=10000, fee=320),
+                      payout_row("po_1", 8680), payout_own_line("po_1", 8680)],
+    )  # fmt: skip
 
 
 def test_a_refused_or_expired_action_says_so_instead_of_doing_nothing(one_exception_world, web, browser_page):
@@ -212,21 +224,15 @@ def test_a_refused_or_expired_action_says_so_instead_of_doing_nothing(one_except
 def two_exceptions_world(committed_tenant):
     """A committed tenant with two open exceptions: a payout 0.07 over its lines, one of which
     has net != amount - fee."""
-    from django.db import transaction
+    from recon.tests.factories import line_row, payout_own_line, payout_row, sale
 
-    from recon.tests.factories import connection, line_row, payout_own_line, payout_row, reconcile, sale, write
-
-    world = committed_tenant("bulk")
-    world.owner.set_password(PASSWORD)
-    world.owner.save()
-    with tenant_context(world.tenant):
-        conn = connection()
-        with transaction.atomic():  # the upsert stages rows in a temp table that empties at commit
-            write(conn, *sale(conn, 2, payout="po_2", amount=5000, fee=175),
-                  line_row("txn_bad", payout="po_2", amount=2000, fee=88, net=1900, category="adjustment"),
-                  payout_row("po_2", 4825 + 1900 + 7), payout_own_line("po_2", 6732))  # fmt: skip
-        reconcile()
-    return world
+    return reconciled_world(
+        committed_tenant,
+        "bulk",
+        lambda conn: [*sale(conn, 2, payout="po_2", amount=5000, fee=175),
+                      line_row("txn_bad", payout="po_2", amount=2000, fee=88, net=1900, category="adjustment"),
+                      payout_row("po_2", 4825 + 1900 + 7), payout_own_line("po_2", 6732)],
+    )  # fmt: skip
 
 
 def test_a_page_of_exceptions_is_ticked_at_once_and_resolved_with_one_note(two_exceptions_world, web, browser_page):

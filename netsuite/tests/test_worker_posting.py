@@ -35,6 +35,17 @@ def _posting(world, source_id: str) -> NetsuitePosting:  # type: ignore[no-untyp
         return NetsuitePosting.objects.get(source_id=source_id)
 
 
+def _automatic_world(committed_tenant, sandbox, name: str, payouts: list[str]):  # type: ignore[no-untyped-def]
+    """A committed tenant posting automatically to the sandbox, with ``payouts`` reconciled."""
+    world = committed_tenant(name)
+    with tenant_context(world.tenant):
+        posting = make_posting_world(world, sandbox)
+        posting_mode_set(actor=None, mode="auto")
+        write_payouts(posting.stripe, *(PayoutSpec(p) for p in payouts))
+        reconcile()
+    return world, posting
+
+
 def _latency(sandbox, delay_ms: int | None) -> None:  # type: ignore[no-untyped-def]
     if delay_ms is None:
         httpx.delete(f"{sandbox.url}/__sandbox__/faults").raise_for_status()
@@ -47,13 +58,8 @@ def _latency(sandbox, delay_ms: int | None) -> None:  # type: ignore[no-untyped-
 def test_worker_killed_mid_posting_and_restarted_leaves_one_entry_per_payout(
     committed_tenant, sandbox, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    world = committed_tenant("ns-crash")
     payouts = [f"po_crash_{n}" for n in range(5)]
-    with tenant_context(world.tenant):
-        posting = make_posting_world(world, sandbox)
-        posting_mode_set(actor=None, mode="auto")
-        write_payouts(posting.stripe, *(PayoutSpec(p) for p in payouts))
-        reconcile()
+    world, posting = _automatic_world(committed_tenant, sandbox, "ns-crash", payouts)
     _latency(sandbox, 1500)  # every NetSuite call takes 1.5 s: the kill lands mid-request
     worker = Worker(tmp_path / "worker.log").start()
     try:
@@ -110,12 +116,7 @@ def test_a_send_killed_mid_request_is_resumed_by_the_schedule_alone(committed_te
     from audit.models import AuditEvent
     from netsuite.schedule import SCHEDULE_FUNC, SCHEDULE_NAME
 
-    world = committed_tenant("ns-resume")
-    with tenant_context(world.tenant):
-        posting = make_posting_world(world, sandbox)
-        posting_mode_set(actor=None, mode="auto")
-        write_payouts(posting.stripe, PayoutSpec("po_abandoned"))
-        reconcile()
+    world, posting = _automatic_world(committed_tenant, sandbox, "ns-resume", ["po_abandoned"])
     _latency(sandbox, 1500)  # the kill lands while NetSuite works on the request
     worker = Worker(tmp_path / "worker.log").start()
     try:
@@ -170,13 +171,8 @@ def test_sends_a_killed_worker_held_but_never_started_are_queued_again_by_the_sc
     from audit.models import AuditEvent
     from netsuite.schedule import SCHEDULE_FUNC, SCHEDULE_NAME
 
-    world = committed_tenant("ns-lost")
     payouts = [f"po_lost_{n}" for n in range(5)]
-    with tenant_context(world.tenant):
-        posting = make_posting_world(world, sandbox)
-        posting_mode_set(actor=None, mode="auto")
-        write_payouts(posting.stripe, *(PayoutSpec(p) for p in payouts))
-        reconcile()
+    world, posting = _automatic_world(committed_tenant, sandbox, "ns-lost", payouts)
     _latency(sandbox, 1500)  # one send at a time, slowly: the others wait in the worker
     worker = Worker(tmp_path / "worker.log").start()
     try:
