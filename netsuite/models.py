@@ -127,7 +127,7 @@ class NetsuitePosting(TenantScopedModel):
     """One journal entry for one payout (or for the reversal of a payout that failed).
 
     States: draft -> approved -> sending -> posted / failed (failed -> approved on retry). A
-    failed posting with ``outcome_unknown`` may be in NetSuite: it becomes posted or stays
+    failed posting with ``outcome_unknown`` or ``send_abandoned`` may be in NetSuite: it becomes posted or stays
     failed once NetSuite is asked for its external id. ``netsuite.schedule`` asks on its own
     (``next_settle_at``, backing off), resumes a ``sending`` posting whose worker died (``resumes``
     times at most, then it is failed for a person), and queues again the send of an ``approved``
@@ -166,7 +166,8 @@ class NetsuitePosting(TenantScopedModel):
     send_queued_at = models.DateTimeField(null=True, blank=True)
     # Sends the schedule resumed after a worker died mid-send, since a person last sent it.
     resumes = models.PositiveIntegerField(default=0)
-    # Only for ``outcome_unknown``: lookups of the entry that got no answer since the send, and
+    # Only for ``outcome_unknown`` and ``send_abandoned`` (the entry may be in NetSuite): lookups of
+    # the entry that got no answer since the send (or since it was given up), and
     # when the schedule asks next (None: at once if no lookup failed yet, never once it gave up).
     settle_attempts = models.PositiveIntegerField(default=0)
     next_settle_at = models.DateTimeField(null=True, blank=True)

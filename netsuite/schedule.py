@@ -7,7 +7,8 @@ public schema and looks at each tenant in turn:
 * a posting left ``sending`` by a worker that died mid-send, its send lock free and its send
   started more than ``POSTING_SEND_LEASE_MINUTES`` ago, is sent again
   (``services.postings_resume_abandoned``); after ``POSTING_MAX_RESUMES`` resumes (a send that
-  kills its worker every time) it is failed instead, for a person to look at and retry;
+  kills its worker every time) it is failed instead, for a person to look at and retry, and
+  looked up in NetSuite as below (a dead worker may have sent it);
 * an ``approved`` posting whose send task was lost (a worker died holding it before claiming
   it) is queued again once its last queueing is ``POSTING_QUEUE_LEASE_MINUTES`` old and the
   queue is idle or past it (``services.postings_requeue_lost``);

@@ -1378,9 +1378,9 @@ def _settle_delay(unanswered: int) -> timedelta:
 
 
 def _schedule_first_lookup(posting: NetsuitePosting, now: datetime) -> None:
-    """A send just ended (on the instance): an unknown outcome is asked about an interval from
-    now, by the schedule; any other outcome needs no lookup."""
-    unknown = posting.state == PostingState.FAILED and posting.error_code == PostingError.OUTCOME_UNKNOWN
+    """A send just ended (on the instance), or was given up: an outcome that may have reached
+    NetSuite is asked about an interval from now, by the schedule; any other needs no lookup."""
+    unknown = posting.state == PostingState.FAILED and posting.error_code in MAYBE_SENT_ERRORS
     posting.settle_attempts = 0
     posting.next_settle_at = now + _settle_delay(0) if unknown else None
 
@@ -1511,18 +1511,27 @@ def _record_found(
 def _record_not_found(
     posting: NetsuitePosting, lookup: EntryLookup, *, expect: dict[str, Any], actor_kind: str = "task"
 ) -> bool:
-    """NetSuite holds no entry: the send was not applied; the posting stays failed, to be retried."""
+    """NetSuite holds no entry: the send was not applied; the posting stays failed, to be retried.
+
+    One whose send kept stopping its worker keeps ``send_abandoned``: retried as it is, it would
+    most likely stop the worker again, so a person looks at why first."""
     now = timezone.now()
     with transaction.atomic():
         row = NetsuitePosting.objects.select_for_update().filter(pk=posting.pk, **expect).first()
         if row is None:
             return False
         previous_error = row.last_error
-        row.error_code = PostingError.NETSUITE_UNAVAILABLE
-        row.last_error = (
-            f"NetSuite gave no definite answer to the send; asked on {now:%Y-%m-%d %H:%M} UTC, it holds no entry "
-            f"with external id {row.external_id}, so nothing was posted. Retry to send it."
-        )
+        asked = f"asked on {now:%Y-%m-%d %H:%M} UTC, NetSuite holds no entry with external id {row.external_id}"
+        if row.error_code == PostingError.SEND_ABANDONED:
+            row.last_error = (
+                f"Sending this entry stopped its worker {row.resumes + 1} times, and nothing was posted: {asked}. "
+                f"Look in the worker logs for posting {row.pk}, then retry it."
+            )
+        else:
+            row.error_code = PostingError.NETSUITE_UNAVAILABLE
+            row.last_error = (
+                f"NetSuite gave no definite answer to the send; {asked}, so nothing was posted. Retry to send it."
+            )
         row.exchanges = [*row.exchanges, *(_attempt_record(e) for e in lookup.exchanges)][-MAX_KEPT_EXCHANGES:]
         row.settle_attempts, row.next_settle_at = 0, None
         row.updated_at = now
@@ -1600,9 +1609,10 @@ def postings_settle(
 ) -> PostingsSettled:
     """Ask NetSuite about every failed posting whose outcome is unknown, and record what it says.
 
-    A send that ended without a definite answer (``outcome_unknown``) may have left the entry
-    in NetSuite. Each one is looked up by external id: found, it is posted (so a reversal
-    follows if its payout fails); not found, it stays failed and can be retried; no telling
+    A send that ended without a definite answer (``outcome_unknown``), or that kept stopping its
+    worker until it was given up (``send_abandoned``: a dead worker may have sent it), may have
+    left the entry in NetSuite. Each one is looked up by external id: found, it is posted (so a
+    reversal follows if its payout fails); not found, it stays failed and can be retried; no telling
     (NetSuite still unreachable), it stays unknown, and the posting counts the lookup and says
     when the schedule asks next (:func:`postings_settle_enqueue_due`). Call it outside a
     transaction: it talks to NetSuite. A posting retried or sent meanwhile is left to that
@@ -1612,7 +1622,7 @@ def postings_settle(
     """
     tenant = current_tenant()
     unknown = NetsuitePosting.objects.filter(
-        tenant_id=tenant.pk, state=PostingState.FAILED, error_code=PostingError.OUTCOME_UNKNOWN
+        tenant_id=tenant.pk, state=PostingState.FAILED, error_code__in=MAYBE_SENT_ERRORS
     )
     if payout_ids is not None:
         unknown = unknown.filter(payout_id__in=list(payout_ids))
@@ -1628,7 +1638,7 @@ def postings_settle(
         # Unchanged since it was read: a retry or send in between decides instead.
         expect = {
             "state": PostingState.FAILED,
-            "error_code": PostingError.OUTCOME_UNKNOWN,
+            "error_code": posting.error_code,
             "attempts": posting.attempts,
         }
         if lookup.found:
@@ -1736,7 +1746,8 @@ def postings_resume_abandoned(*, now: datetime | None = None) -> list[uuid.UUID]
 def _record_resumes_exhausted(locked: NetsuitePosting, now: datetime) -> None:
     """A posting (row locked, send lock free) resumed as often as allowed, left ``sending`` again:
     failed with ``send_abandoned``, for a person. Its entry may be in NetSuite (a dead worker may
-    have sent it), so the retry's send asks NetSuite before it records anything but a send."""
+    have sent it), so the schedule looks it up, as an unknown outcome, and the retry's send asks
+    NetSuite before it records anything but a send."""
     started = locked.sending_started_at
     locked.state = PostingState.FAILED
     locked.error_code = PostingError.SEND_ABANDONED
@@ -1744,9 +1755,10 @@ def _record_resumes_exhausted(locked: NetsuitePosting, now: datetime) -> None:
         f"Sending this entry stopped its worker {locked.resumes + 1} times (resumed {locked.resumes} times, "
         f"the last send started on {started or now:%Y-%m-%d %H:%M} UTC, never an answer recorded), so it is "
         f"no longer resumed on its own. Look in the worker logs for posting {locked.pk}, then retry it: the retry "
-        "sends the same upsert (never a second entry). NetSuite may already hold the entry."
+        "sends the same upsert (never a second entry). NetSuite may already hold the entry: it is asked in a few "
+        "minutes, and the posting is recorded as posted if it does."
     )
-    locked.settle_attempts, locked.next_settle_at = 0, None
+    _schedule_first_lookup(locked, now)
     locked.updated_at = now
     locked.save(update_fields=["state", "error_code", "last_error", "settle_attempts", "next_settle_at", "updated_at"])
     audit_record(
@@ -1845,20 +1857,25 @@ def postings_requeue_lost(*, now: datetime | None = None) -> list[uuid.UUID]:
 def postings_settle_enqueue_due(*, now: datetime | None = None) -> list[uuid.UUID]:
     """Queue a lookup of the postings whose unknown outcome is due to be asked about; return their ids.
 
-    Due: failed with ``outcome_unknown``, fewer than ``POSTING_SETTLE_MAX_ATTEMPTS`` lookups
-    unanswered since the send, and ``next_settle_at`` passed (or unset: recorded before there
-    was a schedule). One task per tenant asks NetSuite (:func:`postings_settle`). Their
-    ``next_settle_at`` moves an interval on at once, so a tick while the task waits in the
-    queue does not ask twice, and a lost task is asked again then.
+    Due: failed with ``outcome_unknown`` or ``send_abandoned``, fewer than
+    ``POSTING_SETTLE_MAX_ATTEMPTS`` lookups unanswered since the send, and ``next_settle_at``
+    passed (or unset: an unknown outcome recorded before there was a schedule). One task per
+    tenant asks NetSuite (:func:`postings_settle`). Their ``next_settle_at`` moves an interval
+    on at once, so a tick while the task waits in the queue does not ask twice, and a lost task
+    is asked again then.
     """
     tenant = current_tenant()
     now = now or timezone.now()
     due = NetsuitePosting.objects.filter(
         tenant_id=tenant.pk,
         state=PostingState.FAILED,
-        error_code=PostingError.OUTCOME_UNKNOWN,
+        error_code__in=MAYBE_SENT_ERRORS,
         settle_attempts__lt=settle_max_attempts(),
-    ).filter(Q(next_settle_at__isnull=True) | Q(next_settle_at__lte=now))
+    ).filter(
+        # An abandoned send is asked about only while a lookup is scheduled: once NetSuite said it
+        # holds no entry, it keeps its code (for a person) with nothing scheduled.
+        Q(next_settle_at__isnull=True, error_code=PostingError.OUTCOME_UNKNOWN) | Q(next_settle_at__lte=now)
+    )
     with transaction.atomic():
         # pk order (rows locked in one order never deadlock); a posting someone is retrying
         # right now is skipped, its retry decides.

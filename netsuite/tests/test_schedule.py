@@ -226,6 +226,66 @@ def test_a_retry_of_a_given_up_posting_that_cannot_be_sent_asks_netsuite_first(
     assert posting.journal_count() == 1
 
 
+def given_up(posting, source_id: str, capture, *, reached_netsuite: bool) -> NetsuitePosting:  # type: ignore[no-untyped-def]
+    """A send that stopped its worker, was resumed once (POSTING_MAX_RESUMES = 1), stopped it again
+    and was failed with ``send_abandoned``; whether the first worker's upsert reached NetSuite."""
+    stuck = left_sending(posting, source_id, started_ago=LONG_AGO, reached_netsuite=reached_netsuite)
+    tick(capture)
+    assert lose_queued_posting_tasks(posting.tenant.pk) == [str(stuck.pk)]
+    killed_again(NetsuitePosting.objects.get(pk=stuck.pk))
+    tick(capture)
+    abandoned = NetsuitePosting.objects.get(pk=stuck.pk)
+    assert (abandoned.state, abandoned.error_code) == (PostingState.FAILED, PostingError.SEND_ABANDONED)
+    return abandoned
+
+
+def test_a_given_up_send_that_reached_netsuite_is_found_posted_without_a_person(
+    posting, django_capture_on_commit_callbacks, settings, fast_lookups
+) -> None:  # type: ignore[no-untyped-def]
+    settings.POSTING_MAX_RESUMES = 1
+    abandoned = given_up(posting, "po_poison_landed", django_capture_on_commit_callbacks, reached_netsuite=True)
+    assert timedelta(minutes=4) < abandoned.next_settle_at - timezone.now() <= timedelta(minutes=5)
+    assert "it is asked in a few minutes" in abandoned.last_error
+
+    early = tick(django_capture_on_commit_callbacks)
+    back_off_passed(abandoned)
+    due = tick(django_capture_on_commit_callbacks)
+
+    assert (early["settling"], due["settling"]) == (0, 1)
+    assert run_queued_posting_tasks(posting.tenant.pk) == [{"posted": 1, "not_posted": 0, "unknown": 0}]
+    found = NetsuitePosting.objects.get(pk=abandoned.pk)
+    assert (found.state, found.error_code, found.last_error) == (PostingState.POSTED, "", "")
+    assert found.netsuite_internal_id == sandbox_entry(posting, abandoned.external_id)["id"]
+    assert posting.journal_count() == 1  # the one entry the dead worker wrote; asking sent nothing
+    assert posting.upserts() == 1
+    event = AuditEvent.objects.get(action="netsuite.posting_settled", target_id=str(abandoned.pk))
+    assert (event.actor_kind, event.detail["found"]) == ("schedule", True)
+
+
+def test_a_given_up_send_netsuite_never_got_stays_for_a_person_and_says_so(
+    posting, django_capture_on_commit_callbacks, settings, fast_lookups
+) -> None:  # type: ignore[no-untyped-def]
+    settings.POSTING_MAX_RESUMES = 1
+    abandoned = given_up(posting, "po_poison_lost", django_capture_on_commit_callbacks, reached_netsuite=False)
+    back_off_passed(abandoned)
+
+    tick(django_capture_on_commit_callbacks)
+    assert run_queued_posting_tasks(posting.tenant.pk) == [{"posted": 0, "not_posted": 1, "unknown": 0}]
+
+    absent = NetsuitePosting.objects.get(pk=abandoned.pk)
+    # Still the worker-stopping send: retried blindly it would stop the worker again.
+    assert (absent.state, absent.error_code, absent.next_settle_at) == (
+        PostingState.FAILED,
+        PostingError.SEND_ABANDONED,
+        None,
+    )
+    assert "nothing was posted" in absent.last_error
+    assert f"NetSuite holds no entry with external id {absent.external_id}" in absent.last_error
+    assert f"Look in the worker logs for posting {absent.pk}, then retry it" in absent.last_error
+    assert posting.journal_count() == 0
+    assert tick(django_capture_on_commit_callbacks)["settling"] == 0  # asked once, answered: left to a person
+
+
 # ---------------------------------------------------------------- lost send tasks
 
 
