@@ -863,6 +863,62 @@ def posting_retry(*, posting: NetsuitePosting, actor: Any) -> NetsuitePosting:
     return locked
 
 
+BULK_ACTIONS = {"approve": posting_approve, "retry": posting_retry}
+BULK_LIMIT = 500  # postings per bulk action: each is prepared (approve) and queued on its own
+
+
+@dataclass
+class PostingsBulkResult:
+    """What a bulk approve or retry did: the postings it queued, and those it left, with why."""
+
+    changed: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def postings_bulk_act(*, actor: Any, ids: list[Any], action: str) -> PostingsBulkResult:
+    """Approve (drafts) or retry (failed postings) many at once: month end brings a page of them.
+
+    Each posting goes through the one-posting action (:func:`posting_approve`,
+    :func:`posting_retry`) with its own checks, lock, transaction and audit event, in arrival
+    order, so one that is refused (its payout changed, a closed month, no GL mapping, not a
+    draft any more) is reported in ``skipped`` with NetSuite's or the check's reason and does
+    not hold back the others. Ids that are not postings of this tenant refuse the whole request
+    before anything is done (``not_found``), as another tenant's id would.
+    """
+    act = BULK_ACTIONS.get(action)
+    if act is None:
+        raise ServiceError(f"Unknown action {action!r}; choose one of {', '.join(BULK_ACTIONS)}.", field="action")
+    if not ids:
+        raise ServiceError("Give at least one posting id.", field="ids")
+    if len(ids) > BULK_LIMIT:
+        raise ServiceError(f"At most {BULK_LIMIT} postings per bulk action.", field="ids")
+    wanted = set()
+    for value in ids:
+        try:
+            wanted.add(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+        except ValueError:
+            raise ServiceError(f"{str(value)[:64]!r} is not a posting id.", field="ids") from None
+    postings = list(
+        NetsuitePosting.objects.filter(tenant_id=current_tenant().pk, pk__in=wanted)
+        .select_related("payout")
+        .order_by("payout__arrival_date", "source_id", "pk")
+    )
+    missing = sorted(str(pk) for pk in wanted - {posting.pk for posting in postings})
+    if missing:
+        raise ServiceError(f"No posting {', '.join(missing)} in this tenant.", field="ids", code="not_found")
+    result = PostingsBulkResult()
+    for posting in postings:
+        try:
+            act(posting=posting, actor=actor)
+        except ServiceError as exc:
+            result.skipped.append(
+                {"id": str(posting.pk), "payout": posting.source_id, "code": exc.code or "refused", "reason": str(exc)}
+            )
+        else:
+            result.changed.append(str(posting.pk))
+    return result
+
+
 # ------------------------------------------------------------------------------ sending
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ecomops.money import major_units
@@ -74,7 +76,11 @@ def posting_list(request: HttpRequest) -> HttpResponse:
             row=_posting_csv_row,
             bad_filter=(FilterError,),
         )
-    context = filtered_page(
+    return render_page(request, "netsuite/postings.html", "netsuite/_postings.html", _postings(request))
+
+
+def _postings(request: HttpRequest, params: QueryDict | None = None) -> dict[str, Any]:
+    return filtered_page(
         request,
         filterset_class=PostingFilter,
         rows=lambda filters: (
@@ -84,8 +90,41 @@ def posting_list(request: HttpRequest) -> HttpResponse:
         ),
         default=DEFAULT_FILTER,
         bad_filter=(FilterError,),
+        params=params,
     )
-    return render_page(request, "netsuite/postings.html", "netsuite/_postings.html", context)
+
+
+BULK_DONE = {"approve": "approved: they are being sent", "retry": "queued to be sent again"}
+
+
+@require_POST
+@tenant_page("netsuite.view_netsuiteposting")
+def posting_bulk_act(request: HttpRequest) -> HttpResponse:
+    """Approve or retry the postings ticked in the list; the list answers again, filtered as it
+    was, with how many were done and why the others were left as they were."""
+    action, query = request.POST.get("action", ""), request.POST.get("query", "")
+    ids = request.POST.getlist("ids")
+    if action in ACTIONS and not request.user.has_perm(ACTIONS[action][0]):
+        return render(request, "403.html", {"perm": ACTIONS[action][0]}, status=403)
+    flash = error = ""
+    if not ids:
+        error = "Tick the postings to act on first."
+    else:
+        try:
+            result = services.postings_bulk_act(actor=request.user, ids=ids, action=action)
+        except ServiceError as exc:
+            error = str(exc)
+        else:
+            flash = f"{len(result.changed)} {BULK_DONE[action]}."
+            if result.skipped:
+                shown = "; ".join(f"{item['payout']}: {item['reason'].rstrip('.')}" for item in result.skipped[:5])
+                more = f" (and {len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
+                flash += f" {len(result.skipped)} left as they were: {shown}{more}."
+    if not request.htmx:
+        messages.add_message(request, messages.ERROR if error else messages.SUCCESS, error or flash)
+        return redirect(f"{reverse('postings')}?{query}" if query else reverse("postings"))
+    context = {**_postings(request, QueryDict(query)), "flash": flash, "error": error}
+    return render(request, "netsuite/_postings.html", context)
 
 
 @require_POST

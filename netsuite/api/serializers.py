@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from ecomops.api.serializers import StrictInput, StrictUUIDField
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
-from netsuite.services import POSTING_MODES
+from netsuite.services import BULK_ACTIONS, BULK_LIMIT, POSTING_MODES
 
 MAX_SUITEQL_ROWS = 5000
 
@@ -99,6 +99,19 @@ class PostingDetailOutput(PostingOutput):
 
     class Meta(PostingOutput.Meta):
         fields = [*PostingOutput.Meta.fields, "request", "response", "exchanges"]
+
+
+class PostingsBulkInput(StrictInput):
+    ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=BULK_LIMIT)
+    action = serializers.ChoiceField(choices=list(BULK_ACTIONS), help_text="approve drafts, or retry failed postings")
+
+
+class PostingsBulkOutput(serializers.Serializer):
+    changed = serializers.ListField(child=serializers.UUIDField(), help_text="approved or queued again, in that order")
+    skipped = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="left as they were: id, payout, code and reason",
+    )
 
 
 class PostingsComputedOutput(serializers.Serializer):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +27,7 @@ from netsuite.api import serializers as s
 from netsuite.connection import shared_client
 from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
+from tenants.services import ServiceError
 
 
 def _connection_or_404(pk: uuid.UUID, field: str) -> Connection:
@@ -126,6 +127,38 @@ class PostingApproveView(APIView):
     def post(self, request, pk):
         posting = selectors.posting_get(user=request.user, pk=pk)
         return Response(s.PostingOutput(services.posting_approve(posting=posting, actor=request.user)).data)
+
+
+BULK_PERMS = {"approve": "netsuite.approve_posting", "retry": "netsuite.retry_posting"}
+
+
+class PostingsBulkView(APIView):
+    """Approve or retry many postings in one request; each is checked and queued on its own."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.view_netsuiteposting"]}  # and the action's own, below
+
+    @extend_schema(
+        request=s.PostingsBulkInput,
+        responses={
+            200: s.PostingsBulkOutput,
+            403: OpenApiResponse(description="The role may not approve (or retry) postings: nothing was done."),
+            404: OpenApiResponse(description="An id that is no posting of this tenant: nothing was done."),
+        },
+    )
+    def post(self, request):
+        data = s.PostingsBulkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = data.validated_data["action"]
+        if not request.user.has_perm(BULK_PERMS[action]):
+            raise PermissionDenied(f"Your role may not {action} postings.")
+        try:
+            result = services.postings_bulk_act(actor=request.user, **data.validated_data)
+        except ServiceError as exc:
+            if exc.code != "not_found":
+                raise
+            raise NotFound({"detail": str(exc), "code": "not_found", "ids": [str(exc)]}) from exc
+        return Response({"changed": result.changed, "skipped": result.skipped})
 
 
 class PostingRetryView(APIView):
