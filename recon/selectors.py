@@ -18,6 +18,11 @@ from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilt
 from recon.freshness import freshness_now
 from recon.models import OPEN_STATES, PayoutStatus, ReconException, ReconRun, RunStatus
 
+# Every list here is paged (page numbers: the same query again with another OFFSET) or exported,
+# so its order ends with the primary key: rows tied on the other keys (a run's exceptions share
+# its time, one payout id can come from two accounts) would otherwise come back in whatever
+# order the plan gives, and one could show on two pages and another on none.
+
 
 def _filtered(filterset_class: Any, queryset: QuerySet, filters: dict | None) -> QuerySet:
     if not filters:
@@ -34,7 +39,7 @@ def recon_run_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconR
     if not user.has_perm("recon.view_reconrun"):
         return ReconRun.objects.none()
     # Filter by tenant in the query too: RLS is the wall, not the filter (DESIGN §4).
-    queryset = ReconRun.objects.filter(tenant_id=current_tenant_id()).order_by("-queued_at")
+    queryset = ReconRun.objects.filter(tenant_id=current_tenant_id()).order_by("-queued_at", "pk")
     return _filtered(ReconRunFilter, queryset, filters)
 
 
@@ -55,7 +60,7 @@ def exception_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconE
         ReconException.objects.filter(tenant_id=current_tenant_id())
         .select_related("connection", "payout")
         .defer("connection__credentials", "payout__raw_data")
-        .order_by("-last_seen_at", "reason", "subject_ref")
+        .order_by("-last_seen_at", "reason", "subject_ref", "pk")
     )
     return _filtered(ReconExceptionFilter, queryset, filters)
 
@@ -74,7 +79,7 @@ def payout_list(*, user: Any, filters: dict | None = None) -> QuerySet[Payout]:
     queryset = (
         Payout.objects.filter(tenant_id=current_tenant_id())
         .select_related("recon", "connection")
-        .order_by("-arrival_date", "-source_created_at", "source_id")
+        .order_by("-arrival_date", "-source_created_at", "source_id", "pk")
     )
     return _filtered(PayoutStatusFilter, queryset, filters)
 

@@ -218,4 +218,6 @@ class MonthCloseListView(ListAPIView):
     serializer_class = s.MonthCloseOutput
 
     def get_queryset(self):
-        return month_close_list(user=self.request.user)
+        closes = month_close_list(user=self.request.user)
+        # Paged: its order ends with the primary key, as every recon list's does (recon.selectors).
+        return closes.order_by(*closes.query.order_by, "pk")
