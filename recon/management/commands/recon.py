@@ -1,6 +1,8 @@
 """``manage.py recon --tenant SLUG [--payout ID ...] [--connection ID ...] [--from DATE --to DATE]``
 
 Reconciles in the foreground, inside the tenant's context, and prints the outcome counts.
+A cron job or script reads the outcome from the exit status (``EXIT_STATUSES``); a run that
+failed or ended stale also says so, with the reason, on stderr.
 """
 
 from __future__ import annotations
@@ -22,12 +24,27 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+# 1 and 2 are what every management command answers (an error it raised, options argparse could
+# not read); 3 tells a run that finished on data not fresh enough to trust from one that failed.
+EXIT_FAILED = 1
+EXIT_STALE = 3
+EXIT_STATUSES = (
+    "Exit status: 0 the run completed; 1 it failed, or the command refused an option's value (an "
+    "unknown tenant or payout, --to before --from); 2 the options could not be read; 3 it ended "
+    "stale: a source was failing or not synced recently enough, so its results are not a clean "
+    "bill of health. A failed or stale run's status and reason are printed on stderr."
+)
+
+
 # The service names its inputs as the API does; the command's user knows them as options.
 OPTIONS = {"connection_ids": "--connection", "payout_ids": "--payout", "date_from": "--from", "date_to": "--to"}
 
 
 class Command(BaseCommand):
     help = "Reconcile a tenant's payouts now (in the foreground) and print what was found."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return super().create_parser(prog_name, subcommand, epilog=EXIT_STATUSES, **kwargs)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--tenant", required=True, help="the tenant's slug (or id)")
@@ -59,7 +76,8 @@ class Command(BaseCommand):
                 option = OPTIONS.get(exc.field or "")
                 raise CommandError(f"{option}: {exc}" if option and option not in str(exc) else str(exc)) from exc
             run = recon_run_execute(run=run)
-        self.stdout.write(f"Run {run.pk} ({run.mode}): {run.status} in {run.duration_ms or 0} ms")
+        mode = f" ({run.mode})" if run.mode else ""  # a run that failed before it began has none
+        self.stdout.write(f"Run {run.pk}{mode}: {run.status} in {run.duration_ms or 0} ms")
         self.stdout.write(
             f"  payouts evaluated {run.payouts_evaluated}: reconciled {run.payouts_reconciled}, "
             f"with exceptions {run.payouts_with_exceptions}, pending {run.payouts_pending}; "
@@ -72,7 +90,7 @@ class Command(BaseCommand):
         )
         for reason, count in sorted(run.exceptions_by_reason.items()):
             self.stdout.write(f"    {reason}: {count}")
-        if run.status == RunStatus.STALE:
-            self.stdout.write(self.style.WARNING(f"  STALE: {run.stale_reason}"))
         if run.status == RunStatus.FAILED:
-            raise CommandError(f"The run failed: {run.error_message}")
+            raise CommandError(f"Run {run.pk} failed: {run.error_message}", returncode=EXIT_FAILED)
+        if run.status == RunStatus.STALE:
+            raise CommandError(f"Run {run.pk} ended stale: {run.stale_reason}", returncode=EXIT_STALE)
