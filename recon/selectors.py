@@ -3,6 +3,7 @@ forbidden look the same (an empty queryset, or 404)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,8 @@ from django.db import connection as db
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from audit.models import AuditEvent, Outcome
+from audit.services import audit_target_type
 from canonical.models import Payout
 from connections.models import Connection, ConnectionStatus
 from ecomops.money import format_minor
@@ -70,6 +73,63 @@ def exception_get(*, user: Any, pk: Any) -> ReconException:
     if exception is None:
         raise Http404
     return exception
+
+
+# The audit events of an exception's state changes, and what its history calls each: a
+# person's (from the page, the API or in bulk, ``recon.services``) and the engine's own (the
+# cause gone or back, ``recon.engine``). Every change is audited as it is made.
+HISTORY_ACTIONS = {
+    "recon.exception_acknowledged": "acknowledged",
+    "recon.exception_resolved": "resolved",
+    "recon.exception_reopened": "reopened",
+}
+
+
+def exception_histories(*, user: Any, exception_ids: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each exception's state changes, oldest first: who (a user's email, or the system), when,
+    from and to which state, and the note given. One query for them all, however many.
+
+    The exception itself keeps only the latest note (``note``, ``system_note``); a note given
+    on acknowledging is replaced by the one given on resolving. The audit trail keeps each, so
+    the history is read from there.
+    """
+    ids = [str(pk) for pk in exception_ids]
+    histories: dict[str, list[dict[str, Any]]] = {pk: [] for pk in ids}
+    if not ids or not user.has_perm("recon.view_reconexception"):
+        return histories
+    events = (
+        AuditEvent.objects.filter(
+            tenant_id=current_tenant_id(),
+            target_type=audit_target_type(ReconException),
+            target_id__in=ids,
+            action__in=HISTORY_ACTIONS,
+            outcome=Outcome.SUCCESS,
+        )
+        .order_by("created_at", "pk")
+        .values_list("target_id", "action", "actor_kind", "actor_email", "created_at", "detail")
+    )
+    for target_id, action, actor_kind, actor_email, created_at, detail in events:
+        histories[target_id].append(
+            {
+                "action": HISTORY_ACTIONS[action],
+                "from_state": detail.get("from", ""),
+                "to_state": detail.get("to", ""),
+                "by_kind": actor_kind,  # user, or system: the engine
+                "by_email": actor_email,
+                "at": created_at,
+                "note": detail.get("note", ""),
+            }
+        )
+    return histories
+
+
+def with_history(*, user: Any, exceptions: Iterable[ReconException]) -> list[ReconException]:
+    """The exceptions (a page of them, or one), each with its ``history`` (``exception_histories``)."""
+    exceptions = list(exceptions)
+    histories = exception_histories(user=user, exception_ids=[e.pk for e in exceptions])
+    for exception in exceptions:
+        exception.history = histories.get(str(exception.pk), [])
+    return exceptions
 
 
 def payout_list(*, user: Any, filters: dict | None = None) -> QuerySet[Payout]:
@@ -218,6 +278,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
         .select_related("connection")
         .order_by("state", "reason", "subject_ref")
     )
+    histories = exception_histories(user=user, exception_ids=[e.pk for e in exceptions])
     by_subject: dict[str, list[str]] = {}
     for exception in exceptions:
         if exception.state in OPEN_STATES:
@@ -335,6 +396,7 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
                 "message": e.message,
                 "note": e.note,
                 "system_note": e.system_note,
+                "history": [{**h, "at": h["at"].isoformat()} for h in histories[str(e.pk)]],
             }
             for e in exceptions
         ],

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from canonical.exports import csv_response
@@ -136,7 +137,7 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
 
 
 def _queue(request: HttpRequest, params: QueryDict | None = None) -> dict[str, Any]:
-    return filtered_page(
+    context = filtered_page(
         request,
         filterset_class=ReconExceptionFilter,
         rows=lambda filters: selectors.exception_list(user=request.user, filters=filters),
@@ -144,6 +145,9 @@ def _queue(request: HttpRequest, params: QueryDict | None = None) -> dict[str, A
         bad_filter=(ValidationError,),
         params=params,
     )
+    page = context["page"]  # each row shows its history: the page's, in one query
+    page.object_list = selectors.with_history(user=request.user, exceptions=page.object_list)
+    return context
 
 
 BULK_DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -193,6 +197,7 @@ def exception_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
         flash = "Resolved." if exception.state == ExceptionState.RESOLVED else "Acknowledged."
     except ServiceError as exc:
         error = str(exc)
+    [exception] = selectors.with_history(user=request.user, exceptions=[exception])
     response = action_answer(
         request, row="recon/_exception_row.html", context={"e": exception}, flash=flash, error=error, back="recon"
     )
@@ -234,6 +239,8 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
     for exception in explain["exceptions"]:
         exception["expected"] = money(exception["expected_minor"], exception["expected_currency"])
         exception["actual"] = money(exception["actual_minor"], exception["actual_currency"])
+        for change in exception["history"]:  # shown as every page shows a time
+            change["at"] = parse_datetime(change["at"])
     context = {
         "x": explain,
         "amount": money(payout["amount_minor"]),

@@ -70,12 +70,28 @@ class RunOutput(serializers.ModelSerializer):
         ]
 
 
+class ExceptionHistoryEntry(serializers.Serializer):
+    """One state change of an exception, as the audit trail recorded it when it was made."""
+
+    action = serializers.CharField(help_text="acknowledged, resolved or reopened")
+    from_state = serializers.CharField(help_text="open, acknowledged or resolved")
+    to_state = serializers.CharField(help_text="open, acknowledged or resolved")
+    by_kind = serializers.CharField(help_text="user, or system: the engine (the cause gone, or back)")
+    by_email = serializers.CharField(allow_blank=True, help_text="The person's email; empty for the system.")
+    at = serializers.DateTimeField()
+    note = serializers.CharField(allow_blank=True, help_text="The note given with this change (empty: none).")
+
+
 class ExceptionOutput(serializers.ModelSerializer):
     payout_source_id = serializers.CharField(source="payout.source_id", default=None, read_only=True, allow_null=True)
     difference_minor = serializers.IntegerField(read_only=True, allow_null=True)
     message = serializers.CharField(read_only=True)
     # A plain string in the schema: an enum named "state" collides with other apps' states.
     state = serializers.CharField(read_only=True, help_text="open, acknowledged or resolved")
+    note = serializers.CharField(read_only=True, help_text="The latest person's note; `history` has every one.")
+    history = ExceptionHistoryEntry(
+        many=True, read_only=True, help_text="Every state change, oldest first, with who, when and the note given."
+    )
 
     class Meta:
         model = ReconException
@@ -108,6 +124,7 @@ class ExceptionOutput(serializers.ModelSerializer):
             "resolved_at",
             "note",
             "system_note",
+            "history",
             "first_seen_run",
             "last_seen_run",
             "first_seen_at",
@@ -372,8 +389,9 @@ class ExplainException(serializers.Serializer):
     actual_currency = serializers.CharField()
     difference_minor = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()
-    note = serializers.CharField()
+    note = serializers.CharField(help_text="The latest person's note; `history` has every one.")
     system_note = serializers.CharField()
+    history = ExceptionHistoryEntry(many=True, help_text="Every state change, oldest first.")
 
 
 class ExplainOutput(serializers.Serializer):

@@ -63,6 +63,11 @@ class RunDetailView(RetrieveAPIView):
         return selectors.recon_run_list(user=self.request.user)
 
 
+def _exception_output(request, exception) -> dict:
+    """One exception as the API shows it, its history included."""
+    return s.ExceptionOutput(selectors.with_history(user=request.user, exceptions=[exception])[0]).data
+
+
 class ExceptionListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["recon.view_reconexception"]}
@@ -73,6 +78,10 @@ class ExceptionListView(ListAPIView):
     def get_queryset(self):
         return selectors.exception_list(user=self.request.user)
 
+    def paginate_queryset(self, queryset):
+        # the page's histories in one query, not one per row
+        return selectors.with_history(user=self.request.user, exceptions=super().paginate_queryset(queryset))
+
 
 class ExceptionDetailView(RetrieveAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
@@ -81,6 +90,9 @@ class ExceptionDetailView(RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.exception_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.with_history(user=self.request.user, exceptions=[super().get_object()])[0]
 
 
 class ExceptionAcknowledgeView(APIView):
@@ -93,7 +105,7 @@ class ExceptionAcknowledgeView(APIView):
         data = s.AcknowledgeInput(data=request.data)
         data.is_valid(raise_exception=True)
         exception = services.exception_acknowledge(actor=request.user, exception=exception, **data.validated_data)
-        return Response(s.ExceptionOutput(exception).data)
+        return Response(_exception_output(request, exception))
 
 
 class ExceptionResolveView(APIView):
@@ -106,7 +118,7 @@ class ExceptionResolveView(APIView):
         data = s.ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
         exception = services.exception_resolve(actor=request.user, exception=exception, **data.validated_data)
-        return Response(s.ExceptionOutput(exception).data)
+        return Response(_exception_output(request, exception))
 
 
 class ExceptionBulkView(APIView):
