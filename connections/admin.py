@@ -122,6 +122,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
         "status_checked_at",
         "last_sync_succeeded_at",
         "last_sync_failed_at",
+        "time_zone",
     ]
     readonly_fields = [
         "provider",
@@ -131,6 +132,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
         "status_checked_at",
         "last_sync_succeeded_at",
         "last_sync_failed_at",
+        "time_zone",
     ]
     actions = ["test_selected", "sync_selected"]
 

@@ -63,6 +63,11 @@ class Connection(TenantScopedModel):
     status_checked_at = models.DateTimeField(null=True, blank=True)
     last_sync_succeeded_at = models.DateTimeField(null=True, blank=True)
     last_sync_failed_at = models.DateTimeField(null=True, blank=True)
+    # The IANA time zone the provider keeps the account's business days in (a Shopify shop's
+    # ``ianaTimezone``, a Stripe account's dashboard time zone), as the last sync that read a
+    # known one found it; "" until then. A month ends at midnight there, not in UTC: the month
+    # close judges each connection's sync against its own month end.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     created_by_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

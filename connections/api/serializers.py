@@ -28,6 +28,7 @@ class ConnectionOutput(serializers.ModelSerializer):
             "status_checked_at",
             "last_sync_succeeded_at",
             "last_sync_failed_at",
+            "time_zone",
             "credentials",
             "created_at",
         ]

@@ -230,7 +230,12 @@ def test_table_csv_export_over_the_api(api_as, tenant_a, in_tenant):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "non_field_errors"), ({"provider": "shopify"}, "provider"), ({"status": "ok"}, "status")],
+    [
+        ({}, "non_field_errors"),
+        ({"provider": "shopify"}, "provider"),
+        ({"status": "ok"}, "status"),
+        ({"time_zone": "Europe/Berlin"}, "time_zone"),  # read from the provider by the sync only
+    ],
 )
 def test_a_patch_that_changes_nothing_known_is_a_400_and_is_not_audited(api_as, tenant_a, in_tenant, body, field):
     from audit.models import AuditEvent
@@ -265,3 +270,24 @@ def test_patch_of_base_url_needs_the_credentials_again(api_as, tenant_a, in_tena
     with in_tenant(tenant_a.tenant):
         stored = Connection.objects.get(pk=created["id"]).credentials
     assert stored == {"api_key": SECRET_KEY + "new", "webhook_secret": WEBHOOK_SECRET}  # the secret never leaves
+
+
+def test_the_time_zone_a_sync_read_is_shown_with_the_connection(api_as, tenant_a, in_tenant):
+    from conftest import signed_in
+
+    client = api_as(tenant_a.viewer, tenant_a.tenant)
+    created = _create(api_as(tenant_a.admin, tenant_a.tenant)).json()
+    _create(api_as(tenant_a.admin, tenant_a.tenant), name="Stripe US")
+    with in_tenant(tenant_a.tenant):
+        # as the sync of a Stripe account kept in Berlin leaves it
+        Connection.objects.filter(pk=created["id"]).update(time_zone="Europe/Berlin")
+
+    shown = client.get(f"/api/v1/connections/{created['id']}/").json()
+    page = signed_in("viewer@acme.example.com").get("/connections/").content.decode()
+
+    assert shown["time_zone"] == "Europe/Berlin"
+    rows = page.split('<tr id="connection-')[1:]
+    berlin = next(row for row in rows if "Stripe EU" in row)
+    unknown = next(row for row in rows if "Stripe US" in row)
+    assert "time zone Europe/Berlin" in berlin
+    assert "time zone not known yet: months end at midnight UTC" in unknown
