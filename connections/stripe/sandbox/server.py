@@ -214,12 +214,15 @@ class StripeSandbox(SandboxApp):
 
     name = "stripe"
 
-    def __init__(self, ledger: Ledger, api_key: str = DEFAULT_API_KEY) -> None:
+    def __init__(self, ledger: Ledger, api_key: str = DEFAULT_API_KEY, *, timezone: str | None = None) -> None:
         super().__init__()
         if not api_key:
             raise ValueError("the sandbox needs a secret key to check requests against")
         self.ledger = ledger
         self.api_key = api_key
+        # The account's dashboard time zone, if not the ledger's: the business runs in UTC,
+        # the account may be kept elsewhere (its month then ends at midnight there).
+        self.timezone = timezone
         # Advancing mutates the ledger; a request must not see it half-way.
         self._lock = threading.RLock()
         self._request_ids = itertools.count(1)
@@ -270,6 +273,15 @@ class StripeSandbox(SandboxApp):
                 )
         return super().control(request)
 
+    def account(self) -> Obj:
+        """The Account object, in the time zone the sandbox was given, if any."""
+        account = self.ledger.account()
+        if self.timezone is None:
+            return account
+        settings = account["settings"]
+        dashboard = {**settings["dashboard"], "timezone": self.timezone}
+        return {**account, "settings": {**settings, "dashboard": dashboard}}
+
     def _check_auth(self, request: SandboxRequest) -> None:
         header = request.headers.get("authorization", "")
         key = ""
@@ -304,7 +316,7 @@ class StripeSandbox(SandboxApp):
                 if resource == "balance" and obj_id is None:
                     return _json_response(self.ledger.balance(), 200, request_id)
                 if resource == "account" and obj_id is None:
-                    return _json_response(self.ledger.account(), 200, request_id)
+                    return _json_response(self.account(), 200, request_id)
                 if resource not in RESOURCES:
                     raise self._unrecognized(request)
                 if obj_id is not None:
@@ -399,8 +411,10 @@ def build_stripe_sandbox(
     *,
     start: date = DEFAULT_START,
     orders_per_day: int = 20,
+    timezone: str | None = None,
 ) -> StripeSandbox:
-    """A Stripe sandbox app over a seeded business (or a lazy ledger of ``scale_objects`` lines).
+    """A Stripe sandbox app over a seeded business (or a lazy ledger of ``scale_objects`` lines),
+    its account kept in ``timezone`` (an IANA name; the ledger's ``Etc/UTC`` if None).
 
     Serve it with ``stripe_sandbox_server(app).start()`` (``.url`` is the base address for
     ``StripeClient(base_addresses={"api": url})``); requests must carry ``api_key``.
@@ -408,7 +422,7 @@ def build_stripe_sandbox(
     ledger = build_business(
         seed=seed, days=days, start=start, orders_per_day=orders_per_day, scale_objects=scale_objects
     )
-    return StripeSandbox(ledger, api_key=api_key)
+    return StripeSandbox(ledger, api_key=api_key, timezone=timezone)
 
 
 # The shared server already turns Nagle off and polls quickly; the name stays for callers.
