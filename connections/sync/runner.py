@@ -17,6 +17,7 @@ from audit.services import audit_record
 from connections.models import Connection, Provider, SyncJob, SyncJobStatus
 from connections.services import connection_credentials_accepted, connection_mark
 from connections.sync.engine import DEFAULT_COMMIT_ROWS, SyncProgress, run_streams
+from connections.sync.time_zone import AccountTimeZone, time_zone_store
 from tenants.services import ServiceError
 
 logger = structlog.get_logger(__name__)
@@ -93,6 +94,8 @@ def _lock_key(connection_id: Any) -> int:
 
 
 def _streams_for(connection: Connection, job: SyncJob, client_options: dict[str, Any]):
+    """The job's streams, what collects their row errors, and the account's time zone (read
+    by the streams that need it, or by the runner before a full sync)."""
     from connections.providers import client_for
 
     client = client_for(connection, **client_options)
@@ -101,32 +104,57 @@ def _streams_for(connection: Connection, job: SyncJob, client_options: dict[str,
             RowErrors,
             StripePayoutStream,
             StripeTargetedStream,
+            stripe_account_time_zone,
             stripe_open_ids,
             stripe_streams,
         )
 
         errors = RowErrors()
+        time_zone = stripe_account_time_zone(client, errors)
         if job.target_ids:
             payouts = StripePayoutStream(client, connection.backfill_start, errors)
-            return [StripeTargetedStream(client, job.target_ids, errors, payouts)], errors
+            return [StripeTargetedStream(client, job.target_ids, errors, payouts)], errors, time_zone
         open_ids = stripe_open_ids(connection)
-        return stripe_streams(
-            client, backfill_start=connection.backfill_start, errors=errors, open_ids=open_ids
-        ), errors
+        streams = stripe_streams(client, backfill_start=connection.backfill_start, errors=errors, open_ids=open_ids)
+        return streams, errors, time_zone
     from connections.sync.shopify import (
         ShopifyRowErrors,
+        shop_time_zone,
         shopify_open_dispute_ids,
         shopify_streams,
         shopify_targeted_streams,
     )
 
     errors = ShopifyRowErrors()
+    time_zone = shop_time_zone(client, errors)
     if job.target_ids:
-        return shopify_targeted_streams(client, job.target_ids, errors), errors
+        return shopify_targeted_streams(client, job.target_ids, errors, time_zone), errors, time_zone
     open_disputes = shopify_open_dispute_ids(connection)
-    return shopify_streams(
-        client, backfill_start=connection.backfill_start, errors=errors, open_dispute_ids=open_disputes
-    ), errors
+    streams = shopify_streams(
+        client,
+        backfill_start=connection.backfill_start,
+        errors=errors,
+        time_zone=time_zone,
+        open_dispute_ids=open_disputes,
+    )
+    return streams, errors, time_zone
+
+
+def _read_time_zone_and_run(
+    job: SyncJob, connection: Connection, streams: list, time_zone: AccountTimeZone, **options: Any
+) -> SyncProgress:
+    """Run the streams; a full sync reads the account's time zone first.
+
+    Every full sync asks, not only one that meets a payout: the month close ends each
+    connection's month at midnight in its time zone, whether or not payouts came. A webhook's
+    few objects need not ask (a Shopify payout among them does, to date it). Whatever was
+    read is stored, even if the streams fail after."""
+    try:
+        if not job.target_ids:
+            time_zone.zone()
+        return run_streams(job=job, connection=connection, streams=streams, **options)
+    finally:
+        time_zone_store(connection=connection, time_zone=time_zone)
 
 
 def sync_job_run(
@@ -170,10 +198,10 @@ def sync_job_run(
         )
         job.refresh_from_db()
         logger.info("sync_started", job_id=str(job.pk), connection_id=str(connection.pk), kind=job.kind)
-        streams, errors = _streams_for(connection, job, client_options or {})
+        streams, errors, time_zone = _streams_for(connection, job, client_options or {})
         try:
-            progress: SyncProgress = run_streams(
-                job=job, connection=connection, streams=streams, commit_rows=commit_rows, on_commit=on_commit
+            progress = _read_time_zone_and_run(
+                job, connection, streams, time_zone, commit_rows=commit_rows, on_commit=on_commit
             )
         except Exception as exc:
             auth = is_auth_failure(exc)

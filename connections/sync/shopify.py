@@ -10,14 +10,14 @@ change without a newer timestamp (payouts turn FAILED, lines get their payout la
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from canonical.rows import CanonicalRow
 from connections.shopify import normalize as shopify_normalize
 from connections.shopify.client import Page, ShopifyClient, order_truncation_warning
 from connections.sync.engine import Batch, page_batches
+from connections.sync.time_zone import AccountTimeZone
 
 PAYOUT_LOOKBACK = timedelta(days=14)
 LINE_LOOKBACK = timedelta(days=3)
@@ -56,27 +56,25 @@ class ShopifyRowErrors:
         return result if isinstance(result, list) else [result]
 
 
+def shop_time_zone(client: ShopifyClient, errors: ShopifyRowErrors) -> AccountTimeZone:
+    """The shop's time zone, in which Shopify dates its payouts: asked once, when first needed."""
+    return AccountTimeZone(
+        client.shop_timezone_name,
+        whose="the shop's",
+        unknown_means="its payouts are dated in UTC",
+        messages=errors.messages,
+    )
+
+
 class PayoutNormalizer:
-    """``normalize_payout`` in the shop's time zone, asked of Shopify once, when a payout first
-    needs it (an order's webhook sync never asks)."""
+    """``normalize_payout`` in the shop's time zone, asked of Shopify when a payout first needs
+    it, unless the sync asked already (an order's webhook sync never asks)."""
 
-    def __init__(self, client: ShopifyClient, errors: ShopifyRowErrors) -> None:
-        self.client, self.errors = client, errors
-        self._timezone: tzinfo | None = None
-
-    @property
-    def timezone(self) -> tzinfo:
-        if self._timezone is None:
-            name = self.client.shop_timezone_name()
-            try:
-                self._timezone = ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                self.errors.messages.append(f"the shop's time zone {name!r} is unknown: its payouts are dated in UTC")
-                self._timezone = UTC
-        return self._timezone
+    def __init__(self, time_zone: AccountTimeZone) -> None:
+        self.time_zone = time_zone
 
     def __call__(self, node: dict[str, Any]) -> CanonicalRow:
-        return shopify_normalize.normalize_payout(node, self.timezone)
+        return shopify_normalize.normalize_payout(node, self.time_zone.zone())
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -205,9 +203,10 @@ def shopify_streams(
     *,
     backfill_start: date | None,
     errors: ShopifyRowErrors,
+    time_zone: AccountTimeZone,
     open_dispute_ids: list[str] | None = None,
 ) -> list:
-    normalize_payout = PayoutNormalizer(client, errors)
+    normalize_payout = PayoutNormalizer(time_zone)
 
     def simple(normalizer):
         return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
@@ -268,9 +267,11 @@ class ShopifyTargetedStream:
 
     name = "shopify.targeted"
 
-    def __init__(self, client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors) -> None:
+    def __init__(
+        self, client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors, time_zone: AccountTimeZone
+    ) -> None:
         self.client, self.ids, self.errors = client, ids, errors
-        self.normalize_payout = PayoutNormalizer(client, errors)
+        self.normalize_payout = PayoutNormalizer(time_zone)
 
     def batches(self, state: dict[str, Any]) -> Iterator[Batch]:
         rows: list[CanonicalRow] = []
@@ -301,5 +302,7 @@ class ShopifyTargetedStream:
         yield Batch(rows=rows, state=state, objects=len(self.ids))
 
 
-def shopify_targeted_streams(client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors) -> list:
-    return [ShopifyTargetedStream(client, ids, errors)]
+def shopify_targeted_streams(
+    client: ShopifyClient, ids: list[str], errors: ShopifyRowErrors, time_zone: AccountTimeZone
+) -> list:
+    return [ShopifyTargetedStream(client, ids, errors, time_zone)]

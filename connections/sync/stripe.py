@@ -20,6 +20,7 @@ from canonical.rows import CanonicalRow
 from connections.stripe import normalize as stripe_normalize
 from connections.stripe.client import Page, StripeApi, StripeNotFoundError
 from connections.sync.engine import Batch, Deferred, page_batches
+from connections.sync.time_zone import AccountTimeZone
 
 DAY = 86_400
 # (stream, list resource, look-back below the high-water mark)
@@ -191,6 +192,26 @@ class StripePayoutStream:
             pages=lambda floor, after: self.api.payout_pages(created_gte=floor, starting_after=after),
             chunks_for_page=self.chunks_for_page,
         )
+
+
+def stripe_account_time_zone(api: StripeApi, errors: RowErrors) -> AccountTimeZone:
+    """The account's time zone, its dashboard's (``settings.dashboard.timezone``). The sync
+    dates nothing by it (Stripe's timestamps are absolute); the month close ends the
+    account's month at midnight there."""
+
+    def read() -> str:
+        account = api.retrieve_account()
+        settings = account.get("settings") if isinstance(account, dict) else None
+        dashboard = settings.get("dashboard") if isinstance(settings, dict) else None
+        name = dashboard.get("timezone") if isinstance(dashboard, dict) else None
+        return name if isinstance(name, str) else ""
+
+    return AccountTimeZone(
+        read,
+        whose="the Stripe account's",
+        unknown_means="the month close keeps the time zone read before, or judges the account in UTC",
+        messages=errors.messages,
+    )
 
 
 def stripe_open_ids(connection: Any) -> list[str]:

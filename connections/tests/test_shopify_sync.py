@@ -311,3 +311,20 @@ def test_test_orders_are_not_booked_and_the_job_says_so(shop, sandbox):
     assert not Payment.objects.filter(order_source_id=f"gid://shopify/Order/{test_id}").exists()
     assert f"1 test order(s) not booked (no money moved, never paid out): {test_order.name}" in job.error_message
     assert job.error_count == 0
+
+
+def test_a_sync_stores_the_shops_time_zone_even_with_no_payout_to_date(tenant_a, in_tenant):
+    from connections.models import Connection
+
+    with SandboxServer(small_shop(iana_timezone="America/Los_Angeles")) as server, in_tenant(tenant_a.tenant):
+        shop = connect(tenant_a, server.url, "Shop in California")
+        # nothing to read: the shop's business begins long before its backfill start
+        Connection.objects.filter(pk=shop.pk).update(backfill_start=date(2099, 1, 1))
+        shop.refresh_from_db()
+
+        job = run_sync(shop)
+
+        shop.refresh_from_db()
+        assert job.status == "succeeded", job.error_message
+        assert not Payout.objects.filter(connection=shop).exists()
+        assert shop.time_zone == "America/Los_Angeles"

@@ -468,3 +468,52 @@ def test_credentials_a_webhook_sync_proves_working_again_let_the_scheduled_sync_
     assert stripe_connection.status == "error"
     assert stripe_connection.last_sync_succeeded_at == synced_at
     assert stripe_connection.last_sync_failed_at > synced_at
+
+
+# ---------------------------------------------------------------------- the account's time zone
+
+
+def test_a_sync_stores_the_accounts_time_zone_from_stripe(tenant_a, in_tenant):
+    from connections.services import connection_create
+
+    sandbox = build_stripe_sandbox(seed=7, days=10, timezone="America/Los_Angeles")
+    with stripe_sandbox_server(sandbox) as server, in_tenant(tenant_a.tenant):
+        conn = connection_create(
+            actor=tenant_a.admin,
+            name="Stripe in California",
+            provider="stripe",
+            credentials={"api_key": DEFAULT_API_KEY},
+            base_url=server.url,
+        )
+        assert conn.time_zone == ""
+
+        job = run_sync(conn)
+
+        conn.refresh_from_db()
+        assert job.status == "succeeded", job.error_message
+        assert conn.time_zone == "America/Los_Angeles"
+
+
+def test_the_stored_time_zone_is_kept_when_a_later_sync_cannot_read_one(stripe_connection, sandbox):
+    sandbox.app.timezone = "Europe/Berlin"
+    assert run_sync(stripe_connection).status == "succeeded"
+
+    # when: Stripe names a time zone nobody knows ...
+    sandbox.app.timezone = "Mars/Olympus_Mons"
+    unknown = run_sync(stripe_connection)
+    stripe_connection.refresh_from_db()
+    after_unknown = stripe_connection.time_zone
+    # ... and then does not answer for the account at all
+    httpx.post(f"{sandbox.url}/__sandbox__/faults", json={"kind": "503", "count": 1000, "path_prefix": "/v1/account"})
+    unanswered = sync_job_run(
+        job=sync_start(connection=stripe_connection, trigger="test", enqueue=False),
+        client_options={**FAST, "max_retries": 1},
+    )
+    stripe_connection.refresh_from_db()
+
+    # then: the job says so, and the connection keeps the time zone read before
+    assert unknown.status == "succeeded", unknown.error_message
+    assert "the Stripe account's time zone 'Mars/Olympus_Mons' is unknown" in unknown.error_message
+    assert after_unknown == "Europe/Berlin"
+    assert unanswered.status == "failed"
+    assert stripe_connection.time_zone == "Europe/Berlin"
