@@ -2,27 +2,29 @@
 
 One selector, ``month_close``, for the page, its CSV and the API. A month is closed on the
 payouts that arrived in it (a payout with no arrival date counts on the day it was created):
-each one synced after the month ended, reconciled, without open exceptions, and posted to
-NetSuite. Exceptions belong to the month of their payout, or, with no payout (an order never
-paid out), to the month of their own date; the exceptions queue's ``month`` filter uses the
-same rule (``exceptions_of_month``), so the page's counts and the queue it links to agree.
+each processor synced after the month ended (at midnight in its own time zone), each payout
+reconciled, without open exceptions, and posted to NetSuite. Exceptions belong to the month
+of their payout, or, with no payout (an order never paid out), to the month of their own
+date; the exceptions queue's ``month`` filter uses the same rule (``exceptions_of_month``),
+so the page's counts and the queue it links to agree.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from canonical.models import Payout
-from connections.models import PAYMENT_PROVIDERS, Connection, ConnectionStatus, Provider
+from connections.models import PAYMENT_PROVIDERS, Connection, ConnectionStatus, Provider, SyncJob, SyncJobStatus
 from ecomops.money import format_minor
 from ecomops.tenancy import current_tenant_id
 from recon.engine import FAILED_PAYOUT_STATUSES, NOT_PAID_YET
@@ -55,10 +57,10 @@ class Month:
     def last(self) -> date:
         return date.fromordinal(self.end.toordinal() - 1)
 
-    @property
-    def ended_at(self) -> datetime:
-        """When the month is over (UTC midnight after its last day)."""
-        return datetime.combine(self.end, time.min, tzinfo=UTC)
+    def ended_at(self, zone: tzinfo = UTC) -> datetime:
+        """When the month is over where the days are kept in ``zone``: midnight there after its
+        last day (a shop in Los Angeles ends October at 07:00 UTC on November 1st)."""
+        return datetime.combine(self.end, time.min, tzinfo=zone)
 
     @property
     def label(self) -> str:
@@ -242,7 +244,7 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
     )
 
     checks = [
-        _sources_check(sources, month),
+        _sources_check(sources, month, {c.pk: _synced_as_of(c) for c in sources}),
         _recon_check(last_run, sources),
         _payouts_check(counts, len(payouts)),
         _exceptions_check(by_state, month),
@@ -310,12 +312,55 @@ def _closed(record: MonthClose, close: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sources_check(sources: list[Connection], month: Month) -> dict[str, Any]:
+def _synced_as_of(connection: Connection) -> datetime | None:
+    """The moment up to which the connection's data is known to be synced: when the last
+    successful full sync started, or earlier if it finished what failed syncs had begun.
+
+    Not when it finished (``last_sync_succeeded_at``): a sync reads from its start on, so
+    one that started at 23:50 on the last day and finished at 00:10 may lack what happened
+    in between (a payout issued at 23:55, after the page it would be on was read). Nor when
+    it was queued: it read nothing while it waited. And a full sync resumes the passes that
+    failed ones left half-way (their cursors were committed with their pages, counted in
+    ``SyncJob.pages``); a resumed pass does not go back for what appeared since it began, so
+    the start of the earliest such failed sync since the success before bounds the data
+    instead. A webhook's targeted sync reads a few named objects and vouches for nothing else.
+    """
+    full = SyncJob.objects.filter(
+        tenant_id=connection.tenant_id, connection=connection, started_at__isnull=False
+    ).exclude(kind="targeted")
+    starts = list(
+        full.filter(status=SyncJobStatus.SUCCEEDED).order_by("-started_at").values_list("started_at", flat=True)[:2]
+    )
+    if not starts:
+        return None
+    resumed = full.filter(status=SyncJobStatus.FAILED, pages__gt=0, started_at__lt=starts[0])
+    if len(starts) > 1:
+        resumed = resumed.filter(started_at__gt=starts[1])
+    earliest = resumed.aggregate(earliest=Min("started_at"))["earliest"]
+    return min(starts[0], earliest) if earliest else starts[0]
+
+
+def _zone_of(connection: Connection) -> tuple[tzinfo, str]:
+    """The time zone the connection's days are kept in, as read by its last sync, and its name
+    for a sentence; UTC, saying so, while no sync has read one."""
+    if connection.time_zone:
+        try:
+            return ZoneInfo(connection.time_zone), connection.time_zone
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # named by the provider, but not known to this server's time zone data
+    return UTC, "UTC (its time zone is not known yet)"
+
+
+def _at(moment: datetime, zone: tzinfo, zone_name: str) -> str:
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone_name}"
+
+
+def _sources_check(sources: list[Connection], month: Month, synced_as_of: dict[Any, datetime | None]) -> dict[str, Any]:
+    """Each connection synced after its own month end: midnight in its time zone."""
     title = "Every processor synced after the month ended"
     link = reverse("connections")
     if not sources:
         return _check("sources", False, title, "No Stripe or Shopify connection is enabled.", link)
-    behind = [c for c in sources if c.last_sync_succeeded_at is None or c.last_sync_succeeded_at < month.ended_at]
     broken = [c for c in sources if c.status in (ConnectionStatus.BROKEN, ConnectionStatus.ERROR)]
     problems = [f"{c.name}: {c.get_status_display().lower()}: {c.status_message}".rstrip(": ") for c in broken]
     # A month the sync never fetched (all of it or its start) is unknown, not empty.
@@ -324,14 +369,22 @@ def _sources_check(sources: list[Connection], month: Month) -> dict[str, Any]:
         for c in sources
         if c.backfill_start and c.backfill_start > month.first
     ]
-    for c in behind:
-        when = c.last_sync_succeeded_at.strftime("%Y-%m-%d %H:%M UTC") if c.last_sync_succeeded_at else "never"
-        problems.append(f"{c.name}: last synced {when}")
+    now, not_over, synced = timezone.now(), set(), []
+    for c in sources:
+        zone, zone_name = _zone_of(c)
+        as_of, ended_at = synced_as_of[c.pk], month.ended_at(zone)
+        if as_of is not None and as_of >= ended_at:
+            synced.append(f"{c.name} as of {_at(as_of, zone, zone_name)}")
+            continue
+        problems.append(f"{c.name}: synced as of {_at(as_of, zone, zone_name)}" if as_of else f"{c.name}: never synced")
+        if now < ended_at:
+            not_over.add(_at(ended_at, zone, zone_name))
     if problems:
-        if behind and timezone.now() < month.ended_at:
-            problems.insert(0, f"the month is not over until {month.end}")
+        if not_over:
+            problems.insert(0, f"the month is not over until {' and '.join(sorted(not_over))}")
         return _check("sources", False, title, "; ".join(problems) + ".", link)
-    return _check("sources", True, title, f"{_plural(len(sources), 'connection')}, each synced since {month.end}.")
+    detail = f"{_plural(len(sources), 'connection')}, each synced after its month ended: {'; '.join(synced)}."
+    return _check("sources", True, title, detail)
 
 
 def _recon_check(run: ReconRun | None, sources: list[Connection]) -> dict[str, Any]:

@@ -167,25 +167,28 @@ def test_a_draft_or_failed_entry_and_a_missing_netsuite_connection_keep_the_mont
 
 
 def test_a_source_not_synced_since_the_month_ended_or_broken_keeps_it_open(october, tenant_a, api_as, in_tenant):
+    from connections.models import Connection, SyncJob
+    from connections.tests.factories import SyncJobFactory
+
     client = api_as(tenant_a.accountant, tenant_a.tenant)
     with in_tenant(tenant_a.tenant):
-        from connections.models import Connection
-
-        synced = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
-        Connection.objects.filter(pk=october.pk).update(last_sync_succeeded_at=synced)
+        SyncJob.objects.filter(connection=october).delete()  # its only sync: the one below
+        SyncJobFactory(connection=october, at=datetime(2026, 10, 31, 23, 0, tzinfo=UTC))
     behind = _checks(client.get("/api/v1/recon/close/", {"month": "2026-10"}).json())["sources"]
     with in_tenant(tenant_a.tenant):
-        Connection.objects.filter(pk=october.pk).update(
-            last_sync_succeeded_at=timezone.now(), status="broken", status_message="Stripe refused the API key"
-        )
+        SyncJobFactory(connection=october)
+        Connection.objects.filter(pk=october.pk).update(status="broken", status_message="Stripe refused the API key")
     broken = _checks(client.get("/api/v1/recon/close/", {"month": "2026-10"}).json())["sources"]
     this_month = month_of(timezone.now().date())
     running = client.get("/api/v1/recon/close/", {"month": this_month.label}).json()
 
-    assert behind == (False, "Stripe test: last synced 2026-10-31 23:00 UTC.")
+    assert behind == (False, "Stripe test: synced as of 2026-10-31 23:00 UTC (its time zone is not known yet).")
     assert broken == (False, "Stripe test: broken (credentials refused): Stripe refused the API key.")
     assert running["ready"] is False
-    assert f"the month is not over until {this_month.end}" in _checks(running)["sources"][1]
+    assert (
+        f"the month is not over until {this_month.end} 00:00 UTC (its time zone is not known yet)"
+        in _checks(running)["sources"][1]
+    )
 
 
 def test_a_month_before_the_backfill_start_is_unknown_not_empty(october, tenant_a, api_as, in_tenant):
