@@ -66,6 +66,21 @@ def test_queue_lists_what_needs_a_person_and_filters(books):
     assert "line_net_mismatch" not in only_totals.content.decode()
 
 
+def test_reasons_read_as_sentences_and_the_dashboard_counts_lead_to_them(books):
+    client = signed_in("accountant")
+
+    queue = client.get("/recon/").content.decode()
+    dashboard = client.get("/").content.decode()
+    payout = client.get(f"/recon/payouts/{books[('payout_total_mismatch', 'po_2')].payout_id}/").content.decode()
+
+    assert "Line net is not amount minus fee" in queue
+    assert "Payout does not equal the sum of its lines" in queue
+    # each count on the dashboard opens the queue on that reason
+    link = '<a href="/recon/?state=open&amp;state=acknowledged&amp;reason=line_net_mismatch">'
+    assert link + "Line net is not amount minus fee</a>: 1" in dashboard
+    assert "Payout does not equal the sum of its lines" in payout
+
+
 def test_every_state_box_unticked_lists_every_state(books, tenant_a):
     with tenant_context(tenant_a.tenant):
         ReconException.objects.filter(reason="line_net_mismatch").update(state="resolved")
