@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
+from django.db.models.functions import Abs, Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -64,6 +66,55 @@ class MonthFilter(django_filters.Filter):
         return qs if value is None else exceptions_of_month(qs, value)
 
 
+# What an exception puts at stake, in minor units of its currency: the difference when both
+# amounts are known in one currency (``ReconException.difference_minor``), else the amount known.
+AT_STAKE = Coalesce(
+    Case(
+        When(
+            Q(expected_minor__isnull=False, actual_minor__isnull=False)
+            & (Q(expected_currency=F("actual_currency")) | Q(expected_currency="") | Q(actual_currency="")),
+            then=Abs(F("actual_minor") - F("expected_minor")),
+        )
+    ),
+    Abs(F("expected_minor")),
+    Abs(F("actual_minor")),
+    Value(0),
+    output_field=BigIntegerField(),
+)
+
+
+class ExceptionOrdering(django_filters.OrderingFilter):
+    """``?ordering=-at_stake`` (the largest amounts first), ``occurred``, ``last_seen``, ``reason``;
+    the primary key last, so a page never repeats or skips rows tied on the chosen key."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label", "Sort")
+        super().__init__(
+            *args,
+            fields=(
+                ("at_stake_minor", "at_stake"),
+                ("occurred_on", "occurred"),
+                ("last_seen_at", "last_seen"),
+                ("reason", "reason"),
+            ),
+            field_labels={
+                "at_stake_minor": "Amount at stake",
+                "occurred_on": "Date",
+                "last_seen_at": "Last seen",
+                "reason": "Reason",
+            },
+            **kwargs,
+        )
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        if any(key.lstrip("-") == "at_stake_minor" for key in ordering):
+            qs = qs.annotate(at_stake_minor=AT_STAKE)
+        return qs.order_by(*ordering, "pk")
+
+
 class ReconExceptionFilterForm(RangeForm):
     ranges = (("date_from", "date_to"), ("seen_after", "seen_before"))
 
@@ -73,7 +124,8 @@ class ReconExceptionFilter(django_filters.FilterSet):
 
     ``date_from`` / ``date_to`` bound the subject's own date (a payout's arrival, an order's
     creation); ``seen_after`` / ``seen_before`` when the engine last saw the exception;
-    ``month`` (YYYY-MM) the month whose close it stands in the way of (``recon.close``).
+    ``month`` (YYYY-MM) the month whose close it stands in the way of (``recon.close``);
+    ``ordering`` how the list is sorted (newest seen first when not given).
     """
 
     # distinct=False: an exception is one row whatever reasons or states are ticked (the
@@ -94,6 +146,7 @@ class ReconExceptionFilter(django_filters.FilterSet):
     seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
     seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
     month = MonthFilter(label="Month (YYYY-MM)")
+    ordering = ExceptionOrdering()
 
     class Meta:
         model = ReconException
