@@ -51,7 +51,12 @@ class AuditEvent(TenantScopedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant_id", "-created_at"], name="audit_tenant_time")]
+        indexes = [
+            models.Index(fields=["tenant_id", "-created_at"], name="audit_tenant_time"),
+            # One object's events: an exception's history on every queue page, the log filtered
+            # by target, the webhook's rejection throttle.
+            models.Index(fields=["tenant_id", "target_type", "target_id"], name="audit_target"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
