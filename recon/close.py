@@ -160,7 +160,7 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
     payouts = list(
         Payout.objects.filter(tenant_id=tenant_id)
         .filter(_payouts_q(month))
-        .order_by("arrival_date", "connection__name", "source_id")
+        .order_by("arrival_date", "connection__name", "source_id", "pk")
         .values(*PAYOUT_FIELDS)
     )
     postings: dict[tuple[Any, str], dict[str, Any]] = {}
@@ -236,7 +236,10 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
         ReconException.objects.filter(tenant_id=tenant_id, state__in=OPEN_STATES), month
     )
     by_reason = dict(
-        open_exceptions.values_list("reason").annotate(n=Count("id")).values_list("reason", "n").order_by("-n")
+        open_exceptions.values_list("reason")
+        .annotate(n=Count("id"))
+        .values_list("reason", "n")
+        .order_by("-n", "reason")
     )
     by_state = dict(open_exceptions.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     last_run = (
