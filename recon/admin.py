@@ -7,9 +7,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from ecomops.admin_site import ReadOnlyTenantAdmin
 from recon.models import MonthClose, ReconException, ReconPayout, ReconRun, RunTrigger
+from recon.selectors import with_history
 from recon.services import exception_bulk, recon_run_start
 from tenants.services import ServiceError
 
@@ -72,8 +75,22 @@ class ReconExceptionAdmin(ReadOnlyTenantAdmin):
     list_filter = ["state", "reason", "subject_type", "resolved_by_kind"]
     search_fields = ["subject_ref", "payout__source_id", "note", "system_note"]
     list_select_related = ["payout", "connection"]
+    readonly_fields = ["history"]
     action_form = ExceptionActionForm
     actions = ["acknowledge_selected", "resolve_selected"]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        """The exception with its ``history`` (every state change and note, from the audit trail)."""
+        exception = super().get_object(request, object_id, from_field)
+        return with_history(user=request.user, exceptions=[exception])[0] if exception is not None else None
+
+    @admin.display(description="History")
+    def history(self, obj: ReconException) -> str:
+        entries = getattr(obj, "history", None)
+        if not entries:
+            return "No state change yet."
+        # The template escapes every note and email itself.
+        return mark_safe(render_to_string("recon/_exception_history.html", {"history": entries}))  # noqa: S308
 
     @admin.action(description="Acknowledge the selected exceptions", permissions=["work"])
     def acknowledge_selected(self, request: HttpRequest, queryset) -> None:

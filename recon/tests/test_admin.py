@@ -47,6 +47,21 @@ def test_accountant_resolves_from_the_exceptions_queue_with_a_note(exception, te
         assert ReconPayout.objects.get().status == "reconciled"
 
 
+def test_an_exceptions_page_in_the_console_shows_every_note_with_who_gave_it(exception, tenant_a, in_tenant):
+    from recon.services import exception_acknowledge, exception_resolve
+
+    with in_tenant(tenant_a.tenant):
+        exception_acknowledge(actor=tenant_a.accountant, exception=exception, note="asked the bank <b>why</b>")
+        exception_resolve(actor=tenant_a.admin, exception=exception, note="bank fee, booked by hand")
+
+    page = signed_in("viewer@acme.example.com").get(f"/admin/recon/reconexception/{exception.pk}/change/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "acknowledged by accountant@acme.example.com: “asked the bank &lt;b&gt;why&lt;/b&gt;”" in text
+    assert "resolved by admin@acme.example.com: “bank fee, booked by hand”" in text
+
+
 def test_resolving_in_the_console_without_a_note_is_refused(exception, tenant_a, in_tenant):
     client = signed_in("accountant@acme.example.com")
 
