@@ -4,7 +4,8 @@ Every error under ``/api/`` has one shape (``ecomops.api.exceptions``): ``detail
 often a ``code``, and for refused input each field at fault with its messages. Which codes an
 operation can answer follows from what it is: it takes a body or query filters (400), needs
 a signed-in user (401), a permission of the tenant (403), or names an object in its path or
-pages through a list (404). A view states any other code (a 404 for ids in its body) in its
+pages through a list (404). Every list refuses a query parameter it does not know (400,
+``ecomops.api.filters``). A view states any other code (a 404 for ids in its body) in its
 own ``extend_schema(responses=...)``, with an ``OpenApiResponse`` that describes it.
 """
 
@@ -13,9 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 
+from ecomops.api.filters import StrictFilterBackend
 from ecomops.api.permissions import TenantPermission
 
 ERROR_SCHEMA = {
@@ -57,11 +61,28 @@ class AutoSchema(openapi.AutoSchema):
                 response["content"] = {"application/json": {"schema": error.ref}}
         return operation
 
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        """A list that filters in its selector (an ``APIView``) names its FilterSet as a generic
+        list does (``filterset_class``), and its filters are documented the same way."""
+        filterset_class = getattr(self.view, "filterset_class", None)
+        if isinstance(self.view, GenericAPIView) or filterset_class is None or not self._is_list_view():
+            return super()._get_filter_parameters()
+        model, extension = filterset_class._meta.model, DjangoFilterExtension(StrictFilterBackend())
+        return [
+            parameter
+            for name, field in filterset_class.base_filters.items()
+            for parameter in extension.resolve_filter_field(self, model, filterset_class, name, field)
+        ]
+
     def _error_codes(self, operation: dict[str, Any]) -> list[str]:
         query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
         permissions = self.view.get_permissions()
         codes = []
-        if self.method in ("POST", "PUT", "PATCH") or query - NOT_FILTERS:
+        if (
+            self.method in ("POST", "PUT", "PATCH")
+            or query - NOT_FILTERS
+            or (self.method == "GET" and self._is_list_view())
+        ):
             codes.append("400")
         if any(not isinstance(p, AllowAny) for p in permissions):
             codes.append("401")
