@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -21,7 +20,6 @@ class AuditEventListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["audit.view_auditevent"]}
     serializer_class = AuditEventOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = AuditEventFilter
 
     def get_queryset(self):
