@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -13,6 +12,7 @@ from connections import selectors, services
 from connections.api import serializers as s
 from connections.filters import SyncJobFilter
 from connections.sync.runner import sync_start
+from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
 
@@ -23,6 +23,7 @@ class ConnectionListView(APIView):
 
     @extend_schema(responses={200: s.ConnectionOutput(many=True)})
     def get(self, request):
+        check_list_query(request.query_params, self)
         connections = selectors.connection_list(user=request.user)
         return Response(s.ConnectionOutput(connections, many=True).data)
 
@@ -91,7 +92,6 @@ class SyncJobListView(ListAPIView):
     required_perms = {"GET": ["connections.view_syncjob"]}
     serializer_class = s.SyncJobOutput
     pagination_class = Pagination
-    filter_backends = [DjangoFilterBackend]
     filterset_class = SyncJobFilter
 
     def get_queryset(self):
