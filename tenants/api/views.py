@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from audit.services import audit_record
+from ecomops.api.filters import check_list_query
 from ecomops.api.permissions import TenantPermission
 from ecomops.tenancy import current_tenant
 from tenants import services
@@ -140,6 +141,7 @@ class MemberListView(APIView):
 
     @extend_schema(responses={200: s.MemberOutput(many=True)})
     def get(self, request):
+        check_list_query(request.query_params, self)
         members = Membership.objects.filter(tenant=current_tenant()).select_related("user").order_by("user__email")
         return Response(s.MemberOutput(members, many=True).data)
 
