@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from audit.models import Outcome
 from audit.services import audit_record
 from connections.models import Connection, Provider
+from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
 from ecomops.tenancy import current_tenant, current_tenant_id
@@ -26,6 +27,7 @@ from netsuite import selectors, services
 from netsuite.api import serializers as s
 from netsuite.connection import shared_client
 from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
+from netsuite.filters import GlMappingFilter, PostingFilter
 from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
 from tenants.services import ServiceError
 
@@ -42,9 +44,11 @@ def _connection_or_404(pk: uuid.UUID, field: str) -> Connection:
 class GlMappingListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["netsuite.view_glmapping"], "POST": ["netsuite.add_glmapping"]}
+    filterset_class = GlMappingFilter  # applied by the selector
 
     @extend_schema(responses={200: s.GlMappingOutput(many=True)})
     def get(self, request):
+        check_list_query(request.query_params, self, self.filterset_class)
         try:
             mappings = selectors.gl_mapping_list(user=request.user, filters=request.query_params)
         except selectors.FilterError as exc:
@@ -98,14 +102,17 @@ class GlMappingDetailView(APIView):
 class PostingListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["netsuite.view_netsuiteposting"]}
+    filterset_class = PostingFilter  # applied by the selector
+    pagination_class = Pagination
 
     @extend_schema(responses={200: s.PostingOutput(many=True)})
     def get(self, request):
+        check_list_query(request.query_params, self, self.filterset_class)
         try:
             postings = selectors.posting_list(user=request.user, filters=request.query_params)
         except selectors.FilterError as exc:
             raise ValidationError(exc.errors) from exc
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(postings, request, view=self)
         return paginator.get_paginated_response(s.PostingOutput(page, many=True).data)
 
