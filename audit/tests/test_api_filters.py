@@ -44,6 +44,22 @@ def test_a_value_the_filter_cannot_read_is_400_naming_it(log, name, value):
     assert list(response.json()) == [name]
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"outcome": ""}, "outcome is empty: give it a value, or leave it out."),
+        ({"outcome": ["success", "failure"]}, "outcome takes one value, and was given 2."),
+        ({"page_size": " "}, "page_size is empty: give it a value, or leave it out."),
+    ],
+)
+def test_an_empty_or_repeated_parameter_is_400_naming_it(log, query, message):
+    # empty, it would filter nothing; repeated, all but one value would be dropped unsaid
+    response = log.get(LOG, {"action": "filters.", **query})
+
+    assert response.status_code == 400
+    assert response.json() == {next(iter(query)): [message]}
+
+
 def test_one_event_is_read_whatever_its_query_string(log, tenant_a, in_tenant):
     # a detail read selects nothing by its query string (a cache buster, say): only lists refuse one
     with in_tenant(tenant_a.tenant):

@@ -81,6 +81,21 @@ def test_a_value_the_table_cannot_read_is_400_naming_it(client, name, value):
     assert list(response.json()) == [name]
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"source_id": " "}, "source_id is empty: give it a value, or leave it out."),
+        ({"format": ["json", "csv"]}, "format takes one value, and was given 2."),
+        ({"page_size": ""}, "page_size is empty: give it a value, or leave it out."),
+    ],
+)
+def test_an_empty_or_repeated_parameter_is_400_naming_it(client, query, message):
+    response = client.get(PAYOUTS, query)
+
+    assert response.status_code == 400
+    assert response.json() == {next(iter(query)): [message]}
+
+
 def test_a_csv_export_is_not_paged_and_says_so(client):
     # the export streams every row: a page asked of it would be silently the whole table
     response = client.get(PAYOUTS, {"format": "csv", "page": "2"})

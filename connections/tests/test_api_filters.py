@@ -59,6 +59,18 @@ def test_a_jobs_filter_value_it_cannot_read_is_400_naming_it(jobs, client, name,
     assert list(response.json()) == [name]
 
 
+def test_a_jobs_filter_given_empty_or_twice_is_400_naming_it(jobs, client):
+    # a script whose connection id was missing must not be answered every connection's jobs
+    empty = client.get(JOBS, {"connection": ""})
+    twice = client.get(JOBS, {"status": ["queued", "failed"]})
+
+    assert (empty.status_code, empty.json()) == (
+        400,
+        {"connection": ["connection is empty: give it a value, or leave it out."]},
+    )
+    assert (twice.status_code, twice.json()) == (400, {"status": ["status takes one value, and was given 2."]})
+
+
 def test_the_connections_list_takes_no_filters_and_says_so(jobs, client):
     response = client.get(CONNECTIONS, {"provider": "shopify"})
 

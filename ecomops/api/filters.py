@@ -2,7 +2,8 @@
 
 A misspelt filter (``?reasons=`` for ``?reason=``) would otherwise answer the whole list, and
 an integrator acting on what it lists (a bulk resolve) would act on everything; bodies are
-strict for the same reason (``ecomops.api.serializers.StrictInput``).
+strict for the same reason (``ecomops.api.serializers.StrictInput``). An empty filter, or one
+given twice that takes one value, is refused for the same reason.
 
 Generic lists get this from ``StrictFilterBackend``, the API's default filter backend; a list
 that filters in its selector (an ``APIView``) calls ``check_list_query`` before it reads.
@@ -13,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django_filters import FilterSet
+from django.http import QueryDict
+from django_filters import Filter, FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.mixins import ListModelMixin
@@ -23,22 +25,38 @@ PAGING = ("page", "page_size")
 
 
 def check_list_query(
-    query: Iterable[str], view: Any, filterset_class: type[FilterSet] | None = None, *, options: Iterable[str] = ()
+    query: QueryDict, view: Any, filterset_class: type[FilterSet] | None = None, *, options: Iterable[str] = ()
 ) -> None:
-    """Refuse (400) a list's query that names a parameter the list does not take, each one named
-    with what the list filters by.
+    """Refuse (400, each parameter at fault named) a list's query that would not filter as it says.
 
     A list takes its FilterSet's filters, the pager's parameters when it pages
     (``view.pagination_class``: an unpaged list would answer ``?page=2`` with every row, and a
     client paging until an empty page would never stop), and ``options``, its own parameters
-    that are not filters (the tables' ``format``).
+    that are not filters (the tables' ``format``). Any other name is refused with what the list
+    filters by. So is a parameter given empty (``?payout=`` from a script whose id was missing
+    would otherwise filter nothing), or given twice when it takes one value (all but the last
+    would be dropped unsaid).
     """
-    filters = sorted(filterset_class.base_filters) if filterset_class is not None else []
-    paging = PAGING if getattr(view, "pagination_class", None) else ()
+    filters = filterset_class.base_filters if filterset_class is not None else {}
     options = sorted(options)
-    unknown = sorted(set(query) - {*filters, *paging, *options})
-    if unknown:
-        raise ValidationError({name: [_unknown_message(name, filters, options)] for name in unknown})
+    known = {*filters, *(PAGING if getattr(view, "pagination_class", None) else ()), *options}
+    errors = {}
+    for name in sorted(query):
+        values = query.getlist(name)
+        if name not in known:
+            errors[name] = [_unknown_message(name, sorted(filters), options)]
+        elif any(not value.strip() for value in values):
+            errors[name] = [f"{name} is empty: give it a value, or leave it out."]
+        elif len(values) > 1 and not (name in filters and _takes_many(filters[name])):
+            errors[name] = [f"{name} takes one value, and was given {len(values)}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _takes_many(filter_: Filter) -> bool:
+    """A filter whose form field reads every value of its name (a multiple choice)."""
+    widget = filter_.extra.get("widget") or filter_.field_class.widget
+    return getattr(widget, "allow_multiple_selected", False)
 
 
 def _unknown_message(name: str, filters: list[str], options: list[str]) -> str:

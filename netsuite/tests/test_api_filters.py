@@ -74,6 +74,19 @@ def test_a_postings_filter_value_it_cannot_read_is_400_naming_it(client, name, v
     assert list(response.json()) == [name]
 
 
+def test_a_postings_filter_given_empty_or_twice_is_400_but_a_multiple_one_takes_each(client) -> None:  # type: ignore[no-untyped-def]
+    empty = client.get(POSTINGS, {"payout": ""})
+    twice = client.get(POSTINGS, {"kind": ["payout", "reversal"]})
+    states = client.get(POSTINGS, {"state": ["draft", "posted"], "ordering": "arrival_date"})
+
+    assert (empty.status_code, empty.json()) == (
+        400,
+        {"payout": ["payout is empty: give it a value, or leave it out."]},
+    )
+    assert (twice.status_code, twice.json()) == (400, {"kind": ["kind takes one value, and was given 2."]})
+    assert _source_ids(states) == ["po_early", "po_late"]
+
+
 def test_a_misspelt_mappings_filter_is_400_naming_it_and_the_filters_there_are(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get(MAPPINGS, {"subsidiary": "1"})
 
