@@ -86,6 +86,10 @@ def test_a_value_the_table_cannot_read_is_400_naming_it(client, name, value):
     [
         ({"source_id": " "}, "source_id is empty: give it a value, or leave it out."),
         ({"format": ["json", "csv"]}, "format takes one value, and was given 2."),
+        (
+            {"ordering": ["source_id", "-created"]},
+            "ordering takes one value (several as one, separated by commas), and was given 2.",
+        ),
         ({"page_size": ""}, "page_size is empty: give it a value, or leave it out."),
     ],
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.http import QueryDict
 from django_filters import Filter, FilterSet
+from django_filters.filters import BaseCSVFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.mixins import ListModelMixin
@@ -48,7 +49,8 @@ def check_list_query(
         elif any(not value.strip() for value in values):
             errors[name] = [f"{name} is empty: give it a value, or leave it out."]
         elif len(values) > 1 and not (name in filters and _takes_many(filters[name])):
-            errors[name] = [f"{name} takes one value, and was given {len(values)}."]
+            several = " (several as one, separated by commas)" if isinstance(filters.get(name), BaseCSVFilter) else ""
+            errors[name] = [f"{name} takes one value{several}, and was given {len(values)}."]
     if errors:
         raise ValidationError(errors)
 
