@@ -113,3 +113,32 @@ def test_a_failure_is_a_json_500_with_its_correlation_id_and_no_request_values(
 @pytest.mark.parametrize("path", ["/api/v1/health/", "/api/v1/recon/runs/"])
 def test_answered_paths_are_not_caught_by_the_catch_all(api_as, tenant_a, path):
     assert api_as(tenant_a.owner, tenant_a.tenant).get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"page_size": "abc"}, "page_size"),
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "-1"}, "page_size"),
+        ({"page_size": "5000"}, "page_size"),
+        ({"page": "abc"}, "page"),
+        ({"page": "-2"}, "page"),
+    ],
+)
+def test_a_page_size_or_number_out_of_range_is_a_400_naming_it(api_as, tenant_a, query, field):
+    response = api_as(tenant_a.owner, tenant_a.tenant).get("/api/v1/audit/", query)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+
+
+def test_a_page_in_range_is_served_and_one_past_the_last_is_a_404(api_as, tenant_a):
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    first = client.get("/api/v1/audit/", {"page_size": "1000"})
+    last = client.get("/api/v1/audit/", {"page": "last"})
+    beyond = client.get("/api/v1/audit/", {"page": "999"})
+
+    assert (first.status_code, last.status_code) == (200, 200)
+    assert beyond.status_code == 404
