@@ -1,6 +1,7 @@
 import django_filters
 
 from audit.models import AuditEvent, Outcome
+from ecomops.filters import RangeForm
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -16,3 +17,4 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["action", "actor_email", "outcome", "target_type", "target_id", "correlation_id"]
+        form = RangeForm  # created_after after created_before is a mistake, not an empty log

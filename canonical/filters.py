@@ -8,6 +8,7 @@ from django.db import models
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 
 from canonical.models import Dispute, Order, Payment, Payout, PayoutLine, Refund
+from ecomops.filters import RangeForm
 
 COMMON = ["source", "connection", "source_id"]
 
@@ -50,27 +51,30 @@ class CanonicalFilter(django_filters.FilterSet):
         fields=(("source_created_at", "created"), ("synced_at", "synced"), ("source_id", "source_id"))
     )
 
+    class Meta:
+        form = RangeForm  # created_after after created_before (or arrival_*) is a mistake, not an empty table
+
 
 class OrderFilter(CanonicalFilter):
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = Order
         fields = [*COMMON, "currency", "financial_status", "cancelled", "order_number"]
 
 
 class PaymentFilter(CanonicalFilter):
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = Payment
         fields = [*COMMON, "currency", "status", "gateway", "is_gift_card", "order_source_id"]
 
 
 class RefundFilter(CanonicalFilter):
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = Refund
         fields = [*COMMON, "currency", "status", "payment_source_id", "order_source_id"]
 
 
 class DisputeFilter(CanonicalFilter):
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = Dispute
         fields = [*COMMON, "currency", "status", "payment_source_id"]
 
@@ -79,13 +83,13 @@ class PayoutFilter(CanonicalFilter):
     arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte", label="Arrives from")
     arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte", label="Arrives by")
 
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = Payout
         fields = [*COMMON, "currency", "status", "method", "automatic"]
 
 
 class PayoutLineFilter(CanonicalFilter):
-    class Meta:
+    class Meta(CanonicalFilter.Meta):
         model = PayoutLine
         fields = [*COMMON, "currency", "type", "reporting_category", "payout_source_id", "source_object_id"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from ecomops.filters import RangeForm
 from netsuite.models import GlMapping, NetsuitePosting, PostingKind, PostingState
 
 
@@ -28,6 +29,7 @@ class PostingFilter(django_filters.FilterSet):
     class Meta:
         model = NetsuitePosting
         fields = ["state", "kind", "payout", "connection", "source", "source_id", "external_id", "error_code"]
+        form = RangeForm  # arrival_after after arrival_before is a mistake, not an empty list
 
 
 class GlMappingFilter(django_filters.FilterSet):

@@ -10,23 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from canonical.models import Payout
+from ecomops.filters import RangeForm
 from recon.close import exceptions_of_month, parse_month
 from recon.models import ExceptionState, PayoutStatus, Reason, ReconException, ReconRun, RunMode, RunStatus, RunTrigger
-
-
-class RangeForm(forms.Form):
-    """A filter form whose ranges (``ranges``: pairs of field names, low then high) must not be
-    reversed: a "from" after its "to" matches nothing, and an empty list would read as "nothing
-    there" rather than as the mistake it is."""
-
-    ranges: tuple[tuple[str, str], ...] = ()
-
-    def clean(self) -> dict:
-        data = super().clean()
-        for low, high in self.ranges:
-            if data.get(low) and data.get(high) and data[low] > data[high] and high not in self.errors:
-                self.add_error(high, f"{high} is before {low}.")
-        return data
 
 
 class ReconRunFilterForm(RangeForm):
