@@ -152,6 +152,9 @@ def test_a_page_in_range_is_served_and_one_past_the_last_is_a_404(api_as, tenant
         ("/api/v1/tables/payouts/", "arrival_after", "arrival_before", "2026-01-01", "2026-02-01"),
         ("/api/v1/tables/payments/", "created_after", "created_before", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
         ("/api/v1/recon/exceptions/", "date_from", "date_to", "2026-01-01", "2026-02-01"),
+        ("/api/v1/recon/exceptions/", "seen_after", "seen_before", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+        ("/api/v1/recon/runs/", "queued_after", "queued_before", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+        ("/api/v1/recon/payouts/", "arrival_from", "arrival_to", "2026-01-01", "2026-02-01"),
     ],
 )
 def test_a_reversed_range_is_a_400_naming_its_end_not_an_empty_list(api_as, tenant_a, path, low, high, earlier, later):
@@ -161,5 +164,5 @@ def test_a_reversed_range_is_a_400_naming_its_end_not_an_empty_list(api_as, tena
     in_order = client.get(path, {low: earlier, high: later})
 
     assert reversed_range.status_code == 400, reversed_range.content
-    assert reversed_range.json()[high] == [f"{high} is before {low}."]
+    assert reversed_range.json() == {high: [f"{high} is before {low}."]}
     assert in_order.status_code == 200, in_order.content
