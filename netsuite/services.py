@@ -374,7 +374,7 @@ def postings_after_recon(
         return result
     ids = list(payout_ids) if payout_ids is not None else None
     if settle:
-        result.settled = postings_settle(payout_ids=ids, client=client)
+        result.settled = postings_settle(payout_ids=ids, client=client, reverse=False)
     auto = tenant.posting_mode == "auto"
     now = timezone.now()
     already = NetsuitePosting.objects.filter(tenant_id=tenant.pk)
@@ -1300,10 +1300,27 @@ def posting_send(*, posting_id: Any, client: ConnectionClient | None = None) -> 
                     logger.exception("netsuite_posting_unexpected_error", posting_id=str(posting.pk))
         released = _record_outcome(posting, exchanges, internal_id=internal_id, error=error, lock_key=key)
         holds_lock = holds_lock and not released
+        if posting.state == PostingState.POSTED and claim.payout.status in FAILED_PAYOUT_STATUSES:
+            _reverse_now([posting])
         return posting
     finally:
         if holds_lock:
             _release_send_lock(key)
+
+
+def _reverse_now(posted: list[NetsuitePosting]) -> None:
+    """Payout entries just posted (sent, or found in NetSuite) whose payouts had already failed:
+    their reversals are created now, not at the next reconciliation, which may be a sync away.
+
+    A payout that failed before it was posted reaches here when a person resolved its
+    ``payout_failed`` exception (the funds came back in a later payout): its entry books what
+    it paid out, and the reversal moves its bank line back to clearing at once, so the bank
+    account never shows money that did not arrive for longer than the approval takes.
+    """
+    payout_ids = [p.payout_id for p in posted if p.kind == PostingKind.PAYOUT]
+    if payout_ids:
+        created = postings_after_recon(payout_ids=payout_ids, settle=False)
+        logger.info("netsuite_failed_payouts_reversed_at_once", payouts=len(payout_ids), reversals=created.reversals)
 
 
 def _lookup_if_maybe_sent(claim: _Claim, client: ConnectionClient | None) -> EntryLookup | None:
@@ -1332,6 +1349,8 @@ def _refuse(
     lookup = lookup or _lookup_if_maybe_sent(claim, client)
     if lookup is not None and lookup.found:
         found = _record_found(posting, lookup, expect={"state": PostingState.SENDING}, take_back_attempt=True)
+        if found is not None and claim.payout.status in FAILED_PAYOUT_STATUSES:
+            _reverse_now([found])
         return found or posting
     if lookup is not None and lookup.found is None:
         code = PostingError.OUTCOME_UNKNOWN
@@ -1662,13 +1681,16 @@ def postings_settle(
     posting_ids: Iterable[Any] | None = None,
     client: ConnectionClient | None = None,
     actor_kind: str = "task",
+    reverse: bool = True,
 ) -> PostingsSettled:
     """Ask NetSuite about every failed posting whose outcome is unknown, and record what it says.
 
     A send that ended without a definite answer (``outcome_unknown``), or that kept stopping its
     worker until it was given up (``send_abandoned``: a dead worker may have sent it), may have
     left the entry in NetSuite. Each one is looked up by external id: found, it is posted (so a
-    reversal follows if its payout fails); not found, it stays failed and can be retried; no telling
+    reversal follows if its payout fails: at once, if it has failed already and ``reverse``, as
+    when a person or the schedule asks; :func:`postings_after_recon` creates its own after asking);
+    not found, it stays failed and can be retried; no telling
     (NetSuite still unreachable), it stays unknown, and the posting counts the lookup and says
     when the schedule asks next (:func:`postings_settle_enqueue_due`). Call it outside a
     transaction: it talks to NetSuite. A posting retried or sent meanwhile is left to that
@@ -1685,6 +1707,7 @@ def postings_settle(
     if posting_ids is not None:
         unknown = unknown.filter(pk__in=list(posting_ids))
     result = PostingsSettled()
+    found_failed: list[NetsuitePosting] = []
     for posting in unknown.select_related("payout").order_by("created_at", "pk"):
         try:
             mapping: GlMapping | None = _mapping_for(posting.payout)
@@ -1701,6 +1724,8 @@ def postings_settle(
             found = _record_found(posting, lookup, expect=expect, take_back_attempt=False, actor_kind=actor_kind)
             if found is not None:
                 result.posted += 1
+                if posting.payout.status in FAILED_PAYOUT_STATUSES:
+                    found_failed.append(found)
         elif lookup.found is False:
             if _record_not_found(posting, lookup, expect=expect, actor_kind=actor_kind):
                 result.not_posted += 1
@@ -1710,6 +1735,8 @@ def postings_settle(
             logger.warning(
                 "netsuite_posting_outcome_still_unknown", posting_id=str(posting.pk), reason=lookup.reason[:500]
             )
+    if reverse:
+        _reverse_now(found_failed)
     return result
 
 

@@ -28,6 +28,7 @@ from netsuite.services import (
     posting_retry,
     posting_send,
     postings_after_recon,
+    postings_settle,
 )
 from netsuite.tests.conftest import FAST_RETRIES, make_posting_world, tba_credentials
 from netsuite.tests.factories import (
@@ -806,6 +807,34 @@ def _fail_payout(posting, source_id: str) -> None:  # type: ignore[no-untyped-de
     reconcile()
 
 
+def test_a_payout_posted_after_its_failure_was_accepted_is_reversed_at_once(posting) -> None:  # type: ignore[no-untyped-def]
+    from recon.models import ReconException
+    from recon.services import exception_resolve
+
+    # The payout fails before anyone posts it; a person accepts that (its funds come back in a
+    # later payout), which reconciles it: its entry may be approved, and is sent as it paid out.
+    reconciled(posting, PayoutSpec("po_failed_first"))
+    _fail_payout(posting, "po_failed_first")
+    failure = ReconException.objects.get(reason="payout_failed", subject_ref="po_failed_first")
+    exception_resolve(actor=posting.world.accountant, exception=failure, note="funds back in the next payout")
+    postings_after_recon()  # what the task the resolution queued does
+    draft = posting_for("po_failed_first")
+    posting_approve(posting=draft, actor=posting.world.accountant)
+
+    sent = posting_send(posting_id=draft.pk, client=posting.client())
+
+    assert sent.state == PostingState.POSTED
+    # Its reversal is there at once, for approval like any entry, not a sync and a run later:
+    # until it is posted the bank account shows 96.80 that never arrived.
+    reversal = posting_for("po_failed_first", PostingKind.REVERSAL)
+    assert (reversal.state, reversal.amount_minor) == (PostingState.DRAFT, -9680)
+    posting_approve(posting=reversal, actor=posting.world.accountant)
+    assert posting_send(posting_id=reversal.pk, client=posting.client()).state == PostingState.POSTED
+    assert [line_of(i) for i in sandbox_entry(posting, reversal.external_id)["line"]["items"]] == REVERSAL_96_80
+    assert posting.journal_count() == 2
+    assert postings_after_recon().created == 0
+
+
 def test_reversal_cancels_the_accounts_originally_posted_not_todays_mapping(posting) -> None:  # type: ignore[no-untyped-def]
     posting_mode_set(actor=None, mode="auto")
     reconciled(posting, PayoutSpec("po_moved"))  # one 100.00 charge, 3.20 fee: 96.80 to the bank
@@ -1016,6 +1045,18 @@ def test_an_unknown_entry_of_a_failed_payout_is_found_posted_and_reversed(postin
     assert postings_after_recon(client=posting.client()).created == 0
 
 
+def test_an_entry_of_a_failed_payout_found_by_a_lookup_on_its_own_is_reversed_at_once(posting) -> None:  # type: ignore[no-untyped-def]
+    # The schedule's lookup (not a reconciliation) finds the entry of a payout that failed since.
+    sent = _sent_without_an_answer(posting, "po_found_failed")
+    _fail_payout(posting, "po_found_failed")
+
+    settled = postings_settle(client=posting.client(), actor_kind="schedule")
+
+    assert (settled.posted, posting_for("po_found_failed").state) == (1, PostingState.POSTED)
+    reversal = posting_for("po_found_failed", PostingKind.REVERSAL)
+    assert (reversal.state, reversal.amount_minor, reversal.payout_id) == (PostingState.DRAFT, -9680, sent.payout_id)
+
+
 def test_an_unknown_send_that_netsuite_never_applied_stays_failed_and_is_not_reversed(posting) -> None:  # type: ignore[no-untyped-def]
     # NetSuite refuses the entry (no such clearing account) and the refusals are lost too:
     # no answer, and nothing written.
@@ -1073,8 +1114,9 @@ def test_retrying_an_unknown_posting_of_a_failed_payout_finds_it_instead_of_refu
     assert retried.netsuite_internal_id == sandbox_entry(posting, sent.external_id)["id"]
     assert retried.attempts == 1
     assert posting.upserts() == EVERY_ATTEMPT  # ...and nothing was sent again
-    # ...and taken back.
-    assert postings_after_recon(client=posting.client()).reversals == 1
+    # ...and taken back: its reversal is there at once (approved, in auto mode), none more later.
+    assert posting_for("po_unknown_retried", PostingKind.REVERSAL).state == PostingState.APPROVED
+    assert postings_after_recon(client=posting.client()).reversals == 0
     reversal = posting_send(
         posting_id=posting_for("po_unknown_retried", PostingKind.REVERSAL).pk, client=posting.client()
     )
