@@ -266,3 +266,51 @@ def test_a_page_of_exceptions_is_ticked_at_once_and_resolved_with_one_note(two_e
     thread.start()
     thread.join()
     assert sorted(found) == [("resolved", "reviewed with the bank statement")] * 2
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def long_ids_world(committed_tenant):
+    """A committed tenant whose one payout has a Shopify-long id (``gid://...``) and is 10.00
+    short of its one sale: an open exception, and ids as long as a real shop's."""
+    from recon.tests.factories import payout_own_line, payout_row, sale
+
+    payout = "gid://shopify/ShopifyPaymentsPayout/120000008"
+    return reconciled_world(
+        committed_tenant,
+        "phone",
+        lambda conn: [*sale(conn, 1, payout=payout, amount=10000, fee=320),
+                      payout_row(payout, 8680), payout_own_line(payout, 8680)],
+    )  # fmt: skip
+
+
+def test_on_a_phone_every_page_fits_the_window_and_wide_tables_scroll_in_their_box(long_ids_world, web, browser_page):
+    world, page = long_ids_world, browser_page
+    page.set_viewport_size(PHONE)
+    sign_in(page, web, world.owner.email)
+
+    page.goto(f"{web}/recon/")
+    # the bar's links wrap onto more lines: each one is on screen, none pushed past its edge
+    for link in page.locator("nav.mainnav a").all():
+        box = link.bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= PHONE["width"], link.inner_text()
+    # the queue is wider than a phone: it scrolls sideways in its own box, and its buttons still work
+    queue = page.locator("table.exceptions")
+    assert queue.evaluate("table => table.scrollWidth > table.clientWidth")
+    row = page.locator("tr.exception-row").first
+    row.locator("button", has_text="Acknowledge").click()
+    row.locator(".status", has_text="Acknowledged").wait_for(timeout=10_000)
+    screenshot(page, "phone-recon.png")
+
+    row.locator("a", has_text="gid://shopify/ShopifyPaymentsPayout/120000008").click()
+    page.wait_for_selector("#explain-summary")
+    payout_page = page.url.removeprefix(web)
+    month = date.today().strftime("%Y-%m")
+    for path in ("/", "/recon/", payout_page, f"/close/?month={month}", "/postings/", "/data/?table=payout_lines",
+                 "/connections/", "/jobs/", "/audit/"):  # fmt: skip
+        page.goto(f"{web}{path}")
+        # the page is never wider than the window: nothing to scroll sideways but the tables themselves
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
