@@ -273,16 +273,26 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def long_ids_world(committed_tenant):
-    """A committed tenant whose one payout has a Shopify-long id (``gid://...``) and is 10.00
-    short of its one sale: an open exception, and ids as long as a real shop's."""
-    from recon.tests.factories import payout_own_line, payout_row, sale
+    """A committed tenant whose one payout, 10.00 short of its one sale, carries ids as long as
+    a Shopify shop's (``gid://shopify/...``): an open exception, and tables of long ids."""
+    from recon.tests.factories import line_row, order_row, payment_row, payout_own_line, payout_row
 
-    payout = "gid://shopify/ShopifyPaymentsPayout/120000008"
+    payout, order, payment = (
+        "gid://shopify/ShopifyPaymentsPayout/120000008",
+        "gid://shopify/Order/6100000000582",
+        "gid://shopify/OrderTransaction/7300000000174",
+    )
     return reconciled_world(
         committed_tenant,
-        "phone",
-        lambda conn: [*sale(conn, 1, payout=payout, amount=10000, fee=320),
-                      payout_row(payout, 8680), payout_own_line(payout, 8680)],
+        "long-ids",
+        lambda conn: [
+            order_row(order, total=10000),
+            payment_row(payment, order=order, amount=10000),
+            line_row("gid://shopify/ShopifyPaymentsBalanceTransaction/2800000151", payout=payout, amount=10000,
+                     fee=320, object_id=payment),
+            payout_row(payout, 8680),
+            payout_own_line(payout, 8680),
+        ],
     )  # fmt: skip
 
 
@@ -314,3 +324,25 @@ def test_on_a_phone_every_page_fits_the_window_and_wide_tables_scroll_in_their_b
         page.goto(f"{web}{path}")
         # the page is never wider than the window: nothing to scroll sideways but the tables themselves
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+
+
+def test_long_ids_wrap_in_their_cells_and_no_table_is_wider_than_the_page(long_ids_world, web, browser_page):
+    world, page = long_ids_world, browser_page
+    sign_in(page, web, world.owner.email)
+    width = page.viewport_size["width"]
+
+    for path in ("/data/?table=payout_lines", "/data/?table=payments", "/recon/", "/postings/"):
+        page.goto(f"{web}{path}")
+        page.wait_for_selector("table.data tbody tr")
+        # three columns of ids as long as Shopify's: they wrap in their cells, the page stays the window's width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+
+    # a date stays on one line (it is read at a glance, not spelled out in pieces)
+    one_line = "td => { const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length; }"
+    page.goto(f"{web}/data/?table=payout_lines")
+    created = page.locator("table.data tbody tr td:last-child").first
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", created.inner_text().strip())
+    assert created.evaluate(one_line) == 1
+    page.goto(f"{web}/recon/")
+    assert page.locator("tr.exception-row td.last-seen").first.evaluate(one_line) == 1
+    screenshot(page, "payout-lines.png")
