@@ -25,6 +25,8 @@ from ecomops.pages import (
     render_page,
     tenant_page,
 )
+from netsuite import selectors as netsuite_selectors
+from netsuite.models import NetsuitePosting
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
@@ -245,8 +247,18 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
         "x": explain,
         "amount": money(payout["amount_minor"]),
         "lines_total": money(explain["lines_total_minor"]),
+        "postings": _payout_postings(request, payout["id"]),
+        "month": payout["arrival_date"][:7] if payout["arrival_date"] else "",
     }
     return render(request, "recon/payout.html", context)
+
+
+def _payout_postings(request: HttpRequest, payout_id: str) -> list[NetsuitePosting] | None:
+    """The payout's journal entries (its own, and the reversal of one that failed), so its page
+    says where it stands in NetSuite and leads to it; None for a role that may not see postings."""
+    if not request.user.has_perm("netsuite.view_netsuiteposting"):
+        return None
+    return list(netsuite_selectors.posting_list(user=request.user, filters={"payout": payout_id}).order_by("kind"))
 
 
 # The payouts a month's page lists (the CSV has them all).

@@ -187,3 +187,22 @@ def test_lists_of_postings_read_no_credentials_nor_exchanges(postings, posting, 
     assert not [sql for sql in reads if '"credentials"' in sql], "a connection's credentials were read per row"
     assert not [sql for sql in reads if '"exchanges"' in sql], "each posting's exchanges were read"
     assert not [sql for sql in reads if '"canonical_payout"."raw_data"' in sql], "a payout's payload was read"
+
+
+def test_a_payout_page_says_where_its_entry_stands_and_leads_to_it_and_back(postings) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in("accountant")
+    posted, failed = postings["po_pg_2"], postings["po_pg_3"]
+
+    page = client.get(f"/recon/payouts/{posted.payout_id}/").content.decode()
+    failed_page = client.get(f"/recon/payouts/{failed.payout_id}/").content.decode()
+    listed = client.get("/postings/", {"payout": str(posted.payout_id)}).content.decode()
+
+    assert '<span class="status status-posted">Posted</span>' in page
+    assert "journal 901" in page
+    assert f'<a href="/postings/?payout={posted.payout_id}">Open this entry in Postings</a>' in page
+    assert '<span class="status status-failed">Failed</span>' in failed_page
+    assert "the accounting period is closed" in failed_page  # why, where it is retried
+    # the link opens that payout's entry (every state), whose payout leads back to this page
+    assert "1 posting" in listed
+    assert "journal 901" in listed
+    assert f'href="/recon/payouts/{posted.payout_id}/"' in listed

@@ -204,6 +204,20 @@ def test_payout_page_explains_the_difference_line_by_line(books):
     assert "payment ch_2" in page  # what the charge line matched
 
 
+def test_payout_page_leads_to_its_exceptions_in_the_queue_and_to_its_month(books):
+    payout_id = books[("payout_total_mismatch", "po_2")].payout_id
+    client = signed_in("accountant")
+
+    page = client.get(f"/recon/payouts/{payout_id}/").content.decode()
+    queue = client.get("/recon/", {"payout": str(payout_id)}).content.decode()
+
+    assert f'<a href="/recon/?payout={payout_id}">Work this payout\'s exceptions in the queue</a>' in page
+    assert f'<a href="/close/?month={date.today():%Y-%m}">close of {date.today():%Y-%m}</a>' in page
+    # no journal entry: there is no NetSuite connection, and the payout does not reconcile
+    assert "No journal entry yet" in page
+    assert "2 exceptions" in queue  # the payout's own, and its bad line's
+
+
 def test_other_tenants_exceptions_and_payouts_are_not_found(books, tenant_b):
     client = signed_in_as(tenant_b.admin.email)
     exception = books[("line_net_mismatch", "txn_bad")]
