@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from canonical.exports import csv_response
+from connections.models import Provider
 from ecomops.money import format_minor, major_units
 from ecomops.pages import (
     action_answer,
@@ -26,7 +27,7 @@ from ecomops.pages import (
     tenant_page,
 )
 from netsuite import selectors as netsuite_selectors
-from netsuite.models import NetsuitePosting
+from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
@@ -326,12 +327,16 @@ def close_page(request: HttpRequest) -> HttpResponse:
             "difference": format_minor(row["difference_minor"], row["currency"], row["source"])
             if row["difference_minor"]
             else "",
+            # the states in words, as the Postings page they lead to says them
+            "posting_state": PostingState(row["posting"]["state"]).label if row["posting"] else "",
+            "reversal_state": PostingState(row["reversal"]["state"]).label if row["reversal"] else "",
         }
     for total in close["totals"]:
         total["display"] = {
             key: format_minor(total[f"{key}_minor"], total["currency"], total["source"])
             for key in ("paid", "failed", "posted", "not_posted")
         }
+        total["display"]["processor"] = Provider(total["source"]).label
     context = {
         "close": close,
         "shown": shown,

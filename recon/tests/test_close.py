@@ -285,14 +285,39 @@ def test_the_page_shows_the_checklist_totals_and_payouts(october):
     # what is left to post, that month's: drafts, queued, failed
     postings_link = "/postings/?state=draft&amp;state=approved&amp;state=sending&amp;state=failed"
     assert f"{postings_link}&amp;arrival_after=2026-10-01&amp;arrival_before=2026-10-31" in page
+    assert "<tr><td>Stripe</td><td>USD</td>" in page  # the processor by its name
     assert "164.12 USD" in page  # paid out in October
-    assert "#4711" in page
+    assert "Posted</span> journal 4711" in page
     assert page.index("po_oct1") < page.index("po_oct3") < page.index("po_oct2")
     assert "po_nov" not in page
     assert "po_sep" not in page
     assert 'href="?month=2026-09"' in page
     assert 'href="?month=2026-11"' in page
     assert "are listed" not in page
+
+
+def test_each_payout_of_the_month_leads_to_its_exceptions_and_its_journal_entry(october, tenant_a, in_tenant):
+    from canonical.models import Payout
+
+    with in_tenant(tenant_a.tenant):
+        posted, short = (Payout.objects.get(source_id=ref).pk for ref in ("po_oct1", "po_oct2"))
+    client = signed_in("accountant")
+
+    page = client.get("/close/", {"month": "2026-10"}).content.decode()
+    entry = client.get("/postings/", {"payout": str(posted)}).content.decode()
+    exceptions = client.get("/recon/", {"state": ["open", "acknowledged"], "payout": str(short)}).content.decode()
+
+    # a posting's state in words, as on the Postings page, not its code
+    assert '<span class="status status-posted">Posted</span>' in page
+    assert f'<a href="/postings/?payout={posted}" aria-label="The journal entries of po_oct1 in Postings">' in page
+    queue = f"/recon/?state=open&amp;state=acknowledged&amp;payout={short}"
+    assert f'<td class="num">0.07 USD</td><td class="num"><a href="{queue}"' in page
+    assert f'<a href="{queue}" aria-label="1 open exception of po_oct2">1</a>' in page
+    # and they open that payout's entry, and that payout's exceptions
+    assert "1 posting" in entry
+    assert "journal 4711" in entry
+    assert "1 exception" in exceptions
+    assert "payout_total_mismatch" in exceptions
 
 
 def test_a_long_month_lists_the_first_payouts_and_the_csv_has_them_all(october, monkeypatch):
