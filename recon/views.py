@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,7 +32,7 @@ from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
-from recon.models import ExceptionState, RunTrigger
+from recon.models import OPEN_STATES, ExceptionState, PayoutStatus, Reason, RunTrigger
 from tenants.services import ServiceError
 
 # The queue a controller opens: what still needs a person.
@@ -242,16 +243,31 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
     for exception in explain["exceptions"]:
         exception["expected"] = money(exception["expected_minor"], exception["expected_currency"])
         exception["actual"] = money(exception["actual_minor"], exception["actual_currency"])
+        exception["state_label"] = ExceptionState(exception["state"]).label
         for change in exception["history"]:  # shown as every page shows a time
             change["at"] = parse_datetime(change["at"])
     context = {
         "x": explain,
+        "summary": _summary_in_words(explain),
+        "status_label": PayoutStatus(explain["status"]).label if explain["status"] else "",
         "amount": money(payout["amount_minor"]),
         "lines_total": money(explain["lines_total_minor"]),
         "postings": _payout_postings(request, payout["id"]),
         "month": payout["arrival_date"][:7] if payout["arrival_date"] else "",
     }
     return render(request, "recon/payout.html", context)
+
+
+def _summary_in_words(explain: dict[str, Any]) -> str:
+    """The explanation's summary with its open exceptions named as the queue names them: the
+    API's summary ends with their codes, for scripts ("1 open exception(s): payout_failed.")."""
+    reasons = sorted({e["reason"] for e in explain["exceptions"] if e["state"] in OPEN_STATES})
+    count = sum(1 for e in explain["exceptions"] if e["state"] in OPEN_STATES)
+    codes = f" {count} open exception(s): {'; '.join(reasons)}."
+    if not reasons or not explain["summary"].endswith(codes):
+        return explain["summary"]
+    words = "; ".join(Reason(reason).label if reason in Reason.values else reason for reason in reasons)
+    return explain["summary"].removesuffix(codes) + f" {count} open exception{pluralize(count)}: {words}."
 
 
 def _payout_postings(request: HttpRequest, payout_id: str) -> list[NetsuitePosting] | None:

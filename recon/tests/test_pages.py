@@ -204,6 +204,29 @@ def test_payout_page_explains_the_difference_line_by_line(books):
     assert "payment ch_2" in page  # what the charge line matched
 
 
+def test_payout_page_says_its_states_and_reasons_in_words_not_codes(books, tenant_a):
+    from recon.services import exception_act
+
+    short = books[("payout_total_mismatch", "po_2")]
+    with tenant_context(tenant_a.tenant):
+        exception_act(actor=tenant_a.accountant, exception=books[("line_net_mismatch", "txn_bad")],
+                      action="acknowledge", note="asked Stripe")  # fmt: skip
+
+    page = signed_in("viewer").get(f"/recon/payouts/{short.payout_id}/").content.decode()
+
+    summary = page[page.index('<p id="explain-summary"') :].split("</p>")[0]
+    assert '<span class="status status-exceptions">Exceptions</span>' in summary
+    assert summary.endswith(
+        "a difference of 0.07 USD. 2 open exceptions: Line net is not amount minus fee; "
+        "Payout does not equal the sum of its lines."
+    )
+    assert '<span class="status status-open">Open</span>' in page
+    assert '<span class="status status-acknowledged">Acknowledged</span>' in page
+    # what a controller reads on this page never spells a reason as its code
+    assert "payout_total_mismatch" not in page
+    assert "line_net_mismatch" not in page
+
+
 def test_payout_page_leads_to_its_exceptions_in_the_queue_and_to_its_month(books):
     payout_id = books[("payout_total_mismatch", "po_2")].payout_id
     client = signed_in("accountant")
