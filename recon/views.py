@@ -150,8 +150,30 @@ def _queue(request: HttpRequest, params: QueryDict | None = None) -> dict[str, A
         params=params,
     )
     page = context["page"]  # each row shows its history: the page's, in one query
-    page.object_list = selectors.with_history(user=request.user, exceptions=page.object_list)
+    page.object_list = _rows(request, page.object_list)
     return context
+
+
+def _rows(request: HttpRequest, exceptions: Any) -> list[Any]:
+    """The queue's rows: each exception with its history and what it puts at stake."""
+    rows = selectors.with_history(user=request.user, exceptions=exceptions)
+    for exception in rows:
+        exception.at_stake = _at_stake(exception)
+    return rows
+
+
+def _at_stake(e: Any) -> str:
+    """What an exception puts at stake, as the queue's "Amount at stake" sort weighs it
+    (``recon.filters.AT_STAKE``): the difference when both amounts are known in one currency,
+    else the amount that is known; blank when neither is."""
+    source = e.connection.provider if e.connection else "stripe"
+    if e.difference_minor is not None:
+        return format_minor(abs(e.difference_minor), e.expected_currency or e.actual_currency, source)
+    if e.expected_minor is not None:
+        return format_minor(abs(e.expected_minor), e.expected_currency, source)
+    if e.actual_minor is not None:
+        return format_minor(abs(e.actual_minor), e.actual_currency, source)
+    return ""
 
 
 BULK_DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -201,7 +223,7 @@ def exception_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
         flash = "Resolved." if exception.state == ExceptionState.RESOLVED else "Acknowledged."
     except ServiceError as exc:
         error = str(exc)
-    [exception] = selectors.with_history(user=request.user, exceptions=[exception])
+    [exception] = _rows(request, [exception])
     response = action_answer(
         request, row="recon/_exception_row.html", context={"e": exception}, flash=flash, error=error, back="recon"
     )

@@ -81,6 +81,19 @@ def test_reasons_read_as_sentences_and_the_dashboard_counts_lead_to_them(books):
     assert "Payout does not equal the sum of its lines" in payout
 
 
+def test_the_queue_shows_what_each_exception_puts_at_stake_in_the_order_it_sorts_by(books):
+    client = signed_in("accountant")
+    short = books[("payout_total_mismatch", "po_2")]
+
+    largest_first = client.get("/recon/", {"state": "open", "ordering": "-at_stake"}).content.decode()
+    row = client.post(f"/recon/exceptions/{short.pk}/acknowledge/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert '<th class="num">At stake</th>' in largest_first
+    # txn_bad nets 0.12 less than 20.00 - 0.88; po_2 is 0.07 more than its lines: in that order
+    assert largest_first.index('<td class="num">0.12 USD</td>') < largest_first.index('<td class="num">0.07 USD</td>')
+    assert '<td class="num">0.07 USD</td>' in row  # a row answering its action keeps the amount
+
+
 def test_every_state_box_unticked_lists_every_state(books, tenant_a):
     with tenant_context(tenant_a.tenant):
         ReconException.objects.filter(reason="line_net_mismatch").update(state="resolved")
