@@ -9,7 +9,9 @@ through:
   automatic payouts that pay out exactly the ``net`` of their balance transactions, a
   payout that fails after it was paid, a manual instant payout and a payout minimum
   balance hold and release. Everything is materialized (a 30-day shop is about 2,000
-  objects) and the same seed always gives the same objects, ids included.
+  objects) and the same seed always gives the same objects, ids included. Between days,
+  a caller can refund a charge or fail a refund at ``now`` (:meth:`StripeBusiness.refund`,
+  :meth:`StripeBusiness.fail_refund`), as the dashboard or the customer's bank would.
 * :class:`ScaleLedger` is for benchmarks: N balance transactions, each with its charge
   and PaymentIntent, plus one automatic payout every ``payout_every`` charges. Object
   ``i`` is a pure function of ``(seed, i)`` and ids embed ``i``, so paging through a
@@ -279,9 +281,21 @@ class Ledger(Protocol):
         """Run ``days`` more days of business; return how many objects each resource gained."""
         ...
 
+    def refund(self, charge_id: str, amount: int | None = None) -> Obj:
+        """Refund ``amount`` of a charge now (the rest of it if None); raises :class:`RefundError`."""
+        ...
+
+    def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> Obj:
+        """Fail a refund now, its money coming back; raises :class:`RefundError`."""
+        ...
+
 
 class ManualPayoutError(Exception):
     """Raised for ``payout=`` on a manual payout: Stripe keeps no itemization for those."""
+
+
+class RefundError(ValueError):
+    """A refund (or a refund's failure) Stripe would refuse, with its reason."""
 
 
 def _account_object(account_id: str, created: int) -> Obj:
@@ -442,7 +456,66 @@ class StripeBusiness:
         self._refresh_statuses()
         return added
 
+    def refund(self, charge_id: str, amount: int | None = None) -> Obj:
+        """Refund ``amount`` of a succeeded charge (the rest of it if None), now, as
+        ``POST /v1/refunds`` would: a succeeded refund and its ``refund`` balance transaction,
+        created after every existing object, and the charge's ``amount_refunded`` raised."""
+        charge = self.cols["charges"].get(charge_id)
+        if charge is None:
+            raise RefundError(f"No such charge: '{charge_id}'")
+        if charge["status"] != "succeeded" or not charge["captured"]:
+            raise RefundError(f"Charge {charge_id} has not been captured; there is nothing to refund.")
+        if charge["disputed"]:
+            raise RefundError(f"Charge {charge_id} has been charged back; cannot issue a refund.")
+        remaining = charge["amount"] - charge["amount_refunded"]
+        if remaining <= 0:
+            raise RefundError(f"Charge {charge_id} has already been refunded.")
+        amount = remaining if amount is None else amount
+        if type(amount) is not int or not 0 < amount <= remaining:
+            raise RefundError(
+                f"Refund amount ({amount!r}) must be a positive integer no greater than what is left "
+                f"to refund on charge {charge_id} ({remaining})."
+            )
+        refund = self._new_refund(self.now, charge, amount)
+        self._publish()
+        return refund
+
+    def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> Obj:
+        """Fail a refund now, the way a card refund fails when the bank returns it (days after
+        it succeeded, say the card was closed): the refund turns ``failed`` with a
+        ``failure_reason``; a ``refund_failure`` balance transaction puts its money back in the
+        balance (for the next payout to carry); the charge's ``amount_refunded`` drops by it."""
+        refund = self.cols["refunds"].get(refund_id)
+        if refund is None:
+            raise RefundError(f"No such refund: '{refund_id}'")
+        if refund["status"] not in ("pending", "succeeded"):
+            raise RefundError(f"Refund {refund_id} is {refund['status']}; only a pending or succeeded refund can fail.")
+        original = self.cols["balance_transactions"].get(refund["balance_transaction"])
+        assert original is not None, refund_id  # a refund's balance transaction is published with it
+        failure = self._new_bt(
+            self.now,
+            amount=-original["amount"],
+            type_="refund_failure",
+            category="refund_failure",
+            source=refund_id,
+            description=f"REFUND FAILURE ({reason})",
+            available_on=self._day_start(self.days + 1),
+            exchange_rate=original["exchange_rate"],
+        )
+        refund.update(status="failed", failure_balance_transaction=failure["id"], failure_reason=reason)
+        charge = self.cols["charges"].get(refund["charge"])
+        assert charge is not None, refund_id
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        self._publish()
+        return refund
+
     # ----------------------------------------------------------------- helpers
+
+    def _publish(self) -> None:
+        """Publish objects made outside a simulated day (at ``now``, after every existing one)."""
+        for col in self.cols.values():
+            col.flush()
 
     def _rand(self, n: int) -> str:
         return "".join(self._rng.choices(_B62, k=n))
@@ -781,6 +854,10 @@ class StripeBusiness:
         if charge["disputed"] or remaining <= 0:
             return  # Stripe refuses to refund a disputed or fully refunded charge
         amount = remaining if share is None else min(remaining, max(1, round(charge["amount"] * share)))
+        self._new_refund(ts, charge, amount)
+
+    def _new_refund(self, ts: int, charge: Obj, amount: int) -> Obj:
+        ch_id = charge["id"]
         settled, rate = self._settle(amount, charge["currency"])
         re_id = self._id("re")
         bt = self._new_bt(
@@ -793,26 +870,26 @@ class StripeBusiness:
             available_on=self._day_start((ts - self.start_ts) // DAY + 1),
             exchange_rate=rate,
         )
-        self.cols["refunds"].stage(
-            {
-                "id": re_id,
-                "object": "refund",
-                "amount": amount,
-                "balance_transaction": bt["id"],
-                "charge": ch_id,
-                "created": ts,
-                "currency": charge["currency"],
-                "metadata": {},
-                "payment_intent": charge["payment_intent"],
-                "reason": "requested_by_customer",
-                "receipt_number": None,
-                "source_transfer_reversal": None,
-                "status": "succeeded",
-                "transfer_reversal": None,
-            }
-        )
+        refund: Obj = {
+            "id": re_id,
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": bt["id"],
+            "charge": ch_id,
+            "created": ts,
+            "currency": charge["currency"],
+            "metadata": {},
+            "payment_intent": charge["payment_intent"],
+            "reason": "requested_by_customer",
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": "succeeded",
+            "transfer_reversal": None,
+        }
+        self.cols["refunds"].stage(refund)
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        return refund
 
     def _ev_dispute_open(self, ts: int, ch_id: str, outcome: str, wait_days: int) -> None:
         charge = self._charge(ch_id)
@@ -1454,6 +1531,12 @@ class ScaleLedger:
         before = {name: len(self.seq(name)) for name in RESOURCES}
         self.n += days * self.per_day
         return {name: len(self.seq(name)) - before[name] for name in RESOURCES}
+
+    def refund(self, charge_id: str, amount: int | None = None) -> Obj:
+        raise RefundError("The scale ledger has no refunds: it is generated by index, for benchmarks.")
+
+    def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> Obj:
+        raise RefundError("The scale ledger has no refunds: it is generated by index, for benchmarks.")
 
 
 def build_business(

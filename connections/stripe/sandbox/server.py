@@ -14,9 +14,12 @@ Lists are newest first with ``limit`` (1-100, default 10), ``starting_after`` /
 ``payout``, ``type``, ``source`` and ``currency``. Errors use Stripe's body
 ``{"error": {"type", "code", "message", "param"}}``.
 
-Besides the shared fault switchboard of :mod:`ecomops.sandbox_http`, two control routes:
+Besides the shared fault switchboard of :mod:`ecomops.sandbox_http`, control routes:
 ``POST /__sandbox__/advance {"days": 1}`` runs more days of business (new objects, all
-created after the existing ones) and ``GET /__sandbox__/state`` reports counts and clock.
+created after the existing ones), ``GET /__sandbox__/state`` reports counts and clock,
+``POST /__sandbox__/refund {"charge": "ch_...", "amount": 500}`` refunds a charge now (all
+that is left of it without ``amount``) and ``POST /__sandbox__/fail_refund {"refund":
+"re_..."}`` fails a refund now, its money coming back; both answer ``{"refund": {...}}``.
 
 Run it on its own (e.g. for a benchmark client in another process)::
 
@@ -46,6 +49,7 @@ from connections.stripe.sandbox.business import (
     Ledger,
     ManualPayoutError,
     Obj,
+    RefundError,
     Seq,
     build_business,
 )
@@ -260,6 +264,8 @@ class StripeSandbox(SandboxApp):
             with self._lock:
                 added = self.ledger.advance(days)
                 return SandboxResponse.json({"ok": True, "added": added, "now": self.ledger.now})
+        if action in ("refund", "fail_refund") and request.method == "POST":
+            return self._refund_control(action, request)
         if action == "state" and request.method == "GET":
             with self._lock:
                 counts = {name: len(self.ledger.seq(name)) for name in RESOURCES}
@@ -272,6 +278,29 @@ class StripeSandbox(SandboxApp):
                     }
                 )
         return super().control(request)
+
+    def _refund_control(self, action: str, request: SandboxRequest) -> SandboxResponse:
+        """``refund`` a charge or ``fail_refund`` a refund, now (what Stripe's dashboard or the
+        customer's bank does; the sandbox serves no write side of the API itself)."""
+        try:
+            spec = request.json() or {}
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict):
+            return SandboxResponse.json({"error": f"bad {action} spec: expected a JSON object"}, status=400)
+        name = "charge" if action == "refund" else "refund"
+        target = spec.get(name)
+        if not isinstance(target, str) or not target:
+            return SandboxResponse.json({"error": f"bad {action} spec: '{name}' (an id) is required"}, status=400)
+        try:
+            with self._lock:
+                if action == "refund":
+                    refund = self.ledger.refund(target, spec.get("amount"))
+                else:
+                    refund = self.ledger.fail_refund(target, str(spec.get("reason") or "expired_or_canceled_card"))
+                return SandboxResponse.json({"ok": True, "refund": refund})
+        except RefundError as exc:
+            return SandboxResponse.json({"error": str(exc)}, status=400)
 
     def account(self) -> Obj:
         """The Account object, in the time zone the sandbox was given, if any."""

@@ -22,7 +22,7 @@ from connections.stripe.sandbox.business import (
     convert,
 )
 from connections.stripe.sandbox.server import build_stripe_sandbox, stripe_sandbox_server
-from connections.stripe.tests.helpers import API_KEY, http, list_all
+from connections.stripe.tests.helpers import API_KEY, control, http, list_all
 
 
 @pytest.fixture
@@ -355,3 +355,66 @@ def test_scale_paging_deep_in_the_ledger_is_fast() -> None:
     assert body["has_more"] is True
     assert body["data"][0]["id"] == app.ledger.seq("balance_transactions").item(499_999)["id"]
     assert elapsed < 0.5
+
+
+def _unrefunded_charge(server, currency: str) -> dict:
+    return next(
+        c
+        for c in list_all(server, "charges")
+        if c["status"] == "succeeded" and not c["disputed"] and not c["amount_refunded"] and c["currency"] == currency
+    )
+
+
+def test_a_refund_made_now_and_its_failure_move_money_as_stripe_does(server) -> None:
+    # given: a euro charge, settled in dollars, never refunded
+    charge = _unrefunded_charge(server, "eur")
+    now = control(server, "state", method="GET")["now"]
+
+    # when: half of it is refunded now
+    refund = control(server, "refund", {"charge": charge["id"], "amount": charge["amount"] // 2})["refund"]
+
+    # then: the refund is the newest one, created now, and its line takes the money out at today's rate
+    assert http(server, "/v1/refunds?limit=1")[1]["data"] == [refund]
+    assert (refund["status"], refund["amount"], refund["created"]) == ("succeeded", charge["amount"] // 2, now)
+    assert (refund["charge"], refund["payment_intent"]) == (charge["id"], charge["payment_intent"])
+    line = http(server, f"/v1/balance_transactions/{refund['balance_transaction']}")[1]
+    assert (line["type"], line["reporting_category"], line["source"]) == ("refund", "refund", refund["id"])
+    assert line["amount"] == line["net"] == -convert(refund["amount"], "eur", line["exchange_rate"])
+    refunded = http(server, f"/v1/charges/{charge['id']}")[1]
+    assert (refunded["amount_refunded"], refunded["refunded"]) == (refund["amount"], False)
+
+    # when: the bank returns it
+    failed = control(server, "fail_refund", {"refund": refund["id"]})["refund"]
+
+    # then: the refund says so, its money comes back on a line of its own, and the charge is whole again
+    assert http(server, f"/v1/refunds/{refund['id']}")[1] == failed
+    assert (failed["status"], failed["failure_reason"]) == ("failed", "expired_or_canceled_card")
+    back = http(server, f"/v1/balance_transactions/{failed['failure_balance_transaction']}")[1]
+    assert (back["type"], back["reporting_category"]) == ("refund_failure", "refund_failure")
+    assert back["source"] == refund["id"]
+    assert back["amount"] == back["net"] == -line["amount"]
+    assert (back["fee"], back["created"]) == (0, now)
+    assert http(server, f"/v1/charges/{charge['id']}")[1]["amount_refunded"] == 0
+
+    # and the next automatic payout carries both lines, adding up as every payout does
+    control(server, "advance", {"days": 3})
+    carriers = [
+        p
+        for p in list_all(server, "payouts", f"&created[gt]={now}")
+        if p["automatic"] and {line["id"], back["id"]} <= {bt["id"] for bt in _payout_lines(server, p["id"])}
+    ]
+    assert len(carriers) == 1
+    lines = _payout_lines(server, carriers[0]["id"])
+    assert sum(bt["net"] for bt in lines if bt["id"] != carriers[0]["balance_transaction"]) == carriers[0]["amount"]
+
+
+def test_refunds_add_up_to_the_charge_and_no_further(server) -> None:
+    charge = _unrefunded_charge(server, "usd")
+    first = control(server, "refund", {"charge": charge["id"], "amount": 1})["refund"]
+    rest = control(server, "refund", {"charge": charge["id"]})["refund"]
+
+    assert (first["amount"], rest["amount"]) == (1, charge["amount"] - 1)
+    refunded = http(server, f"/v1/charges/{charge['id']}")[1]
+    assert (refunded["amount_refunded"], refunded["refunded"]) == (charge["amount"], True)
+    status, body = http(server, "/__sandbox__/refund", key=None, method="POST", payload={"charge": charge["id"]})
+    assert (status, body["error"]) == (400, f"Charge {charge['id']} has already been refunded.")

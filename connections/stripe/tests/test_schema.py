@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from connections.stripe.sandbox.business import RESOURCES
 from connections.stripe.sandbox.server import build_stripe_sandbox, stripe_sandbox_server
-from connections.stripe.tests.helpers import API_KEY, http, inject, list_all
+from connections.stripe.tests.helpers import API_KEY, control, http, inject, list_all
 from connections.stripe.tests.openapi_schema import SHARED_DATA, openapi_to_jsonschema, schema_errors
 
 SCHEMA_OF = {
@@ -152,6 +152,24 @@ def test_special_cases_validate(sandbox_app) -> None:
     categories = {bts.item(i)["reporting_category"] for i in range(len(bts))}
     assert {"payout_minimum_balance_hold", "payout_minimum_balance_release", "payout_reversal"} <= categories
     assert {"dispute", "dispute_reversal", "refund", "charge", "payout"} <= categories
+
+
+def test_a_refund_made_now_and_failed_validates(server) -> None:
+    """What the refund control routes make: a refund, its failure and their lines."""
+    charges = list_all(server, "charges")
+    charge = next(c for c in charges if c["status"] == "succeeded" and not c["amount_refunded"])
+    refund = control(server, "refund", {"charge": charge["id"]})["refund"]
+    failed = control(server, "fail_refund", {"refund": refund["id"]})["refund"]
+
+    for path, schema in (
+        (f"/v1/refunds/{refund['id']}", "refund"),
+        (f"/v1/charges/{charge['id']}", "charge"),
+        (f"/v1/balance_transactions/{refund['balance_transaction']}", "balance_transaction"),
+        (f"/v1/balance_transactions/{failed['failure_balance_transaction']}", "balance_transaction"),
+    ):
+        status, body = http(server, path)
+        assert status == 200
+        assert schema_errors(schema, body) == [], path
 
 
 def test_error_bodies_follow_stripes_error_schema(server) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 import stripe
 
-from connections.stripe.sandbox.server import mask_key, sign_webhook
+from connections.stripe.sandbox.server import build_stripe_sandbox, mask_key, sign_webhook, stripe_sandbox_server
 from connections.stripe.tests.helpers import API_KEY, control, http, inject, list_all
 
 
@@ -214,3 +214,45 @@ def test_sign_webhook_is_accepted_by_stripe_python() -> None:
         stripe.WebhookSignature.verify_header(payload, header, "whsec_other", tolerance=300)
     with pytest.raises(stripe.SignatureVerificationError):  # too old for the tolerance
         stripe.WebhookSignature.verify_header(payload, fixed, secret, tolerance=300)
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "fragment"),
+    [
+        ("refund", {}, "'charge' (an id) is required"),
+        ("refund", {"charge": "ch_doesnotexist"}, "No such charge: 'ch_doesnotexist'"),
+        ("refund", {"charge": "FIRST_CHARGE", "amount": 0}, "must be a positive integer"),
+        ("refund", {"charge": "FIRST_CHARGE", "amount": "5.00"}, "must be a positive integer"),
+        ("refund", {"charge": "FIRST_CHARGE", "amount": 10**9}, "no greater than what is left to refund"),
+        ("fail_refund", {"refund": "re_doesnotexist"}, "No such refund: 're_doesnotexist'"),
+        ("fail_refund", {"charge": "ch_1"}, "'refund' (an id) is required"),
+        ("fail_refund", ["re_1"], "expected a JSON object"),
+    ],
+)
+def test_refund_control_routes_refuse_what_stripe_refuses(server, action, payload, fragment) -> None:
+    if isinstance(payload, dict) and payload.get("charge") == "FIRST_CHARGE":
+        charges = list_all(server, "charges")
+        payload["charge"] = next(c["id"] for c in charges if c["status"] == "succeeded" and not c["amount_refunded"])
+    before = control(server, "state", method="GET")["counts"]
+
+    status, body = http(server, f"/__sandbox__/{action}", key=None, method="POST", payload=payload)
+
+    assert status == 400
+    assert fragment in body["error"]
+    assert control(server, "state", method="GET")["counts"] == before
+
+
+def test_a_refund_fails_once_and_the_scale_ledger_takes_none(server) -> None:
+    charge = next(c for c in list_all(server, "charges") if c["status"] == "succeeded" and not c["amount_refunded"])
+    refund = control(server, "refund", {"charge": charge["id"]})["refund"]
+    control(server, "fail_refund", {"refund": refund["id"], "reason": "lost_or_stolen_card"})
+
+    status, body = http(server, "/__sandbox__/fail_refund", key=None, method="POST", payload={"refund": refund["id"]})
+
+    assert status == 400
+    assert body["error"] == f"Refund {refund['id']} is failed; only a pending or succeeded refund can fail."
+    assert http(server, f"/v1/refunds/{refund['id']}")[1]["failure_reason"] == "lost_or_stolen_card"
+    with stripe_sandbox_server(build_stripe_sandbox(scale_objects=100, api_key=API_KEY)) as scale:
+        status, body = http(scale, "/__sandbox__/refund", key=None, method="POST", payload={"charge": "ch_x"})
+    assert status == 400
+    assert "no refunds" in body["error"]
