@@ -166,7 +166,14 @@ def source_object_type(source: Any) -> str | None:
 
 
 def normalize_payment_intent(pi: Obj) -> CanonicalRow:
-    """A PaymentIntent -> an ``order`` row (what the customer was asked to pay)."""
+    """A PaymentIntent -> an ``order`` row (what the customer was asked to pay).
+
+    A PaymentIntent does not say what was refunded: only its charge does, when expanded
+    (``latest_charge``). The sync reads PaymentIntents unexpanded, and a refund comes days
+    after the order was last read anyway, so a synced order's ``refunded`` and
+    ``partially_refunded`` come from its canonical refunds instead, with the same rule, as
+    they are written (``canonical.upsert.REFUND_STATUS_FROM_REFUNDS``).
+    """
     pi_id = _expect(pi, "payment_intent")
     amount = _minor(pi, "amount")
     received = _minor_or_zero(pi, "amount_received")

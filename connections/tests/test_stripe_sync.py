@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import date
 
 import httpx
@@ -357,7 +358,11 @@ def test_open_disputes_and_uncaptured_payments_are_updated_however_old(stripe_co
     ledger = sandbox.app.ledger
     # given: a dispute under review and a card authorization waiting for its capture
     dispute = next(d for d in ledger.seq("disputes").items if d["status"] not in ("won", "lost"))
-    intent = next(p for p in ledger.seq("payment_intents").items if p["status"] == "succeeded")
+    intent = next(
+        p
+        for p in ledger.seq("payment_intents").items
+        if p["status"] == "succeeded" and not ledger.get("charges", p["latest_charge"])["amount_refunded"]
+    )
     received = intent["amount_received"]
     dispute["status"] = "under_review"
     intent.update(status="requires_capture", amount_received=0)
@@ -517,3 +522,196 @@ def test_the_stored_time_zone_is_kept_when_a_later_sync_cannot_read_one(stripe_c
     assert after_unknown == "Europe/Berlin"
     assert unanswered.status == "failed"
     assert stripe_connection.time_zone == "Europe/Berlin"
+
+
+# ---------------------------------------------------------------------- refunds on their orders
+
+
+def refund_now(sandbox, charge_id: str, amount: int | None = None) -> dict:
+    """Refund a charge in the sandbox now (all that is left of it without ``amount``)."""
+    payload = {"charge": charge_id} if amount is None else {"charge": charge_id, "amount": amount}
+    response = httpx.post(f"{sandbox.url}/__sandbox__/refund", json=payload)
+    assert response.status_code == 200, response.text
+    return response.json()["refund"]
+
+
+def fail_refund_now(sandbox, refund_id: str) -> dict:
+    """The customer's bank returns a refund: it fails and its money comes back."""
+    response = httpx.post(f"{sandbox.url}/__sandbox__/fail_refund", json={"refund": refund_id})
+    assert response.status_code == 200, response.text
+    return response.json()["refund"]
+
+
+def oldest_unrefunded_charge(sandbox) -> dict:
+    """A charge paid on the business's first day: older than every stream's look-back once it
+    has run for ten days, so its PaymentIntent and charge are not read again by a sync."""
+    return next(
+        c
+        for c in sandbox.app.ledger.seq("charges").items
+        if c["status"] == "succeeded" and not c["disputed"] and not c["amount_refunded"]
+    )
+
+
+def order_status(charge: dict) -> str:
+    return Order.objects.get(source_id=charge["payment_intent"]).financial_status
+
+
+def test_a_backfill_shows_what_was_refunded_of_each_stripe_order(stripe_connection, sandbox, api_as, tenant_a):
+    ledger = sandbox.app.ledger
+
+    job = run_sync(stripe_connection)
+
+    # then: each order paid says what Stripe's charge says was refunded of it
+    assert job.status == "succeeded", job.error_message
+    expected = {}
+    for intent in ledger.seq("payment_intents").items:
+        if intent["status"] == "succeeded":
+            charge = ledger.get("charges", intent["latest_charge"])
+            refunded, captured = charge["amount_refunded"], charge["amount_captured"]
+            expected[intent["id"]] = (
+                "refunded" if refunded >= captured else "partially_refunded" if refunded else "paid"
+            )
+    assert dict(Order.objects.filter(source_id__in=expected).values_list("source_id", "financial_status")) == expected
+    # the business refunds charges in full, in part, and in several parts (60% in three)
+    statuses = Counter(expected.values())
+    assert statuses["refunded"] >= 1
+    assert statuses["partially_refunded"] >= 2
+    # and a controller filtering the orders finds them
+    api = api_as(tenant_a.accountant, tenant_a.tenant)
+    listed = api.get("/api/v1/tables/orders/", {"financial_status": "refunded"}).json()
+    assert {row["source_id"] for row in listed["results"]} == {k for k, v in expected.items() if v == "refunded"}
+
+
+def test_a_refund_long_after_the_order_and_two_partial_refunds_that_make_the_whole(stripe_connection, sandbox):
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+    assert order_status(charge) == "paid"
+
+    # when: half of it is refunded, ten days after the order, and the scheduled sync runs
+    refund_now(sandbox, charge["id"], charge["amount"] // 2)
+    first = run_sync(stripe_connection)
+
+    # then: the order is partly refunded
+    assert first.status == "succeeded", first.error_message
+    assert order_status(charge) == "partially_refunded"
+
+    # when: the rest is refunded too
+    refund_now(sandbox, charge["id"])
+    second = run_sync(stripe_connection)
+
+    # then: the two refunds make the whole
+    assert second.status == "succeeded", second.error_message
+    assert order_status(charge) == "refunded"
+
+
+def test_a_refund_that_fails_gives_the_order_back_its_paid_status(stripe_connection, sandbox):
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+    refund = refund_now(sandbox, charge["id"])
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert order_status(charge) == "refunded"
+
+    # when: the bank returns the refund (the card was closed) and the next sync reads it
+    fail_refund_now(sandbox, refund["id"])
+    job = run_sync(stripe_connection)
+
+    # then: the money is the shop's again, and the order says paid
+    assert job.status == "succeeded", job.error_message
+    assert Refund.objects.get(source_id=refund["id"]).status == "failed"
+    assert order_status(charge) == "paid"
+
+
+def test_refunds_arriving_by_webhook_update_an_order_synced_before(stripe_connection, sandbox):
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+
+    # when: part of the charge is refunded and Stripe says so (charge.refunded carries the charge)
+    refund = refund_now(sandbox, charge["id"], 500)
+    ledger = sandbox.app.ledger
+    refunded = deliver_stripe_event(stripe_connection, "charge.refunded", ledger.get("charges", charge["id"]))
+
+    # then: the webhook's sync alone updates the order
+    assert refunded.status == "succeeded", refunded.error_message
+    assert order_status(charge) == "partially_refunded"
+
+    # when: the refund fails later (refund.failed carries the refund)
+    fail_refund_now(sandbox, refund["id"])
+    failed = deliver_stripe_event(stripe_connection, "refund.failed", ledger.get("refunds", refund["id"]))
+
+    # then: the order is paid again, without waiting for the next full sync
+    assert failed.status == "succeeded", failed.error_message
+    assert order_status(charge) == "paid"
+
+
+def test_an_order_that_arrives_after_its_refund_says_it_was_refunded(stripe_connection, sandbox):
+    # given: a refund and its charge, read by a webhook's sync before the order ever was
+    charge = oldest_unrefunded_charge(sandbox)
+    refund = refund_now(sandbox, charge["id"])
+    assert run_targeted(stripe_connection, [refund["id"], charge["id"]]).status == "succeeded"
+    assert not Order.objects.filter(source_id=charge["payment_intent"]).exists()
+
+    # when: the PaymentIntent comes last
+    job = run_targeted(stripe_connection, [charge["payment_intent"]])
+
+    # then: its order is refunded from the start
+    assert job.status == "succeeded", job.error_message
+    assert order_status(charge) == "refunded"
+
+
+def test_an_order_read_again_with_changes_keeps_its_refund_status(stripe_connection, sandbox):
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+    refund_now(sandbox, charge["id"], 700)
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert order_status(charge) == "partially_refunded"
+
+    # when: the PaymentIntent changes (its description is edited) and is read again
+    sandbox.app.ledger.get("payment_intents", charge["payment_intent"])["description"] = "Order, gift wrapped"
+    job = run_targeted(stripe_connection, [charge["payment_intent"]])
+
+    # then: the order is rewritten from it, and still says what was refunded of it
+    assert (job.status, job.updated_count) == ("succeeded", 1), job.error_message
+    order = Order.objects.get(source_id=charge["payment_intent"])
+    assert (order.raw_data["description"], order.financial_status) == ("Order, gift wrapped", "partially_refunded")
+
+
+def test_an_orders_refund_status_is_no_change_for_reconciliation(stripe_connection, sandbox):
+    from recon.models import ReconChange, ReconException, ReconPayout
+    from recon.tests.factories import reconcile
+
+    def findings() -> tuple[set, set]:
+        return (
+            set(ReconException.objects.values_list("reason", "subject_ref", "state")),
+            set(ReconPayout.objects.values_list("payout__source_id", "status")),
+        )
+
+    # given: a synced and reconciled account
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert reconcile().mode == "full"
+    before = findings()
+    charge = oldest_unrefunded_charge(sandbox)
+    order_hash = Order.objects.get(source_id=charge["payment_intent"]).content_hash
+
+    # when: a refund alone is read (its order changes status, and nothing else about it)
+    refund = refund_now(sandbox, charge["id"])
+    assert run_targeted(stripe_connection, [refund["id"]]).status == "succeeded"
+
+    # then: the order says refunded, but its content is the PaymentIntent's as before, so
+    # reconciliation's change log names the refund only
+    order = Order.objects.get(source_id=charge["payment_intent"])
+    assert (order.financial_status, order.content_hash) == ("refunded", order_hash)
+    assert set(ReconChange.objects.values_list("kind", flat=True)) == {"refund"}
+    # and the next run re-evaluates no payout for it and finds what it found before
+    run = reconcile()
+    assert (run.mode, run.payouts_evaluated) == ("incremental", 0)
+    assert findings() == before
+
+    # when: the refund fails and a full incremental sync reads it with everything else
+    fail_refund_now(sandbox, refund["id"])
+    assert run_sync(stripe_connection).status == "succeeded"
+
+    # then: the order is paid again and reconciliation, incremental, still finds the same
+    assert order_status(charge) == "paid"
+    run = reconcile()
+    assert run.mode == "incremental"
+    assert findings() == before
