@@ -123,12 +123,36 @@ class Command(BaseCommand):
             },
         }
         with tenant_context(tenant):
+            connections = {}
             for name, spec in wanted.items():
                 existing = Connection.objects.filter(tenant_id=tenant.pk, name=name).first()
                 if existing is None:
-                    connection_create(actor=None, name=name, backfill_start=date(2024, 1, 1), **spec)
+                    connections[name] = connection_create(
+                        actor=None, name=name, backfill_start=date(2024, 1, 1), **spec
+                    )
                 else:
-                    connection_update(
+                    connections[name] = connection_update(
                         actor=None, connection=existing, credentials=spec["credentials"], base_url=spec["base_url"]
                     )
+            self._map_demo_accounts(connections, ns_credentials)
         self.stdout.write("Demo tenant's connections point at the sandboxes.")
+
+    @staticmethod
+    def _map_demo_accounts(connections: dict, ns_credentials) -> None:
+        """A GL mapping for each processor onto the NetSuite sandbox's seeded chart, so a reconciled
+        payout of the demo can be approved and posted; one a person already made is left as it is."""
+        from netsuite.models import GlMapping
+        from netsuite.services import gl_mapping_create
+
+        netsuite = connections["NetSuite (sandbox)"]
+        accounts = {f"{role}_account": internal_id for role, internal_id in ns_credentials.gl_mapping_ids().items()}
+        for name in ("Stripe (sandbox)", "Shopify (sandbox)"):
+            if not GlMapping.objects.filter(connection=connections[name]).exists():
+                gl_mapping_create(
+                    actor=None,
+                    connection=connections[name],
+                    netsuite_connection=netsuite,
+                    subsidiary_id="1",
+                    currency_ids=ns_credentials.currency_ids(),
+                    **accounts,
+                )
