@@ -89,7 +89,7 @@ from netsuite.selectors import (
     reversal_summary,
     summarize,
 )
-from tenants.services import ServiceError
+from tenants.services import ServiceError, parse_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -892,12 +892,7 @@ def postings_bulk_act(*, actor: Any, ids: list[Any], action: str) -> PostingsBul
         raise ServiceError("Give at least one posting id.", field="ids")
     if len(ids) > BULK_LIMIT:
         raise ServiceError(f"At most {BULK_LIMIT} postings per bulk action.", field="ids")
-    wanted = set()
-    for value in ids:
-        try:
-            wanted.add(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-        except ValueError:
-            raise ServiceError(f"{str(value)[:64]!r} is not a posting id.", field="ids") from None
+    wanted = set(parse_ids(ids, field="ids", what="a posting id"))
     postings = list(
         NetsuitePosting.objects.filter(tenant_id=current_tenant().pk, pk__in=wanted)
         .select_related("payout")

@@ -41,7 +41,7 @@ from recon.models import (
     RunTrigger,
 )
 from tenants.models import Tenant
-from tenants.services import ServiceError
+from tenants.services import ServiceError, parse_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -69,7 +69,7 @@ def _resolve_connections(connection_ids: list[Any] | None) -> list[Connection]:
     queryset = Connection.objects.filter(tenant_id=current_tenant().pk, provider__in=PAYMENT_PROVIDERS)
     if not connection_ids:
         return list(queryset.filter(enabled=True).order_by("pk"))
-    ids = _uuids(connection_ids, field="connection_ids")
+    ids = parse_ids(connection_ids, field="connection_ids")
     found = list(queryset.filter(pk__in=ids).order_by("pk"))
     missing = sorted(str(i) for i in set(ids) - {c.pk for c in found})
     if missing:
@@ -77,16 +77,6 @@ def _resolve_connections(connection_ids: list[Any] | None) -> list[Connection]:
             f"No Stripe or Shopify connection {', '.join(missing)} in this tenant.", field="connection_ids"
         )
     return found
-
-
-def _uuids(values: list[Any], *, field: str) -> list[uuid.UUID]:
-    result = []
-    for value in values:
-        try:
-            result.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-        except ValueError:
-            raise ServiceError(f"{value!r} is not an id.", field=field) from None
-    return result
 
 
 def resolve_payouts(references: list[Any], *, field: str = "payout_ids") -> list[Payout]:
@@ -479,7 +469,7 @@ def recon_links_write(*, connection_ids: list[Any], batch_payouts: int = LINK_BA
     """
     tenant_id = current_tenant().pk
     written = 0
-    for connection_id in _uuids(connection_ids, field="connection_ids"):
+    for connection_id in parse_ids(connection_ids, field="connection_ids"):
         keys = list(
             Payout.objects.filter(tenant_id=tenant_id, connection_id=connection_id)
             .order_by("source_id")
@@ -696,7 +686,7 @@ def exception_bulk(*, actor: Any, ids: list[Any], action: str, note: str = "") -
     if len(ids) > 1000:
         raise ServiceError("At most 1000 exceptions per bulk action.", field="ids")
     note = _clean_note(note, required=action == "resolve")
-    wanted = set(_uuids(ids, field="ids"))
+    wanted = set(parse_ids(ids, field="ids"))
     tenant_id = current_tenant().pk
     result = BulkResult()
     with transaction.atomic():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
@@ -24,6 +27,17 @@ class ServiceError(Exception):
         super().__init__(message)
         self.field = field
         self.code = code
+
+
+def parse_ids(values: Iterable[Any], *, field: str, what: str = "an id") -> list[uuid.UUID]:
+    """The values as uuids, in their order; the first that is not one is refused, named (cut short)."""
+    result = []
+    for value in values:
+        try:
+            result.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+        except ValueError:
+            raise ServiceError(f"{str(value)[:64]!r} is not {what}.", field=field) from None
+    return result
 
 
 def _slug_taken(slug: str) -> bool:
