@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import BigIntegerField, Case, F, Q, Value, When
-from django.db.models.functions import Abs, Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -52,23 +50,6 @@ class MonthFilter(django_filters.Filter):
         return qs if value is None else exceptions_of_month(qs, value)
 
 
-# What an exception puts at stake, in minor units of its currency: the difference when both
-# amounts are known in one currency (``ReconException.difference_minor``), else the amount known.
-AT_STAKE = Coalesce(
-    Case(
-        When(
-            Q(expected_minor__isnull=False, actual_minor__isnull=False)
-            & (Q(expected_currency=F("actual_currency")) | Q(expected_currency="") | Q(actual_currency="")),
-            then=Abs(F("actual_minor") - F("expected_minor")),
-        )
-    ),
-    Abs(F("expected_minor")),
-    Abs(F("actual_minor")),
-    Value(0),
-    output_field=BigIntegerField(),
-)
-
-
 class ExceptionOrdering(django_filters.OrderingFilter):
     """``?ordering=-at_stake`` (the largest amounts first), ``occurred``, ``last_seen``, ``reason``;
     the primary key last, so a page never repeats or skips rows tied on the chosen key."""
@@ -96,8 +77,9 @@ class ExceptionOrdering(django_filters.OrderingFilter):
         if not value:
             return qs
         ordering = [self.get_ordering_value(param) for param in value]
-        if any(key.lstrip("-") == "at_stake_minor" for key in ordering):
-            qs = qs.annotate(at_stake_minor=AT_STAKE)
+        sorts_at_stake = any(key.lstrip("-") == "at_stake_minor" for key in ordering)
+        if sorts_at_stake and "at_stake_minor" not in qs.query.annotations:
+            qs = qs.with_at_stake()
         return qs.order_by(*ordering, "pk")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import BigIntegerField, Case, CharField, F, Q, Value, When
+from django.db.models.functions import Abs, Coalesce, NullIf
 from django.utils import timezone
 
 from ecomops.models import TenantScopedModel
@@ -170,6 +172,11 @@ class Reason(models.TextChoices):
     MANUAL_PAYOUT_UNITEMIZED = "manual_payout_unitemized", "Manual or instant payout cannot be itemized"
 
 
+def reason_label(code: str) -> str:
+    """A reason code as a controller reads it ("Payout failed or was canceled"); an unknown one as is."""
+    return Reason(code).label if code in Reason.values else code
+
+
 class SubjectType(models.TextChoices):
     PAYOUT = "payout", "Payout"
     PAYOUT_LINE = "payout_line", "Payout line"
@@ -189,6 +196,35 @@ class ExceptionState(models.TextChoices):
 OPEN_STATES = (ExceptionState.OPEN, ExceptionState.ACKNOWLEDGED)
 
 
+# The amounts of an exception known in one currency: both, and the difference is at stake.
+_ONE_CURRENCY = Q(expected_minor__isnull=False, actual_minor__isnull=False) & (
+    Q(expected_currency=F("actual_currency")) | Q(expected_currency="") | Q(actual_currency="")
+)
+
+
+class ReconExceptionQuerySet(models.QuerySet):
+    def with_at_stake(self) -> ReconExceptionQuerySet:
+        """Each exception with what it puts at stake, ``at_stake_minor`` in ``at_stake_currency``:
+        the difference when both amounts are known in one currency (``difference_minor``), else
+        the amount that is known, else 0 with no currency. The queue sorts by it and shows it."""
+        return self.annotate(
+            at_stake_minor=Coalesce(
+                Case(When(_ONE_CURRENCY, then=Abs(F("actual_minor") - F("expected_minor")))),
+                Abs(F("expected_minor")),
+                Abs(F("actual_minor")),
+                Value(0),
+                output_field=BigIntegerField(),
+            ),
+            at_stake_currency=Case(
+                When(_ONE_CURRENCY, then=Coalesce(NullIf(F("expected_currency"), Value("")), F("actual_currency"))),
+                When(expected_minor__isnull=False, then=F("expected_currency")),
+                When(actual_minor__isnull=False, then=F("actual_currency")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
+
+
 class ReconException(TenantScopedModel):
     """Something that does not reconcile, kept until its cause is gone or a person resolves it.
 
@@ -201,6 +237,8 @@ class ReconException(TenantScopedModel):
     whose difference becomes larger is reopened, with the amounts the person saw in
     ``system_note``.
     """
+
+    objects = ReconExceptionQuerySet.as_manager()
 
     reason = models.CharField(max_length=40, choices=Reason.choices)
     subject_type = models.CharField(max_length=16, choices=SubjectType.choices)

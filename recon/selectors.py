@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection as db
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.template.defaultfilters import pluralize
 
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_target_type
@@ -20,6 +21,7 @@ from ecomops.tenancy import current_tenant_id
 from recon.filters import PayoutStatusFilter, ReconExceptionFilter, ReconRunFilter
 from recon.freshness import freshness_now
 from recon.models import OPEN_STATES, PayoutStatus, ReconException, ReconRun, RunStatus
+from recon.models import reason_label as _reason_label
 
 # Every list here is paged (page numbers: the same query again with another OFFSET) or exported,
 # so its order ends with the primary key: rows tied on the other keys (a run's exceptions share
@@ -63,6 +65,7 @@ def exception_list(*, user: Any, filters: dict | None = None) -> QuerySet[ReconE
         ReconException.objects.filter(tenant_id=current_tenant_id())
         .select_related("connection", "payout")
         .defer("connection__credentials", "payout__raw_data")
+        .with_at_stake()
         .order_by("-last_seen_at", "reason", "subject_ref", "pk")
     )
     return _filtered(ReconExceptionFilter, queryset, filters)
@@ -349,12 +352,10 @@ def payout_explain(*, user: Any, payout_id: Any, line_limit: int = 1000) -> dict
             f"{format_minor(payout.amount_minor, payout.currency, source)}: a difference of "
             f"{format_minor(difference, payout.currency, source)}."
         )
-    if open_exceptions:
-        summary += (
-            f" {len(open_exceptions)} open exception(s): "
-            + "; ".join(sorted({e.reason for e in open_exceptions}))
-            + "."
-        )
+    if open_exceptions:  # named as every page names them; ``exceptions`` carries the codes
+        count = len(open_exceptions)
+        reasons = sorted({e.reason for e in open_exceptions})
+        summary += f" {count} open exception{pluralize(count)}: " + "; ".join(_reason_label(r) for r in reasons) + "."
     return {
         "payout": {
             "id": str(payout.pk),

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -32,7 +31,7 @@ from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
 from recon.close import Month, month_close, month_of, parse_month
 from recon.filters import ReconExceptionFilter
-from recon.models import OPEN_STATES, ExceptionState, PayoutStatus, Reason, RunTrigger
+from recon.models import ExceptionState, PayoutStatus, RunTrigger
 from tenants.services import ServiceError
 
 # The queue a controller opens: what still needs a person.
@@ -163,17 +162,10 @@ def _rows(request: HttpRequest, exceptions: Any) -> list[Any]:
 
 
 def _at_stake(e: Any) -> str:
-    """What an exception puts at stake, as the queue's "Amount at stake" sort weighs it
-    (``recon.filters.AT_STAKE``): the difference when both amounts are known in one currency,
-    else the amount that is known; blank when neither is."""
-    source = e.connection.provider if e.connection else "stripe"
-    if e.difference_minor is not None:
-        return format_minor(abs(e.difference_minor), e.expected_currency or e.actual_currency, source)
-    if e.expected_minor is not None:
-        return format_minor(abs(e.expected_minor), e.expected_currency, source)
-    if e.actual_minor is not None:
-        return format_minor(abs(e.actual_minor), e.actual_currency, source)
-    return ""
+    """What an exception puts at stake (``ReconException.with_at_stake``); blank when no amount is known."""
+    if not e.at_stake_currency:
+        return ""
+    return format_minor(e.at_stake_minor, e.at_stake_currency, e.connection.provider if e.connection else "stripe")
 
 
 BULK_DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -217,10 +209,11 @@ def exception_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
     exception = selectors.exception_get(user=request.user, pk=pk)
     flash = error = ""
     try:
-        exception = services.exception_act(
+        changed = services.exception_act(
             actor=request.user, exception=exception, action=action, note=request.POST.get("note", "")
         )
-        flash = "Resolved." if exception.state == ExceptionState.RESOLVED else "Acknowledged."
+        flash = "Resolved." if changed.state == ExceptionState.RESOLVED else "Acknowledged."
+        exception = selectors.exception_get(user=request.user, pk=pk)  # as the queue lists it
     except ServiceError as exc:
         error = str(exc)
     [exception] = _rows(request, [exception])
@@ -270,7 +263,7 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
             change["at"] = parse_datetime(change["at"])
     context = {
         "x": explain,
-        "summary": _summary_in_words(explain),
+        "summary": explain["summary"],
         "status_label": PayoutStatus(explain["status"]).label if explain["status"] else "",
         "amount": money(payout["amount_minor"]),
         "lines_total": money(explain["lines_total_minor"]),
@@ -278,18 +271,6 @@ def payout_page(request: HttpRequest, pk: str) -> HttpResponse:
         "month": payout["arrival_date"][:7] if payout["arrival_date"] else "",
     }
     return render(request, "recon/payout.html", context)
-
-
-def _summary_in_words(explain: dict[str, Any]) -> str:
-    """The explanation's summary with its open exceptions named as the queue names them: the
-    API's summary ends with their codes, for scripts ("1 open exception(s): payout_failed.")."""
-    reasons = sorted({e["reason"] for e in explain["exceptions"] if e["state"] in OPEN_STATES})
-    count = sum(1 for e in explain["exceptions"] if e["state"] in OPEN_STATES)
-    codes = f" {count} open exception(s): {'; '.join(reasons)}."
-    if not reasons or not explain["summary"].endswith(codes):
-        return explain["summary"]
-    words = "; ".join(Reason(reason).label if reason in Reason.values else reason for reason in reasons)
-    return explain["summary"].removesuffix(codes) + f" {count} open exception{pluralize(count)}: {words}."
 
 
 def _payout_postings(request: HttpRequest, payout_id: str) -> list[NetsuitePosting] | None:

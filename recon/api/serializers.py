@@ -85,6 +85,14 @@ class ExceptionHistoryEntry(serializers.Serializer):
 class ExceptionOutput(serializers.ModelSerializer):
     payout_source_id = serializers.CharField(source="payout.source_id", default=None, read_only=True, allow_null=True)
     difference_minor = serializers.IntegerField(read_only=True, allow_null=True)
+    at_stake_minor = serializers.IntegerField(
+        read_only=True,
+        help_text="What `?ordering=at_stake` sorts by: the difference when both amounts are known in one "
+        "currency, else the amount known (0 when none is).",
+    )
+    at_stake_currency = serializers.CharField(
+        read_only=True, help_text="The currency of `at_stake_minor` (empty: none)."
+    )
     message = serializers.CharField(read_only=True)
     # A plain string in the schema: an enum named "state" collides with other apps' states.
     state = serializers.CharField(read_only=True, help_text="open, acknowledged or resolved")
@@ -110,6 +118,8 @@ class ExceptionOutput(serializers.ModelSerializer):
             "actual_minor",
             "actual_currency",
             "difference_minor",
+            "at_stake_minor",
+            "at_stake_currency",
             "message",
             "detail",
             "occurred_on",

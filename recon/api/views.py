@@ -64,7 +64,8 @@ class RunDetailView(RetrieveAPIView):
 
 
 def _exception_output(request, exception) -> dict:
-    """One exception as the API shows it, its history included."""
+    """One exception as the API lists it (read again after a change), its history included."""
+    exception = selectors.exception_get(user=request.user, pk=exception.pk)
     return s.ExceptionOutput(selectors.with_history(user=request.user, exceptions=[exception])[0]).data
 
 

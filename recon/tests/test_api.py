@@ -210,7 +210,10 @@ def test_explain_a_payout_line_by_line(tenant_a, api_as, in_tenant):
     assert lines["txn_ch_9"]["exceptions"] == ["line_unmatched"]
     assert lines["txn_po_x"]["own_payout_line"] is True
     assert {e["reason"] for e in body["exceptions"]} == {"payout_total_mismatch", "line_unmatched"}
-    assert "18.20 USD" in body["summary"]
+    assert body["summary"] == (
+        "The lines add up to 61.80 USD; the payout is 80.00 USD: a difference of 18.20 USD. 2 open exceptions: "
+        "Line's payment, refund or dispute is missing; Payout does not equal the sum of its lines."
+    )  # the reasons as every page names them; ``exceptions`` carries their codes
     assert (body["line_count"], body["own_line_count"], body["lines_truncated"]) == (4, 1, False)
     assert body["by_category"]["dispute"] == {"count": 1, "amount_minor": -4000, "fee_minor": 1500, "net_minor": -5500}
 

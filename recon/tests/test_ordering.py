@@ -37,6 +37,7 @@ def test_the_api_lists_the_largest_amounts_at_stake_first(short_payouts, api_as)
     bad = client.get("/api/v1/recon/exceptions/", {"ordering": "size"})
 
     assert [e["subject_ref"] for e in largest] == ["po_2", "po_3", "po_1"]
+    assert [(e["at_stake_minor"], e["at_stake_currency"]) for e in largest] == [(500, "USD"), (30, "USD"), (7, "USD")]
     assert [e["subject_ref"] for e in smallest] == ["po_1", "po_3", "po_2"]
     assert bad.status_code == 400
     assert "ordering" in bad.json()
