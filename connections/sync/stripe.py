@@ -32,6 +32,9 @@ LIST_STREAMS = (
 )
 PAYOUT_LOOKBACK = 14 * DAY
 BALANCE_TRANSACTION_LOOKBACK = 2 * DAY
+# Refund statuses Stripe has not settled yet (succeeded, failed or canceled are settled; a
+# succeeded one failing later is read with its refund_failure balance transaction).
+REFUND_OPEN_STATUSES = ("pending", "requires_action")
 # Dispute statuses after which Stripe no longer changes a dispute.
 DISPUTE_FINAL_STATUSES = ("won", "lost", "warning_closed", "prevented")
 
@@ -145,9 +148,10 @@ class StripeBalanceTransactionStream(StripeListStream):
         )
 
     def chunks_for_page(self, page: Page) -> Iterator[tuple]:
+        refunds, reads = failed_refund_rows(self.api, page.data, self.errors)
         yield (
-            [],
-            0,
+            refunds,
+            reads,
             Deferred(
                 kind="payout_line",
                 objects=page.data,
@@ -156,6 +160,33 @@ class StripeBalanceTransactionStream(StripeListStream):
                 final_when=self.FINAL,
             ),
         )
+
+
+def failed_refund_rows(api: StripeApi, transactions: list[dict[str, Any]], errors: RowErrors) -> tuple[list, int]:
+    """The refunds that ``refund_failure`` balance transactions say failed, read again, and the
+    number of reads. A card refund can fail weeks after it succeeded (the card was closed): the
+    refunds stream's look-back no longer reads it, but the failure's balance transaction is new,
+    so the refund comes along with it, and its order says paid again. Failures are rare: a
+    read each, and only for the balance transactions of the look-back window."""
+    rows: list[CanonicalRow] = []
+    reads = 0
+    for transaction in transactions:
+        source = transaction.get("source")
+        refund_id = source.get("id") if isinstance(source, dict) else source
+        if transaction.get("type") != "refund_failure" or not isinstance(refund_id, str):
+            continue
+        if RETRIEVERS.get(refund_id.split("_", 1)[0]) != "refunds":
+            continue
+        reads += 1
+        try:
+            refund = api.retrieve("refunds", refund_id)
+        except StripeNotFoundError:
+            errors.messages.append(f"{refund_id}: Stripe no longer has the refund that failed; the stored copy is kept")
+            continue
+        row = errors.normalize(refund)
+        if row is not None:
+            rows.append(row)
+    return rows, reads
 
 
 class StripePayoutStream:
@@ -216,9 +247,10 @@ def stripe_account_time_zone(api: StripeApi, errors: RowErrors) -> AccountTimeZo
 
 def stripe_open_ids(connection: Any) -> list[str]:
     """The connection's stored objects Stripe may still change however old they are: disputes
-    not decided yet, and PaymentIntents authorized but not captured yet. Read from the
-    database, so before the streams start (they read in threads of their own)."""
-    from canonical.models import Dispute, Order
+    not decided yet, PaymentIntents authorized but not captured yet, and refunds still on
+    their way (a refund can stay pending for weeks). Read from the database, so before the
+    streams start (they read in threads of their own)."""
+    from canonical.models import Dispute, Order, Refund
 
     disputes = (
         Dispute.objects.filter(connection_id=connection.pk)
@@ -231,17 +263,22 @@ def stripe_open_ids(connection: Any) -> list[str]:
         .order_by("source_id")
         .values_list("source_id", flat=True)
     )
-    return [*disputes, *intents]
+    refunds = (
+        Refund.objects.filter(connection_id=connection.pk, status__in=REFUND_OPEN_STATUSES)
+        .order_by("source_id")
+        .values_list("source_id", flat=True)
+    )
+    return [*disputes, *intents, *refunds]
 
 
 class StripeOpenObjectsStream:
     """Re-read, one by one, objects that are still open, whatever their age.
 
     A list stream's look-back re-reads recent objects only, but a dispute can be decided
-    months after it opened, and a card authorization captured up to 7 days after it was made
-    (beyond the PaymentIntents' look-back). Only open ones are re-read: a dispute stays open
-    for weeks, an authorization a week at most, so this is a few requests a sync, not a
-    re-read of the history. No cursor: the set comes from the stored rows on each run.
+    months after it opened, a card authorization captured up to 7 days after it was made
+    (beyond the PaymentIntents' look-back), and a refund can stay pending for weeks. Only open
+    ones are re-read: a dispute stays open for weeks, an authorization a week at most, so this
+    is a few requests a sync, not a re-read of the history. No cursor: the set comes from the stored rows on each run.
     """
 
     name = "stripe.open_objects"

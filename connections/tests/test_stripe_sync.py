@@ -621,6 +621,52 @@ def test_a_refund_that_fails_gives_the_order_back_its_paid_status(stripe_connect
     assert order_status(charge) == "paid"
 
 
+def refunds_far_behind(connection: Connection, sandbox) -> None:
+    """As if the refunds were made months ago: the refunds stream's look-back reads none of them."""
+    far_later = sandbox.app.ledger.now + 90 * 86_400
+    SyncCursor.objects.filter(connection=connection, stream="stripe.refunds").update(state={"high_water": far_later})
+
+
+def test_a_refund_that_fails_long_after_it_succeeded_comes_with_its_failure(stripe_connection, sandbox):
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+    refund = refund_now(sandbox, charge["id"])
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert order_status(charge) == "refunded"
+    refunds_far_behind(stripe_connection, sandbox)
+
+    # when: weeks later the bank returns the refund, and the scheduled sync runs (no webhook)
+    fail_refund_now(sandbox, refund["id"])
+    job = run_sync(stripe_connection)
+
+    # then: the refund's failure, read as a balance transaction, brought the refund along
+    assert job.status == "succeeded", job.error_message
+    assert Refund.objects.get(source_id=refund["id"]).status == "failed"
+    assert order_status(charge) == "paid"
+    assert PayoutLine.objects.get(source_object_id=refund["id"], reporting_category="refund_failure")
+
+
+def test_a_pending_refund_is_read_again_until_it_settles_however_old(stripe_connection, sandbox):
+    from connections.sync.stripe import stripe_open_ids
+
+    assert run_sync(stripe_connection).status == "succeeded"
+    charge = oldest_unrefunded_charge(sandbox)
+    refund = sandbox.app.ledger.get("refunds", refund_now(sandbox, charge["id"])["id"])
+    refund["status"] = "pending"
+    assert run_sync(stripe_connection).status == "succeeded"
+    assert Refund.objects.get(source_id=refund["id"]).status == "pending"
+    refunds_far_behind(stripe_connection, sandbox)
+
+    # when: long after, the refund goes through
+    refund["status"] = "succeeded"
+    job = run_sync(stripe_connection)
+
+    # then: the next sync has it, and, settled, it is not read one by one again
+    assert job.status == "succeeded", job.error_message
+    assert Refund.objects.get(source_id=refund["id"]).status == "succeeded"
+    assert refund["id"] not in stripe_open_ids(stripe_connection)
+
+
 def test_refunds_arriving_by_webhook_update_an_order_synced_before(stripe_connection, sandbox):
     assert run_sync(stripe_connection).status == "succeeded"
     charge = oldest_unrefunded_charge(sandbox)
