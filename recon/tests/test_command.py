@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from canonical.models import Payout
 from recon.models import ReconRun
 from recon.tests.factories import connection, payout_own_line, payout_row, sale, write
 
@@ -47,18 +48,38 @@ def test_recon_command_for_one_payout(short_payouts):
     assert "payouts evaluated 1:" in out.getvalue()
 
 
-def test_recon_command_refuses_an_unknown_tenant(db):
-    with pytest.raises(CommandError, match="Unknown tenant 'nobody'"):
+def test_recon_command_refuses_an_unknown_tenant_as_a_usage_error(db):
+    with pytest.raises(CommandError, match="Unknown tenant 'nobody'") as refused:
         call_command("recon", "--tenant", "nobody")
 
+    assert refused.value.returncode == 2  # called wrong, not a failed run (1)
 
-def test_recon_command_refuses_an_unknown_payout(short_payouts):
-    with pytest.raises(CommandError, match="No payout po_404 in this tenant"):
+
+def test_recon_command_refuses_an_unknown_payout_as_a_usage_error(short_payouts, tenant_a, in_tenant):
+    with pytest.raises(CommandError, match="No payout po_404 in this tenant") as refused:
         call_command("recon", "--tenant", "acme", "--payout", "po_404")
+
+    assert refused.value.returncode == 2
+    with in_tenant(tenant_a.tenant):
+        assert not ReconRun.objects.exists()
+
+
+def test_recon_command_refuses_another_tenants_payout_as_a_usage_error(short_payouts, tenant_b, in_tenant):
+    with in_tenant(tenant_b.tenant):
+        conn = connection()
+        write(conn, *sale(conn, 7, payout="po_b", amount=10000, fee=320), payout_row("po_b", 10000))
+        theirs = str(Payout.objects.get(source_id="po_b").pk)
+
+    with pytest.raises(CommandError, match=f"No payout {theirs} in this tenant") as refused:
+        call_command("recon", "--tenant", "acme", "--payout", theirs)
+
+    assert refused.value.returncode == 2
 
 
 def test_recon_command_names_its_own_options_when_refusing_them(short_payouts):
-    with pytest.raises(CommandError, match=r"^--to 2026-01-01 is before --from 2026-02-01\.$"):
+    with pytest.raises(CommandError, match=r"^--to 2026-01-01 is before --from 2026-02-01\.$") as reversed_range:
         call_command("recon", "--tenant", "acme", "--from", "2026-02-01", "--to", "2026-01-01")
-    with pytest.raises(CommandError, match=r"^--connection: 'zzz' is not an id\.$"):
+    with pytest.raises(CommandError, match=r"^--connection: 'zzz' is not an id\.$") as not_an_id:
         call_command("recon", "--tenant", "acme", "--connection", "zzz")
+
+    assert (reversed_range.value.returncode, not_an_id.value.returncode) == (2, 2)

@@ -14,6 +14,7 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
+from canonical.models import Payout
 from connections.models import Connection
 from ecomops.tenancy import tenant_context
 from recon.management.commands.recon import Command
@@ -104,8 +105,39 @@ def test_options_it_cannot_read_exit_2_as_before(db):
     assert "--from: '2026-13-01' is not a date (YYYY-MM-DD)" in unreadable.stderr
 
 
+def test_option_values_it_refuses_exit_2_with_one_line_on_stderr_and_record_no_run(committed_tenant):
+    world = committed_tenant("rc-cmd-refused")
+    neighbour = committed_tenant("rc-cmd-neighbour")
+    _one_short_payout(world, synced_ago=timedelta(minutes=1))
+    _one_short_payout(neighbour, synced_ago=timedelta(minutes=1))
+    with tenant_context(neighbour.tenant):
+        neighbours_payout = str(Payout.objects.get().pk)
+    refusals = {
+        ("--tenant", "nobody"): "CommandError: Unknown tenant 'nobody': give an existing tenant's slug or id.",
+        ("--tenant", "rc-cmd-refused", "--payout", "po_404"): (
+            "CommandError: --payout: No payout po_404 in this tenant."
+        ),
+        ("--tenant", "rc-cmd-refused", "--payout", neighbours_payout): (
+            f"CommandError: --payout: No payout {neighbours_payout} in this tenant."
+        ),
+        ("--tenant", "rc-cmd-refused", "--from", "2026-02-01", "--to", "2026-01-01"): (
+            "CommandError: --to 2026-01-01 is before --from 2026-02-01."
+        ),
+    }
+
+    for args, reason in refusals.items():
+        refused = manage_recon(*args)
+
+        assert (refused.returncode, refused.stderr.strip()) == (2, reason), args
+        assert refused.stdout == "", args  # no run, so no counts
+    for tenant in (world.tenant, neighbour.tenant):
+        with tenant_context(tenant):
+            assert not ReconRun.objects.exists()
+
+
 def test_help_says_what_each_exit_status_means():
     text = " ".join(Command().create_parser("manage.py", "recon").format_help().split())
 
-    assert "Exit status: 0 the run completed; 1 it failed" in text
-    assert "2 the options could not be read; 3 it ended stale" in text
+    assert "Exit status: 0 the run completed; 1 it failed; 2 the options could not be read or their values" in text
+    assert "were refused (an unknown tenant, payout or connection, --to before --from), and nothing was run" in text
+    assert "3 it ended stale" in text

@@ -2,7 +2,9 @@
 
 Reconciles in the foreground, inside the tenant's context, and prints the outcome counts.
 A cron job or script reads the outcome from the exit status (``EXIT_STATUSES``); a run that
-failed or ended stale also says so, with the reason, on stderr.
+failed or ended stale also says so, with the reason, on stderr. An option's value the command
+refuses exits as an option it could not read does (2), before anything is written, so that a
+script can tell "called wrong" from "the run failed".
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ def _date(value: str) -> date:
 
 
 # 1 and 2 are what every management command answers (an error it raised, options argparse could
-# not read); 3 tells a run that finished on data not fresh enough to trust from one that failed.
+# not read); a value argparse read but the command refuses (an unknown tenant or payout) is a
+# usage error too, so it shares 2 with argparse's refusals and leaves 1 to runs that failed.
+# 3 tells a run that finished on data not fresh enough to trust from one that failed.
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_STALE = 3
 EXIT_STATUSES = (
-    "Exit status: 0 the run completed; 1 it failed, or the command refused an option's value (an "
-    "unknown tenant or payout, --to before --from); 2 the options could not be read; 3 it ended "
-    "stale: a source was failing or not synced recently enough, so its results are not a clean "
-    "bill of health. A failed or stale run's status and reason are printed on stderr."
+    "Exit status: 0 the run completed; 1 it failed; 2 the options could not be read or their values "
+    "were refused (an unknown tenant, payout or connection, --to before --from), and nothing was run; "
+    "3 it ended stale: a source was failing or not synced recently enough, so its results are not a "
+    "clean bill of health. The reason for 1, 2 or 3 is printed on stderr."
 )
 
 
@@ -58,10 +63,13 @@ class Command(BaseCommand):
         from recon.models import RunStatus, RunTrigger
         from recon.services import recon_run_execute, recon_run_start
 
-        tenant = command_tenant(options["tenant"])
+        try:
+            tenant = command_tenant(options["tenant"])
+        except CommandError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         date_from, date_to = options["date_from"], options["date_to"]
         if date_from and date_to and date_from > date_to:
-            raise CommandError(f"--to {date_to} is before --from {date_from}.")
+            raise CommandError(f"--to {date_to} is before --from {date_from}.", returncode=EXIT_USAGE)
         with tenant_context(tenant):
             try:
                 run = recon_run_start(
@@ -72,9 +80,10 @@ class Command(BaseCommand):
                     date_to=date_to,
                     enqueue=False,
                 )
-            except ServiceError as exc:
+            except ServiceError as exc:  # refused before a run was recorded: the scope it was given
                 option = OPTIONS.get(exc.field or "")
-                raise CommandError(f"{option}: {exc}" if option and option not in str(exc) else str(exc)) from exc
+                message = f"{option}: {exc}" if option and option not in str(exc) else str(exc)
+                raise CommandError(message, returncode=EXIT_USAGE) from exc
             run = recon_run_execute(run=run)
         mode = f" ({run.mode})" if run.mode else ""  # a run that failed before it began has none
         self.stdout.write(f"Run {run.pk}{mode}: {run.status} in {run.duration_ms or 0} ms")
