@@ -3,7 +3,8 @@ forbidden look the same (an empty queryset, or 404)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +134,37 @@ def with_history(*, user: Any, exceptions: Iterable[ReconException]) -> list[Rec
     for exception in exceptions:
         exception.history = histories.get(str(exception.pk), [])
     return exceptions
+
+
+def with_history_streamed(
+    *, user: Any, exceptions: QuerySet[ReconException], chunk_size: int = 2000
+) -> Iterator[ReconException]:
+    """The exceptions as ``with_history`` gives them, for an export of the whole queue (~100k
+    rows): read through a cursor ``chunk_size`` at a time, each chunk's histories in one query,
+    so memory and the number of queries grow with the chunks, never with the rows.
+
+    Lazy: nothing is read until it is iterated (a CSV reads it as it streams, in the tenant).
+    """
+    chunk: list[ReconException] = []
+    for exception in exceptions.iterator(chunk_size=chunk_size):
+        chunk.append(exception)
+        if len(chunk) == chunk_size:
+            yield from with_history(user=user, exceptions=chunk)
+            chunk = []
+    if chunk:
+        yield from with_history(user=user, exceptions=chunk)
+
+
+def note_history_text(history: list[dict[str, Any]]) -> str:
+    """An exception's history in one cell, oldest first, entries joined by `` | ``:
+    ``2026-11-03 14:02 UTC alice@example.com acknowledged: Asked Stripe``. The engine's own
+    changes are by ``system``; a change without a note ends at its action."""
+    entries = []
+    for h in history:
+        who = "system" if h["by_kind"] == "system" else h["by_email"] or h["by_kind"]
+        when = h["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        entries.append(f"{when} {who} {h['action']}" + (f": {h['note']}" if h["note"] else ""))
+    return " | ".join(entries)
 
 
 def payout_list(*, user: Any, filters: dict | None = None) -> QuerySet[Payout]:

@@ -175,3 +175,62 @@ def test_each_list_and_page_reads_the_histories_in_one_query(two_on_one_payout, 
             assert answer.content.decode().count(BOOKED) >= 10, name
 
     assert reads == dict.fromkeys(requests, 1)
+
+
+def _audit_reads(sql: str) -> bool:
+    return "audit_auditevent" in sql and sql.lstrip().upper().startswith("SELECT")
+
+
+def test_an_export_reads_the_histories_a_chunk_at_a_time_never_a_row_at_a_time(two_on_one_payout, tenant_a, in_tenant):
+    from recon import selectors
+    from recon.services import exception_act
+
+    exception = two_on_one_payout["payout_total_mismatch"]
+    with in_tenant(tenant_a.tenant):
+        ids = [*_copies_on_the_same_payout(exception, 9), two_on_one_payout["line_unmatched"].pk]
+        for pk in ids:
+            exception_act(actor=tenant_a.accountant, exception=ReconException.objects.get(pk=pk), action="resolve",
+                          note=BOOKED)  # fmt: skip
+        reads = []
+
+        def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+            if _audit_reads(sql):
+                reads.append(sql)
+            return execute(sql, params, many, context)
+
+        exceptions = selectors.exception_list(user=tenant_a.accountant, filters={"state": ["resolved"]})
+        with db.execute_wrapper(record):
+            streamed = list(selectors.with_history_streamed(user=tenant_a.accountant, exceptions=exceptions,
+                                                            chunk_size=4))  # fmt: skip
+
+    assert sorted(str(e.pk) for e in streamed) == sorted(str(pk) for pk in ids)
+    assert len(reads) == 3  # ten rows in chunks of four
+    assert all([h["note"] for h in e.history] == [BOOKED] for e in streamed)
+
+
+def test_the_note_history_names_who_when_and_what_in_one_line(two_on_one_payout, tenant_a, in_tenant, api_as):
+    from audit.models import AuditEvent
+    from recon import selectors
+
+    exception = two_on_one_payout["line_unmatched"]
+    api_as(tenant_a.accountant, tenant_a.tenant).post(
+        f"/api/v1/recon/exceptions/{exception.pk}/acknowledge/", {"note": ASKED}
+    )
+    with in_tenant(tenant_a.tenant):  # the charge the line pays out arrives: the engine resolves it
+        order, payment, _ = sale(exception.connection, 9, payout="po_1", amount=100, fee=0)
+        write(exception.connection, order, payment, line_row("txn_orphan", payout="po_1", amount=100, object_id="ch_9"))
+        run = reconcile()
+        [streamed] = selectors.with_history_streamed(
+            user=tenant_a.viewer, exceptions=selectors.exception_list(user=tenant_a.viewer).filter(pk=exception.pk)
+        )
+        acknowledged, resolved = (
+            at.strftime("%Y-%m-%d %H:%M")
+            for at in AuditEvent.objects.filter(target_id=str(exception.pk), action__startswith="recon.exception_")
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+        )
+
+    assert selectors.note_history_text(streamed.history) == (
+        f"{acknowledged} UTC {tenant_a.accountant.email} acknowledged: {ASKED}"
+        f" | {resolved} UTC system resolved: cause gone (run {run.pk})"
+    )
