@@ -313,15 +313,10 @@ def _refunds_touched(by_kind: dict[str, dict[str, CanonicalRow]]) -> RefundTouch
     return touch
 
 
-# Per touched order, the refund status its payments' refunds give it, where that differs from
-# the stored one. Every step probes an index per key (LATERAL or EXISTS, OFFSET 0 so that it
-# is not flattened into a join), whatever the planner believes about tables this very sync is
-# filling: written as plain joins, one 100,000-object backfill (``manage.py bench ingest``)
-# took 17 minutes instead of 44 s. A payment counts only if it has a refund (one probe of the
-# small refunds table), so a batch of payments without refunds costs a probe each, one of
-# orders two: about 1.4 s of a 50,000-object backfill, re-sync and upsert stage together.
-_REFUND_STATUS_SQL = """
-    WITH touched AS (
+# The orders a batch touched (``RefundTouch``), as (connection_id, source_id): the batch's
+# orders, the orders of its payments that have refunds, the orders of its refunds' payments.
+_TOUCHED_ORDERS_SQL = """
+    SELECT %(c)s::uuid AS connection_id, k.source_id FROM (
         SELECT k.source_id FROM unnest(%(orders)s::text[]) AS k(source_id)
         UNION
         SELECT p.order_source_id FROM unnest(%(paid)s::text[], %(paid_orders)s::text[]) AS p(source_id, order_source_id)
@@ -336,10 +331,32 @@ _REFUND_STATUS_SQL = """
             WHERE pm.tenant_id = %(t)s AND pm.connection_id = %(c)s AND pm.source_id = p.source_id OFFSET 0
         ) pm
         WHERE pm.order_source_id <> ''
-    ),
+    ) k
+"""
+
+
+def refund_status_sql(touched_orders: str) -> str:
+    """The refund-status rule as one SELECT of ``(id, status)``: the orders among
+    ``touched_orders`` (a query of ``(connection_id, source_id)``) whose status by their
+    payments' refunds differs from the stored one. Its parameters: ``t`` (the tenant), those
+    of ``touched_orders`` and ``REFUND_RULE_PARAMS``.
+
+    The sync applies it to the orders a batch touched (``_refresh_refund_status``); a data
+    migration can apply it to every stored order (``canonical/migrations/0005``), so the two
+    cannot drift apart.
+
+    Every step probes an index per key (LATERAL or EXISTS, OFFSET 0 so that it is not
+    flattened into a join), whatever the planner believes about tables this very sync is
+    filling: written as plain joins, one 100,000-object backfill (``manage.py bench ingest``)
+    took 17 minutes instead of 44 s. A payment counts only if it has a refund (one probe of the
+    small refunds table), so a batch of payments without refunds costs a probe each, one of
+    orders two: about 1.4 s of a 50,000-object backfill, re-sync and upsert stage together.
+    """
+    return f"""
+    WITH touched AS ({touched_orders}),
     money AS (
         -- what the order's payments captured, and what their refunds that stand gave back
-        SELECT k.source_id, m.received, m.refunded
+        SELECT k.connection_id, k.source_id, m.received, m.refunded
         FROM touched k
         CROSS JOIN LATERAL (
             SELECT SUM(pm.amount_minor) FILTER (WHERE pm.status = 'succeeded' AND pm.captured) AS received,
@@ -348,9 +365,9 @@ _REFUND_STATUS_SQL = """
             CROSS JOIN LATERAL (
                 SELECT SUM(r.amount_minor) FILTER (WHERE r.status <> ALL(%(void)s)) AS refunded, COUNT(*) AS refunds
                 FROM canonical_refund r
-                WHERE r.tenant_id = %(t)s AND r.connection_id = %(c)s AND r.payment_source_id = pm.source_id
+                WHERE r.tenant_id = %(t)s AND r.connection_id = k.connection_id AND r.payment_source_id = pm.source_id
             ) r
-            WHERE pm.tenant_id = %(t)s AND pm.connection_id = %(c)s AND pm.order_source_id = k.source_id
+            WHERE pm.tenant_id = %(t)s AND pm.connection_id = k.connection_id AND pm.order_source_id = k.source_id
         ) m
         WHERE m.refunds > 0 AND m.received > 0
     )
@@ -363,13 +380,22 @@ _REFUND_STATUS_SQL = """
         FROM money m
         CROSS JOIN LATERAL (
             SELECT o.id, o.total_minor, o.financial_status FROM canonical_order o
-            WHERE o.tenant_id = %(t)s AND o.connection_id = %(c)s AND o.source_id = m.source_id
+            WHERE o.tenant_id = %(t)s AND o.connection_id = m.connection_id AND o.source_id = m.source_id
               AND o.source = ANY(%(sources)s) AND o.financial_status = ANY(%(refundable)s)
             OFFSET 0
         ) o
     ) d
     WHERE d.status <> d.financial_status
-"""
+    """
+
+
+# The rule's constants, as parameters of ``refund_status_sql``.
+REFUND_RULE_PARAMS = {
+    "void": list(VOID_REFUND_STATUSES),
+    "sources": sorted(REFUND_STATUS_FROM_REFUNDS),
+    "refundable": list(REFUNDABLE_STATUSES),
+}
+_REFUND_STATUS_SQL = refund_status_sql(_TOUCHED_ORDERS_SQL)
 
 
 def _refresh_refund_status(
@@ -403,9 +429,7 @@ def _refresh_refund_status(
         "paid": list(touch.paid),
         "paid_orders": list(touch.paid.values()),
         "refunded": sorted(touch.refunded),
-        "void": list(VOID_REFUND_STATUSES),
-        "sources": sorted(REFUND_STATUS_FROM_REFUNDS),
-        "refundable": list(REFUNDABLE_STATUSES),
+        **REFUND_RULE_PARAMS,
     }
     with db.cursor() as cursor:
         cursor.execute(_REFUND_STATUS_SQL, params)
