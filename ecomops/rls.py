@@ -38,3 +38,17 @@ def install_row_level_security(models: list) -> list[str]:
                 cursor.execute(statement)
             installed.append(table)
     return installed
+
+
+def migration_tenant(cursor) -> str | None:  # cursor: a DB-API cursor of the migrating connection
+    """For a data migration: the tenant that owns the schema being migrated, made current for
+    row-level security until the migration's transaction ends; None in a schema no tenant owns.
+
+    A migration runs with no tenant selected, and the policy then hides every row.
+    """
+    cursor.execute("SELECT id::text FROM public.tenants_tenant WHERE schema_name = current_schema()")
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    cursor.execute("SELECT set_config('app.current_tenant_id', %s, true)", [row[0]])
+    return row[0]

@@ -7,10 +7,12 @@ import importlib
 from django.db import connection as db
 
 from canonical.models import Order
-from recon.tests.factories import connection, order_row, write
+from recon.models import ReconChange
+from recon.tests.factories import connection, order_row, payment_row, refund_row, write
 
 partial_capture = importlib.import_module("canonical.migrations.0003_stripe_partial_capture")
 authorized = importlib.import_module("canonical.migrations.0004_stripe_authorized")
+refund_status = "0005_stripe_refund_status"
 
 
 def _migrate(old: str, new: str, migration=partial_capture) -> None:
@@ -55,3 +57,48 @@ def test_stripe_payment_intents_awaiting_capture_become_authorized(tenant_a, in_
         after = dict(Order.objects.values_list("source_id", "financial_status"))
 
     assert after == {"pi_auth": "authorized", "pi_3ds": "pending", "gid_pending": "pending"}
+
+
+def _migrate_canonical_to(name: str) -> None:
+    """``manage.py migrate canonical NAME`` in the current tenant's schema, inside the test's transaction."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(db)
+    executor.loader.build_graph()
+    executor.migrate([("canonical", name)])
+
+
+def test_stripe_orders_stored_before_refunds_were_read_take_their_refund_status(tenant_a, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        stripe, shop = connection(), connection("shopify")
+        for n, refunded in (("full", 5000), ("part", 2000), ("kept", None)):
+            write(
+                stripe,
+                order_row(f"pi_{n}", total=5000),
+                payment_row(f"ch_{n}", order=f"pi_{n}", amount=5000),
+                *([refund_row(f"re_{n}", payment=f"ch_{n}", amount=refunded)] if refunded else []),
+            )
+        write(
+            shop,
+            order_row("gid_1", total=5000, source="shopify"),  # says its own status, which the rule leaves
+            payment_row("gid_t1", order="gid_1", amount=5000, source="shopify"),
+            refund_row("gid_r1", payment="gid_t1", amount=5000, source="shopify"),
+        )
+        # as they were stored before the sync read refunds into the status
+        Order.objects.update(financial_status="paid")
+        hashes = dict(Order.objects.values_list("source_id", "content_hash"))
+        ReconChange.objects.all().delete()
+        _migrate_canonical_to("0004_stripe_authorized")  # back, as on a database not migrated yet
+
+        _migrate_canonical_to(refund_status)
+        after = dict(Order.objects.values_list("source_id", "financial_status"))
+        recorded = ReconChange.objects.count()
+        _migrate_canonical_to("0004_stripe_authorized")  # and back again: the statuses stay
+        reversed_ = dict(Order.objects.values_list("source_id", "financial_status"))
+        _migrate_canonical_to(refund_status)
+
+        assert after == {"pi_full": "refunded", "pi_part": "partially_refunded", "pi_kept": "paid", "gid_1": "paid"}
+        assert reversed_ == after
+        assert dict(Order.objects.values_list("source_id", "financial_status")) == after
+        assert dict(Order.objects.values_list("source_id", "content_hash")) == hashes
+        assert recorded == 0  # reconciliation sees no change to re-evaluate
