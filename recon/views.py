@@ -55,6 +55,7 @@ EXCEPTION_CSV_COLUMNS = [
     "occurred_on",
     "what",
     "note",
+    "note_history",
     "first_seen_at",
     "last_seen_at",
     "acknowledged_by",
@@ -108,6 +109,7 @@ def _exception_csv_row(e: Any) -> list[Any]:
         e.occurred_on or "",
         e.message,
         e.note,
+        selectors.note_history_text(e.history),
         e.first_seen_at.isoformat(),
         e.last_seen_at.isoformat(),
         e.acknowledged_by_email,
@@ -121,8 +123,11 @@ def exception_queue(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return csv_download(
             request,
-            rows=lambda: selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE)).only(
-                *EXCEPTION_CSV_FIELDS
+            rows=lambda: selectors.with_history_streamed(  # every note, not only the latest
+                user=request.user,
+                exceptions=selectors.exception_list(
+                    user=request.user, filters=page_filters(request, DEFAULT_QUEUE)
+                ).only(*EXCEPTION_CSV_FIELDS),
             ),
             columns=EXCEPTION_CSV_COLUMNS,
             filename="exceptions",

@@ -310,6 +310,31 @@ def test_the_csv_follows_the_filters(books, tenant_a):
     ]
 
 
+def test_the_csv_carries_every_note_with_who_and_when(books, tenant_a):
+    from audit.models import AuditEvent
+    from recon.services import exception_act
+
+    exception = books[("line_net_mismatch", "txn_bad")]
+    with tenant_context(tenant_a.tenant):
+        exception_act(actor=tenant_a.accountant, exception=exception, action="acknowledge", note="Asked Stripe")
+        exception_act(actor=tenant_a.admin, exception=exception, action="resolve", note="Adjustment booked by hand")
+        acknowledged, resolved = (
+            at.strftime("%Y-%m-%d %H:%M UTC")
+            for at in AuditEvent.objects.filter(target_id=str(exception.pk), action__startswith="recon.exception_")
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+        )
+    client = signed_in("accountant")
+
+    [row] = _csv(client.get("/recon/", {"state": "resolved", "format": "csv"}))
+
+    assert row["note"] == "Adjustment booked by hand"  # the latest, as before
+    assert row["note_history"] == (
+        f"{acknowledged} {tenant_a.accountant.email} acknowledged: Asked Stripe"
+        f" | {resolved} {tenant_a.admin.email} resolved: Adjustment booked by hand"
+    )
+
+
 def test_the_csv_never_hands_a_spreadsheet_a_formula(books, tenant_a):
     from recon.services import exception_act
 
