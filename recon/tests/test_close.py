@@ -296,6 +296,23 @@ def test_the_page_shows_the_checklist_totals_and_payouts(october):
     assert "are listed" not in page
 
 
+def test_each_checklist_link_says_what_it_opens(october, tenant_a, in_tenant):
+    from connections.models import Connection
+
+    with in_tenant(tenant_a.tenant):
+        Connection.objects.filter(provider="stripe").update(status="broken", status_message="key revoked")
+    client = signed_in("accountant")
+
+    page = client.get("/close/", {"month": "2026-10"}).content.decode()
+
+    # a screen reader's list of links reads each on its own: never a row of "Go"
+    assert ">Go</a>" not in page
+    assert '<a href="/connections/">Open Connections to fix or sync them</a>' in page
+    assert '<a href="#close-payouts">See the 2 payouts not reconciled</a>' in page
+    assert 'month=2026-10">Open the 2 open exceptions</a>' in page
+    assert 'arrival_before=2026-10-31">Open the month&#x27;s journal entries in Postings</a>' in page
+
+
 def test_each_payout_of_the_month_leads_to_its_exceptions_and_its_journal_entry(october, tenant_a, in_tenant):
     from canonical.models import Payout
 
