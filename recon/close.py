@@ -479,3 +479,10 @@ def month_close_list(*, user: Any) -> QuerySet[MonthClose]:
     if not user.has_perm("recon.view_monthclose"):
         return MonthClose.objects.none()
     return MonthClose.objects.filter(tenant_id=current_tenant_id()).order_by("-month", "-closed_at")
+
+
+def month_close_history(*, user: Any, month: Month) -> list[MonthClose]:
+    """Every close of ``month``, oldest first, each with its reopening (who, when, why) if it was
+    reopened: the month's page shows what happened to it, also once it is open again. One read:
+    the rows hold what the ``recon.month_closed`` and ``recon.month_reopened`` audit events say."""
+    return list(month_close_list(user=user).filter(month=month.first).order_by("closed_at"))

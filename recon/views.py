@@ -29,7 +29,7 @@ from ecomops.pages import (
 from netsuite import selectors as netsuite_selectors
 from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
-from recon.close import Month, month_close, month_of, parse_month
+from recon.close import Month, month_close, month_close_history, month_of, parse_month
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, PayoutStatus, RunTrigger
 from tenants.services import ServiceError
@@ -367,6 +367,7 @@ def close_page(request: HttpRequest) -> HttpResponse:
         "month": month,
         "this_month": month_of(today),
         "can_export": request.user.has_perm("tenants.export_data"),
+        "history": month_close_history(user=request.user, month=month),
     }
     return render(request, "recon/close.html", context)
 

@@ -556,6 +556,44 @@ def test_the_page_closes_and_reopens_the_month(october, tenant_a, in_tenant):
     assert client.post("/close/shred/", {"month": "2026-09"}).status_code == 404
 
 
+def test_a_reopened_month_keeps_its_earlier_close_on_its_page(
+    october, tenant_a, in_tenant, django_assert_max_num_queries
+):
+    from recon.close import month_close_history
+
+    _september_posted(tenant_a, in_tenant)
+    client = signed_in("accountant")
+    closed_once = client.post("/close/close/", {"month": "2026-09", "note": "Booked"}, follow=True).content.decode()
+    client.post("/close/reopen/", {"month": "2026-09", "note": "Late refund"})
+    open_again = client.get("/close/", {"month": "2026-09"}).content.decode()
+    client.post("/close/close/", {"month": "2026-09", "note": "Booked again"})
+    closed_again = client.get("/close/", {"month": "2026-09"}).content.decode()
+    never_closed = client.get("/close/", {"month": "2026-10"}).content.decode()
+
+    email = tenant_a.accountant.email
+    history = open_again[open_again.index('id="close-history"') :]
+    assert "History of this month's close" in history
+    assert f"Closed {_today()}" in history
+    assert f"by {email}: “Booked”" in history
+    assert f"reopened {_today()}" in history
+    assert f"by {email}: “Late refund”" in history
+    # closed again: the earlier close and its reopening first, then the close that stands
+    history = closed_again[closed_again.index('id="close-history"') :]
+    assert history.index("“Late refund”") < history.index("“Booked again”")
+    assert "still closed" in history
+    assert 'id="close-history"' not in never_closed
+    assert 'id="close-history"' not in closed_once  # the close itself says all there is
+    # the history is one read, however many times the month was reopened
+    with in_tenant(tenant_a.tenant):
+        assert tenant_a.accountant.has_perm("recon.view_monthclose")  # the role's permissions, read once
+        with django_assert_max_num_queries(1):
+            assert len(month_close_history(user=tenant_a.accountant, month=parse_month("2026-09"))) == 2
+
+
+def _today() -> str:
+    return f"{timezone.now():%Y-%m-%d}"
+
+
 def test_another_tenant_does_not_see_the_close(october, tenant_a, tenant_b, api_as, in_tenant):
     _september_posted(tenant_a, in_tenant)
     api_as(tenant_a.accountant, tenant_a.tenant).post("/api/v1/recon/close/", {"month": "2026-09"}, format="json")
