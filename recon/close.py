@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,6 +101,28 @@ def parse_month(value: Any) -> Month:
             "month must be between 1970-01 and 9998-12, not %(value)s", code="invalid", params={"value": repr(text)}
         )
     return month_of(date(int(match.group(1)), int(match.group(2)), 1))
+
+
+def month_to_open(*, user: Any, today: date) -> Month:
+    """The month the close page and the dashboard open on when none is asked for: the latest
+    month that has ended (before ``today``'s) with payouts of the tenant in it, counted as the
+    month counts them (arrival date, else the day created); the month that ended last when
+    there are none (a new tenant), or when the user may not see reconciliation.
+
+    Not simply the month that ended last: a tenant whose payouts stopped (a demo's data, a
+    processor left) would open on an empty month each time."""
+    last_ended = month_of(today).previous
+    if not user.has_perm("recon.view_reconpayout"):
+        return last_ended
+    payouts = Payout.objects.filter(tenant_id=current_tenant_id())
+    this_month = month_of(today).first
+    # two reads, so the first is a walk down the (tenant_id, arrival_date) index
+    arrived = payouts.filter(arrival_date__lt=this_month).aggregate(latest=Max("arrival_date"))["latest"]
+    created = payouts.filter(arrival_date__isnull=True, source_created_at__date__lt=this_month).aggregate(
+        latest=Max("source_created_at__date")
+    )["latest"]
+    latest = max((day for day in (arrived, created) if day is not None), default=None)
+    return month_of(latest) if latest else last_ended
 
 
 def _payouts_q(month: Month, prefix: str = "") -> Q:

@@ -29,7 +29,7 @@ from ecomops.pages import (
 from netsuite import selectors as netsuite_selectors
 from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
-from recon.close import Month, month_close, month_close_history, month_of, parse_month
+from recon.close import Month, month_close, month_close_history, month_of, month_to_open, parse_month
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, PayoutStatus, RunTrigger
 from tenants.services import ServiceError
@@ -330,11 +330,16 @@ def _close_csv_row(row: dict[str, Any]) -> list[Any]:
 
 @tenant_page("recon.view_reconpayout")
 def close_page(request: HttpRequest) -> HttpResponse:
-    """``/close/?month=YYYY-MM`` (the month that ended last by default): what stands between
-    the month and its close, and its payouts; ``&format=csv`` downloads the payouts."""
+    """``/close/?month=YYYY-MM`` (by default the latest ended month with payouts, see
+    ``recon.close.month_to_open``): what stands between the month and its close, and its
+    payouts; ``&format=csv`` downloads the payouts."""
     today = timezone.localdate()
     try:
-        month: Month = parse_month(request.GET["month"]) if request.GET.get("month") else month_of(today).previous
+        month: Month = (
+            parse_month(request.GET["month"])
+            if request.GET.get("month")
+            else month_to_open(user=request.user, today=today)
+        )
     except ValidationError as exc:
         # the page itself, with the reason and the month picker, not a bare text answer
         context = {"error": " ".join(exc.messages), "month": month_of(today).previous, "this_month": month_of(today)}

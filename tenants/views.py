@@ -89,13 +89,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from ecomops.tenancy import current_tenant
     from netsuite.selectors import posting_summary
     from recon.charts import payout_charts
-    from recon.close import closed_months_changed, month_close, month_of
+    from recon.close import closed_months_changed, month_close, month_to_open
     from recon.selectors import recon_summary
 
     tenant = current_tenant()
     recon = recon_summary(user=request.user) if tenant else None
-    # the month that ended last: is it closed, ready, or what is left
-    last_month = month_close(user=request.user, month=month_of(timezone.localdate()).previous) if tenant else None
+    # the latest ended month with payouts: is it closed, ready, or what is left
+    last_month = (
+        month_close(user=request.user, month=month_to_open(user=request.user, today=timezone.localdate()))
+        if tenant
+        else None
+    )
     context = {
         "recon": recon,
         "charts": payout_charts(tenant_id=tenant.pk) if recon is not None else [],

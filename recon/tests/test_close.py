@@ -373,6 +373,35 @@ def test_the_page_opens_on_the_month_that_ended_last(tenant_a):
     assert "a month is required, as YYYY-MM" in bad_post.content.decode()
 
 
+def test_with_no_month_asked_for_the_pages_open_on_the_latest_ended_month_with_payouts(tenant_a, in_tenant):
+    # given: payouts in March 2024 and this month (not over yet), none since March 2024 otherwise
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_march", amount=10000, fee=320),
+            payout_row("po_march", 9680, arrival=date(2024, 3, 28)),
+            payout_own_line("po_march", 9680),
+            *sale(conn, 2, payout="po_now", amount=5000, fee=175),
+            payout_row("po_now", 4825, arrival=timezone.localdate()),
+            payout_own_line("po_now", 4825),
+        )
+    client = signed_in("accountant")
+
+    page = client.get("/close/").content.decode()
+    dashboard = client.get("/").content.decode()
+    asked = client.get("/close/", {"month": "2026-10"}).content.decode()
+
+    assert "Close March 2024" in page
+    assert 'value="2024-03"' in page
+    assert "po_march" in page
+    assert "Closing March 2024" in dashboard
+    assert 'href="/close/?month=2024-03"' in dashboard
+    # a month asked for is that month, payouts or not
+    assert "Close October 2026" in asked
+    assert "No payout arrived in this month." in asked
+
+
 def test_the_month_downloads_as_csv_for_those_who_may_export(october):
     accountant, viewer = signed_in("accountant"), signed_in("viewer")
 
