@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from connections.models import PAYMENT_PROVIDERS
 from ecomops.filters import RangeForm
 from netsuite.models import GlMapping, NetsuitePosting, PostingKind, PostingState
 
@@ -14,6 +15,12 @@ class PostingFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=PostingKind.choices)
     payout = django_filters.UUIDFilter(field_name="payout_id")
     connection = django_filters.UUIDFilter(field_name="connection_id")
+    # The processor: still the exact match on the code the API has always taken (any other
+    # value lists nothing), offered on the page as a choice of the processors in words.
+    source = django_filters.CharFilter(
+        field_name="source",
+        widget=forms.Select(choices=[("", "Any processor"), *((p.value, p.label) for p in PAYMENT_PROVIDERS)]),
+    )
     source_id = django_filters.CharFilter(field_name="source_id")
     external_id = django_filters.CharFilter(field_name="external_id")
     arrival_after = django_filters.DateFilter(

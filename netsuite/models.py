@@ -192,6 +192,13 @@ class NetsuitePosting(TenantScopedModel):
         return f"{self.kind} {self.source_id} ({self.state})"
 
     @property
+    def source_label(self) -> str:
+        """The processor the payout came from, in words ("Stripe", "Shopify Payments")."""
+        from connections.models import Provider
+
+        return Provider(self.source).label if self.source in Provider.values else self.source
+
+    @property
     def amount_display(self) -> str:
         """The entry's amount in its currency, e.g. ``96.80 USD``."""
         return format_minor(self.amount_minor, self.currency, self.source)

@@ -59,6 +59,26 @@ def test_postings_filter_by_arrival_as_a_month_close_links_them(postings) -> Non
     assert "0 postings" in october.content.decode()
 
 
+def test_postings_say_their_processor_in_words_and_filter_by_it_as_the_api_does(postings, tenant_a, api_as) -> None:  # type: ignore[no-untyped-def]
+    NetsuitePosting.objects.filter(source_id="po_pg_3").update(source="shopify")  # as a Shopify payout's entry
+    client = signed_in("accountant")
+
+    page = client.get("/postings/").content.decode()
+    shopify = client.get("/postings/", {"source": "shopify"}, HTTP_HX_REQUEST="true").content.decode()
+    api = api_as(tenant_a.accountant, tenant_a.tenant).get("/api/v1/postings/", {"source": "shopify"})
+
+    assert "<th>Processor</th>" in page
+    assert "<td>Stripe</td>" in page
+    assert "<td>Shopify Payments</td>" in page
+    assert '<option value="" selected>Any processor</option>' in page
+    assert '<option value="shopify">Shopify Payments</option>' in page
+    assert "1 posting" in shopify
+    assert "po_pg_3" in shopify
+    assert "po_pg_1" not in shopify
+    # the page and the API filter alike
+    assert [row["source_id"] for row in api.json()["results"]] == ["po_pg_3"]
+
+
 def test_accountant_approves_a_draft_in_place(postings, posting, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     draft = postings["po_pg_1"]
 
