@@ -101,13 +101,33 @@ class SyncJobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class SyncJobKind(models.TextChoices):
+    BACKFILL = "backfill", "Backfill (first sync)"
+    INCREMENTAL = "incremental", "Incremental (what changed)"
+    TARGETED = "targeted", "Targeted (objects a webhook named)"
+
+
+class SyncTrigger(models.TextChoices):
+    """What started a sync. Tests and tools may pass others (``sync_start(trigger=...)``): the
+    choices give the known ones their words, an unknown one is shown as it is."""
+
+    MANUAL = "manual", "By hand"
+    PAGE = "page", "Connections page"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Webhook"
+    COMMAND = "command", "manage.py sync"
+    BENCH = "bench", "Benchmark"
+
+
 class SyncJob(TenantScopedModel):
     """One run of a connection's sync, with live progress the pages and API show."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_jobs")
-    kind = models.CharField(max_length=16, default="incremental")  # backfill, incremental, targeted
+    kind = models.CharField(max_length=16, choices=SyncJobKind.choices, default=SyncJobKind.INCREMENTAL)
     status = models.CharField(max_length=16, choices=SyncJobStatus.choices, default=SyncJobStatus.QUEUED)
-    trigger = models.CharField(max_length=32, default="manual")  # manual, schedule, webhook, command
+    trigger = models.CharField(max_length=32, choices=SyncTrigger.choices, default=SyncTrigger.MANUAL)
     requested_by_id = models.BigIntegerField(null=True, blank=True)
     target_ids = models.JSONField(default=list, blank=True)  # a webhook's targeted sync
     current_stream = models.CharField(max_length=64, blank=True, default="")

@@ -72,6 +72,25 @@ def test_jobs_filter_by_connection_and_refuse_a_bad_one_by_name(console, tenant_
     assert set(bad_api.json()) == {"connection", "status"}
 
 
+def test_jobs_say_their_kind_and_trigger_in_words(console, tenant_a, in_tenant, api_as):
+    from connections.models import SyncJob
+
+    client = signed_in("admin@acme.example.com")
+    client.post(f"/connections/{console.pk}/sync/", HTTP_HX_REQUEST="true")  # a first sync, from the page
+    with in_tenant(tenant_a.tenant):
+        SyncJob.objects.create(connection=console, kind="targeted", trigger="webhook", target_ids=["po_1"])
+
+    page = client.get("/jobs/").content.decode()
+    api = api_as(tenant_a.admin, tenant_a.tenant).get("/api/v1/jobs/").json()["results"]
+
+    assert "<td>Backfill (first sync)</td><td>Connections page</td>" in page
+    assert "<td>Targeted (objects a webhook named)</td><td>Webhook</td>" in page
+    assert "<td>backfill</td>" not in page
+    assert "<td>webhook</td>" not in page
+    # the API keeps the codes
+    assert sorted((job["kind"], job["trigger"]) for job in api) == [("backfill", "page"), ("targeted", "webhook")]
+
+
 def test_viewer_cannot_sync(console, tenant_a):
     assert signed_in("viewer@acme.example.com").post(f"/connections/{console.pk}/sync/").status_code == 403
 

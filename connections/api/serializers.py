@@ -70,6 +70,10 @@ class TestResultOutput(serializers.Serializer):
 
 class SyncJobOutput(serializers.ModelSerializer):
     connection_name = serializers.CharField(source="connection.name", read_only=True)
+    # The codes, as the API has always answered them (the pages show the choices' words); a
+    # trigger is not limited to the named ones (``sync_start(trigger=...)``).
+    kind = serializers.CharField(read_only=True)
+    trigger = serializers.CharField(read_only=True)
 
     class Meta:
         model = SyncJob
