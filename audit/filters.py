@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 
 from audit.models import AuditEvent, Outcome
 from ecomops.filters import RangeForm
@@ -7,12 +8,18 @@ from ecomops.filters import RangeForm
 class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(lookup_expr="startswith")
     actor_email = django_filters.CharFilter(lookup_expr="iexact")
-    outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
+    outcome = django_filters.ChoiceFilter(choices=Outcome.choices, empty_label="Any outcome")
     target_type = django_filters.CharFilter()
     target_id = django_filters.CharFilter()
     correlation_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # A time (as the API is given) or a day: the page picks days from a calendar, and a day
+    # stands for its midnight, so "before" a day leaves that day out.
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     class Meta:
         model = AuditEvent

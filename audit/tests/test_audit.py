@@ -105,3 +105,38 @@ def test_the_log_download_needs_the_export_right(tenant_a):
     # the viewer may not read the log; an admin may read and export it
     assert signed_in(tenant_a.viewer.email).get("/audit/", {"format": "csv"}).status_code == 403
     assert signed_in(tenant_a.admin.email).get("/audit/", {"format": "csv"}).status_code == 200
+
+
+def test_the_log_pages_filters_read_as_words_and_take_dates_as_the_api_does(tenant_a, in_tenant, api_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conftest import signed_in
+
+    with in_tenant(tenant_a.tenant):
+        audit_record(action="recon.exception_resolved", actor=tenant_a.owner)
+    today, now = timezone.localdate(), timezone.now()
+    tomorrow = today + timedelta(days=1)
+    client = signed_in(tenant_a.accountant.email)
+    api = api_as(tenant_a.accountant, tenant_a.tenant)
+
+    page = client.get("/audit/").content.decode()
+    today_page = client.get("/audit/", {"created_after": f"{today}", "created_before": f"{tomorrow}"}).content.decode()
+    before_today = client.get("/audit/", {"created_before": f"{today}"}).content.decode()
+    by_time = api.get("/api/v1/audit/", {"created_after": (now - timedelta(hours=1)).isoformat()})
+    by_date = api.get("/api/v1/audit/", {"created_before": f"{today}"})
+
+    # the filters as a person says them, the dates picked from a calendar
+    assert "is greater than" not in page
+    assert "is less than" not in page
+    assert '<label>On or after <input type="date" name="created_after"' in page
+    assert '<label>Before <input type="date" name="created_before"' in page
+    assert "<label>Who (email) " in page
+    assert '<option value="" selected>Any outcome</option>' in page
+    assert f'type="date" name="created_after" value="{today}"' in today_page
+    assert "recon.exception_resolved" in today_page
+    assert "recon.exception_resolved" not in before_today
+    # the API takes what it took: times, and dates
+    assert "recon.exception_resolved" in [e["action"] for e in by_time.json()["results"]]
+    assert "recon.exception_resolved" not in [e["action"] for e in by_date.json()["results"]]
