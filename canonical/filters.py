@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django import forms
 from django.db import models
@@ -53,6 +55,16 @@ class CanonicalFilter(django_filters.FilterSet):
 
     class Meta:
         form = RangeForm  # created_after after created_before (or arrival_*) is a mistake, not an empty table
+
+    # What a dropdown says when nothing is chosen (Django's "---------" says nothing).
+    EMPTY_LABELS = {"source": "Any processor", "connection": "All connections"}
+
+    @classmethod
+    def filter_for_field(cls, field: models.Field, field_name: str, lookup_expr: str | None = None) -> Any:
+        found = super().filter_for_field(field, field_name, lookup_expr)
+        if field_name in cls.EMPTY_LABELS:
+            found.extra["empty_label"] = cls.EMPTY_LABELS[field_name]
+        return found
 
 
 class OrderFilter(CanonicalFilter):

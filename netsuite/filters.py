@@ -12,7 +12,7 @@ from netsuite.models import GlMapping, NetsuitePosting, PostingKind, PostingStat
 
 class PostingFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=PostingState.choices, widget=forms.CheckboxSelectMultiple)
-    kind = django_filters.ChoiceFilter(choices=PostingKind.choices)
+    kind = django_filters.ChoiceFilter(choices=PostingKind.choices, empty_label="Any kind")
     payout = django_filters.UUIDFilter(field_name="payout_id")
     connection = django_filters.UUIDFilter(field_name="connection_id")
     # The processor: still the exact match on the code the API has always taken (any other

@@ -109,6 +109,20 @@ def test_data_page_filters_sorts_paginates_and_partial(console, tenant_a):
     assert "txn_0" in partial.content.decode()
 
 
+def test_data_page_dropdowns_offer_any_not_dashes(console, tenant_a, api_as):
+    client = signed_in("accountant@acme.example.com")
+
+    page = client.get("/data/", {"table": "payout_lines"}).content.decode()
+    stripe = client.get("/data/", {"table": "payout_lines", "source": "stripe", "connection": str(console.pk)})
+    api = api_as(tenant_a.accountant, tenant_a.tenant).get("/api/v1/tables/payout_lines/", {"source": "shopify"})
+
+    assert "---------" not in page
+    assert '<option value="" selected>Any processor</option>' in page
+    assert '<option value="" selected>All connections</option>' in page
+    assert "60 rows" in stripe.content.decode()  # choosing still filters as before
+    assert api.json()["count"] == 0
+
+
 def test_data_page_csv_export_streams_rows(console, tenant_a):
     response = signed_in("accountant@acme.example.com").get("/data/", {"table": "payout_lines", "format": "csv"})
     body = b"".join(response.streaming_content).decode()

@@ -71,6 +71,8 @@ def test_postings_say_their_processor_in_words_and_filter_by_it_as_the_api_does(
     assert "<td>Stripe</td>" in page
     assert "<td>Shopify Payments</td>" in page
     assert '<option value="" selected>Any processor</option>' in page
+    assert '<option value="" selected>Any kind</option>' in page
+    assert "---------" not in page
     assert '<option value="shopify">Shopify Payments</option>' in page
     assert "1 posting" in shopify
     assert "po_pg_3" in shopify
