@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
@@ -9,6 +10,66 @@ from django import template
 from recon import models
 
 register = template.Library()
+
+
+# The processors' codes an exception's sentence carries (``recon.messages``, from the detail
+# the engine stores): a dispute's status, a payout's failure code, a line's category. The
+# stored detail and the API's sentence keep the codes (scripts read them, and a re-run must
+# not see a change); the pages say them in words.
+CODE_WORDS = {
+    # dispute statuses (Stripe; Shopify's are among them)
+    "warning_needs_response": "an inquiry awaiting a response",
+    "warning_under_review": "an inquiry under review",
+    "warning_closed": "an inquiry closed",
+    "needs_response": "awaiting a response",
+    "under_review": "under review",
+    "charge_refunded": "refunded",
+    # payout failure codes (Stripe)
+    **{
+        code: code.replace("_", " ")
+        for code in (
+            "account_closed",
+            "account_frozen",
+            "bank_account_restricted",
+            "bank_ownership_changed",
+            "could_not_process",
+            "debit_not_authorized",
+            "incorrect_account_holder_address",
+            "incorrect_account_holder_name",
+            "incorrect_account_holder_tax_id",
+            "insufficient_funds",
+            "invalid_account_number",
+            "invalid_currency",
+            "no_account",
+            "unsupported_card",
+        )
+    },
+    # balance transaction reporting categories (Stripe) that are not single words
+    **{
+        code: code.replace("_", " ")
+        for code in (
+            "dispute_reversal",
+            "payout_reversal",
+            "payout_failure",
+            "other_adjustment",
+            "connect_reserved_funds",
+            "risk_reserved_funds",
+            "partial_capture_reversal",
+            "refund_failure",
+            "platform_earning",
+            "platform_earning_refund",
+        )
+    },
+}
+# Whole codes only: an underscore is a word character, so "ch_under_review" is left alone.
+_CODES = re.compile(r"\b(" + "|".join(sorted(map(re.escape, CODE_WORDS), key=len, reverse=True)) + r")\b")
+
+
+@register.filter
+def codes_in_words(sentence: str) -> str:
+    """An exception's sentence with the processors' codes in it said in words ("is under_review"
+    -> "is under review"); everything else as it is."""
+    return _CODES.sub(lambda match: CODE_WORDS[match.group(1)], str(sentence or ""))
 
 
 @register.filter

@@ -484,3 +484,40 @@ def test_a_viewer_sees_no_boxes_and_cannot_work_the_queue_in_bulk(books, tenant_
     assert 'name="ids"' not in page
     assert refused.status_code == 403
     assert fresh(short, tenant_a.tenant).state == "open"
+
+
+def test_pages_say_a_disputes_status_and_a_payouts_failure_in_words_as_stored_in_codes(tenant_a, in_tenant, api_as):
+    from recon.tests.factories import dispute_row
+
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_1", amount=10000, fee=320),
+            dispute_row("dp_1", payment="ch_1", amount=10000, status="under_review"),
+            line_row("txn_dp_1", payout="po_1", amount=-10000, fee=1500, category="dispute", object_id="dp_1"),
+            payout_row("po_1", 9680 - 11500),
+            payout_own_line("po_1", -1820),
+            *sale(conn, 2, payout="po_2", amount=4132, fee=132),
+            payout_row("po_2", 4000, status="failed", failure_code="account_closed"),
+            payout_own_line("po_2", 4000),
+        )
+        reconcile()
+        dispute = ReconException.objects.get(reason="dispute_open")
+        failed = ReconException.objects.get(reason="payout_failed")
+    client = signed_in("accountant")
+
+    queue = client.get("/recon/").content.decode()
+    payout = client.get(f"/recon/payouts/{dispute.payout_id}/").content.decode()
+    api = api_as(tenant_a.accountant, tenant_a.tenant).get(f"/api/v1/recon/exceptions/{dispute.pk}/").json()
+
+    assert "Dispute dp_1 over 100.00 USD is under review: the funds may not come back." in queue
+    assert "Payout po_2 of 40.00 USD failed (account closed)." in queue
+    assert "under review" in payout
+    for page in (queue, payout):
+        assert "under_review" not in page
+        assert "account_closed" not in page
+    # what is stored, and what the API gives scripts, keeps the codes
+    assert dispute.detail["status"] == "under_review"
+    assert failed.detail["failure_code"] == "account_closed"
+    assert "is under_review:" in api["message"]
