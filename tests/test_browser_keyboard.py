@@ -97,3 +97,38 @@ def test_a_rows_action_keeps_the_keyboard_on_that_row_and_says_the_outcome(actio
     # Tab goes on from that row, not from the top of the page
     page.keyboard.press("Tab")
     assert _focused(page)["inMain"]
+
+
+@pytest.fixture
+def connection_world(committed_tenant):
+    """A tenant with a Stripe connection and no worker: a sync asked for stays queued, and its
+    row keeps swapping itself while it follows the job."""
+    from connections.services import connection_create
+
+    world = committed_tenant("keyboard-sync")
+    world.owner.set_password(PASSWORD)
+    world.owner.save()
+    with tenant_context(world.tenant):
+        connection_create(
+            actor=world.owner,
+            name="Stripe shop",
+            provider="stripe",
+            credentials={"api_key": "sk_test_keyboard"},
+            base_url="http://127.0.0.1:9",  # never called: no worker runs the sync
+        )
+    return world
+
+
+def test_sync_now_by_keyboard_keeps_the_focus_while_the_row_follows_the_sync(connection_world, web, browser_page):
+    page = browser_page
+    sign_in(page, web, connection_world.owner.email)
+    page.goto(f"{web}/connections/")
+    row = page.locator("tr.connection-row", has_text="Stripe shop")
+
+    row.locator("button", has_text="Sync now").focus()
+    page.keyboard.press("Enter")
+    row.locator(".job-status", has_text="Queued").wait_for(timeout=10_000)
+    page.wait_for_timeout(2_500)  # the row has swapped itself again, polling every second
+
+    focused = page.evaluate("() => ({tag: document.activeElement.tagName, text: document.activeElement.innerText})")
+    assert focused == {"tag": "BUTTON", "text": "Sync now"}

@@ -78,3 +78,23 @@ def test_approve_a_journal_entry_and_see_it_posted_in_netsuite(netsuite_world, s
     page.goto(f"{web}/postings/")
     assert page.locator("tr.posting-row").count() == 1
     assert "Draft (awaiting approval)" in page.locator("tr.posting-row", has_text="po_page_2").inner_text()
+
+
+def test_approving_by_keyboard_leaves_the_keyboard_on_the_row_with_its_outcome(netsuite_world, web, browser_page):
+    page, (email, entry) = browser_page, netsuite_world
+    sign_in(page, web, email)
+    page.goto(f"{web}/postings/")
+    row_id = f"posting-{entry.pk}"
+
+    page.locator(f"#{row_id} button", has_text="Approve").focus()
+    page.keyboard.press("Enter")
+    page.locator(f"#{row_id} .status", has_text=re.compile("Approved|Sending|Posted")).wait_for()
+    page.wait_for_function("() => document.activeElement !== document.body", timeout=5_000)
+
+    focused = page.evaluate(
+        """() => { const el = document.activeElement, row = el.closest('tr');
+                   return {row: row ? row.id : null, role: el.getAttribute('role'), text: el.innerText}; }"""
+    )
+    assert focused["row"] == row_id, focused  # not back at the top of the page
+    assert focused["role"] == "status", focused  # the outcome, read out
+    assert focused["text"], focused
