@@ -56,6 +56,7 @@ class ExceptionOrdering(django_filters.OrderingFilter):
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label", "Sort")
+        kwargs.setdefault("empty_label", "Last seen, newest first")  # the queue's own order
         super().__init__(
             *args,
             fields=(

@@ -54,3 +54,10 @@ def test_the_queue_and_its_csv_follow_the_chosen_order(short_payouts) -> None:  
     assert '<option value="-at_stake" selected>Amount at stake (descending)</option>' in page
     assert "3 exceptions" in page  # sorting alone keeps the queue on what is open
     assert [row["difference"] for row in rows] == ["5.00", "0.30", "0.07"]  # the payout over its lines
+
+
+def test_the_sort_dropdown_names_the_queues_own_order_when_none_is_chosen(short_payouts) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in(short_payouts.accountant.email).get("/recon/").content.decode()
+
+    assert '<option value="" selected>Last seen, newest first</option>' in page
+    assert "---------" not in page
