@@ -1,1 +1,2 @@
-"""Models arrive with their issue; the app exists so the layout is visible."""
+"""No tables of its own: every MCP call is an audit event (``mcp_bridge.governance``), which
+is also what the per-tenant rate limits count."""

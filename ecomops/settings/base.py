@@ -248,6 +248,18 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- MCP tools (manage.py runmcp, mcp_bridge) ------------------------------------------------
+# Calls each tool may take per tenant within a window ("N/sec|min|hour|day"), counted over the
+# audit trail, so every runmcp process of a tenant shares one budget. MCP_RATE_LIMITS overrides
+# it per tool: "recon.run=6/min,netsuite.suiteql=30/min".
+MCP_RATE_LIMIT = env.str("MCP_RATE_LIMIT", default="60/min")
+MCP_RATE_LIMITS = env.dict("MCP_RATE_LIMITS", default={"recon.run": "6/min", "report.export": "20/min"})
+# Rows a list or query tool returns when the caller gives no limit, and the most it returns
+# (a larger limit is lowered to it, and the result says so); exports have their own ceiling.
+MCP_DEFAULT_ROWS = env.int("MCP_DEFAULT_ROWS", default=50)
+MCP_MAX_ROWS = env.int("MCP_MAX_ROWS", default=500)
+MCP_EXPORT_MAX_ROWS = env.int("MCP_EXPORT_MAX_ROWS", default=5000)
+
 # --- i18n, static -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,177 @@
+"""``manage.py runmcp`` end to end: a real server process, the MCP SDK's client over stdio,
+the embedded PostgreSQL and the NetSuite sandbox on a loopback port.
+
+The server is another process, so the data it reads is committed (and dropped with its
+tenants at the end). One server serves the whole module: starting one takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import transaction
+
+from audit.models import AuditEvent
+from ecomops.tenancy import public_context, tenant_context
+from mcp_bridge.tests.mcp_client import McpServerProcess, message_schema_errors, runmcp_refused, server_env
+
+pytestmark = pytest.mark.slow
+
+PRO, TRIAL = "mcp-pro", "mcp-trial"
+OWNER, VIEWER, OUTSIDER = "owner@mcp-pro.example.com", "viewer@mcp-pro.example.com", "outsider@mcp.example.com"
+TRIAL_OWNER = "owner@mcp-trial.example.com"
+SUITEQL_SECRET_QUERY = "SELECT id, acctnumber, acctnumber AS api_key FROM account ORDER BY id"
+# Governance settings of the server under test: small, so the limits show with little data.
+LIMITS = {
+    "MCP_DEFAULT_ROWS": "2",
+    "MCP_MAX_ROWS": "3",
+    "MCP_EXPORT_MAX_ROWS": "4",
+    "MCP_RATE_LIMITS": "recon.run=2/min",
+}
+
+
+class World:
+    """The committed tenants and what the tests check against."""
+
+    def __init__(self, pro, trial, owner, netsuite, sandbox) -> None:
+        self.pro, self.trial, self.owner, self.netsuite, self.sandbox = pro, trial, owner, netsuite, sandbox
+
+    def suiteql_calls(self) -> int:
+        return int(self.sandbox.app.stats()["calls"].get("suiteql", 0))
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    from connections.services import connection_create
+    from ecomops.sandbox_http import SandboxServer
+    from netsuite.connection import forget_shared_clients
+    from netsuite.sandbox import build_netsuite_sandbox
+    from recon.tests.factories import connection, payout_own_line, payout_row, reconcile, sale, write
+    from tenants.models import Membership, Role, Tenant, User
+    from tenants.services import tenant_create
+
+    app, credentials = build_netsuite_sandbox()
+    server = SandboxServer(app).start()
+    with django_db_blocker.unblock():
+        pro = tenant_create(name="MCP Pro", plan="pro", slug=PRO)
+        trial = tenant_create(name="MCP Trial", plan="trial", slug=TRIAL)
+        users = {email: User.objects.get_or_create(email=email)[0] for email in (OWNER, VIEWER, OUTSIDER, TRIAL_OWNER)}
+        Membership.objects.create(user=users[OWNER], tenant=pro, role=Role.OWNER)
+        Membership.objects.create(user=users[VIEWER], tenant=pro, role=Role.VIEWER)
+        Membership.objects.create(user=users[TRIAL_OWNER], tenant=trial, role=Role.OWNER)
+        with tenant_context(pro):
+            stripe = connection()
+            for n in range(1, 6):  # five payouts; po_mcp_5 pays 50.00 less than its sale nets
+                paid = 9680 if n < 5 else 4680
+                with transaction.atomic():  # the upsert writes in the caller's transaction
+                    write(
+                        stripe,
+                        *sale(stripe, n, payout=f"po_mcp_{n}", amount=10000, fee=320),
+                        payout_row(f"po_mcp_{n}", paid),
+                        payout_own_line(f"po_mcp_{n}", paid),
+                    )
+            reconcile()
+            netsuite = connection_create(
+                actor=users[OWNER],
+                name="NetSuite",
+                provider="netsuite",
+                base_url=server.url,
+                account_id=credentials.account_id,
+                credentials={
+                    "consumer_key": credentials.consumer_key,
+                    "consumer_secret": credentials.consumer_secret,
+                    "token_id": credentials.token_id,
+                    "token_secret": credentials.token_secret,
+                },
+            )
+    yield World(pro, trial, users[OWNER], netsuite, type("Sandbox", (), {"app": app})())
+    server.stop()
+    forget_shared_clients()
+    with django_db_blocker.unblock(), public_context():
+        for tenant in (pro, trial):
+            Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
+        User.objects.filter(email__in=list(users)).delete()
+
+
+@pytest.fixture(scope="module")
+def server(world, tmp_path_factory, django_db_blocker):
+    with django_db_blocker.unblock():
+        env = server_env(**LIMITS)
+    with McpServerProcess(
+        tenant=PRO, user=OWNER, stderr_path=tmp_path_factory.mktemp("runmcp") / "stderr.log", env=env
+    ) as process:
+        yield process
+
+
+def payload(result) -> dict:
+    """A tool result's JSON (its text content, which the structured content repeats)."""
+    data = json.loads(result.content[0].text) if not result.is_error else result.structured_content
+    assert data == result.structured_content
+    return data
+
+
+def events(world, **filters) -> list[AuditEvent]:
+    with tenant_context(world.pro):
+        return list(AuditEvent.objects.filter(action="mcp.tool_called", **filters).order_by("created_at"))
+
+
+# --------------------------------------------------------------------------- refused before serving
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--tenant", "no-such-tenant", "--user", OWNER], "Unknown tenant 'no-such-tenant'"),
+        (["--tenant", PRO, "--user", OUTSIDER], f"{OUTSIDER} is not an active member of tenant {PRO}"),
+        (["--tenant", TRIAL, "--user", TRIAL_OWNER], "MCP tools are not included in the Trial plan"),
+        (["--tenant", PRO, "--user", VIEWER], "does not allow MCP tools (tenants.use_mcp)"),
+    ],
+    ids=["unknown-tenant", "not-a-member", "trial-plan", "no-use_mcp"],
+)
+def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
+    process = runmcp_refused(*args)
+
+    assert process.returncode != 0
+    assert process.stdout == ""  # not a byte of protocol: nothing was served
+    assert says in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+# --------------------------------------------------------------------------- the tools
+
+
+def test_tools_list_shows_the_tools_the_role_allows(server):
+    assert server.tool_names() == ["recon.explain_payout"]
+
+
+def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live_db):
+    result = server.call("recon.explain_payout", {"payout": "po_mcp_5"})
+
+    assert not result.is_error, result.content[0].text
+    explained = payload(result)["result"]
+    assert explained["payout"]["source_id"] == "po_mcp_5"
+    assert explained["payout"]["amount_minor"] == 4680
+    assert explained["lines_total_minor"] == 9680
+    assert explained["difference_minor"] == -5000
+    assert [e["reason"] for e in explained["exceptions"]] == ["payout_total_mismatch"]
+    event = events(world, correlation_id=payload(result)["correlation_id"])[0]
+    assert (event.outcome, event.actor_kind, event.actor_email) == ("success", "mcp", OWNER)
+    assert event.target_id == "recon.explain_payout"
+
+
+def test_explain_payout_of_a_payout_not_in_the_tenant_is_a_tool_error_naming_it(server):
+    result = server.call("recon.explain_payout", {"payout": "po_elsewhere"})
+
+    assert result.is_error
+    assert result.content[0].text == "payout: No payout po_elsewhere in this tenant."
+    assert result.structured_content["param"] == "payout"
+
+
+def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(server):
+    server.call("recon.explain_payout", {"payout": "po_mcp_1", "line_limit": 1})  # whatever ran before
+
+    assert server.protocol_version in ("2025-06-18", "2025-11-25")
+    assert len(server.raw) >= 3
+    assert message_schema_errors(server.raw, server.protocol_version) == []
+    assert '"level"' in server.stderr()  # the logs went to stderr, as JSON lines
