@@ -8,11 +8,15 @@ and writing CSV are the apps' own code.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from django.http import QueryDict
 
 from mcp_bridge.governance import RowLimit, Tool, ToolCall, bad_param
 from recon import selectors as recon_selectors
 from recon import services as recon_services
+from recon.filters import ReconExceptionFilter
 
 # --------------------------------------------------------------------------- recon.explain_payout
 
@@ -24,6 +28,48 @@ def explain_payout(call: ToolCall) -> dict[str, Any]:
         choices = ", ".join(f"{p.pk} ({p.connection.name})" for p in payouts)
         raise bad_param("payout", f"{reference} names {len(payouts)} payouts; give one of their ids: {choices}.")
     return recon_selectors.payout_explain(user=call.user, payout_id=payouts[0].pk, line_limit=call.params["line_limit"])
+
+
+# --------------------------------------------------------------------------- recon.exceptions
+
+_TEXT_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+
+
+def _query(filters: dict[str, Any]) -> QueryDict:
+    """Filters as a FilterSet reads them from a query string (a list for a repeated key)."""
+    query = QueryDict(mutable=True)
+    for name, value in filters.items():
+        values = value if isinstance(value, list) else [value]
+        query.setlist(name, ["" if v is None else str(v) for v in values])
+    return query
+
+
+def _exception_filters(params: dict[str, Any]) -> QueryDict:
+    filters = {name: params[name] for name in ReconExceptionFilter.base_filters if name in params}
+    payout = params.get("payout")
+    if payout is not None:  # an id, or the processor's own id (po_..., a Shopify GID)
+        try:
+            filters["payout"] = str(uuid.UUID(str(payout)))
+        except ValueError:
+            filters.pop("payout", None)
+            filters["payout_source_id"] = str(payout)
+    return _query(filters)
+
+
+def exceptions(call: ToolCall) -> dict[str, Any]:
+    from recon.api.serializers import ExceptionOutput
+
+    rows = recon_selectors.exception_list(user=call.user, filters=_exception_filters(call.params))
+    limit, offset = call.params["limit"], call.params.get("offset", 0)
+    total = rows.count()
+    page = recon_selectors.with_history(user=call.user, exceptions=rows[offset : offset + limit])
+    return {
+        "count": len(page),
+        "total": total,
+        "offset": offset,
+        "truncated": offset + len(page) < total,
+        "exceptions": ExceptionOutput(page, many=True).data,
+    }
 
 
 # --------------------------------------------------------------------------- the list
@@ -45,5 +91,31 @@ TOOLS = [
         required=("payout",),
         permissions=("recon.view_reconpayout",),
         row_limit=RowLimit(param="line_limit"),
+    ),
+    Tool(
+        name="recon.exceptions",
+        description=(
+            "Reconciliation exceptions, newest seen first, filtered as the API's /recon/exceptions/ filters "
+            "(state, reason, payout, connection, subject, dates, month), paged by limit and offset."
+        ),
+        run=exceptions,
+        properties={
+            "state": {**_TEXT_OR_LIST, "description": "open, acknowledged, resolved (one or a list)"},
+            "reason": {**_TEXT_OR_LIST, "description": "one reason code or a list of them"},
+            "payout": {"type": "string", "description": "a payout id or processor id"},
+            "connection": {"type": "string", "description": "a connection id"},
+            "subject": {"type": "string", "description": "the subject's processor id"},
+            "subject_type": {"type": "string"},
+            "date_from": {"type": "string", "description": "YYYY-MM-DD, the subject's own date"},
+            "date_to": {"type": "string", "description": "YYYY-MM-DD"},
+            "seen_after": {"type": "string", "description": "ISO date-time"},
+            "seen_before": {"type": "string", "description": "ISO date-time"},
+            "month": {"type": "string", "description": "YYYY-MM: the month whose close it stands in the way of"},
+            "ordering": {"type": "string", "description": "e.g. -at_stake"},
+            "limit": _LIMIT,
+            "offset": {"type": "integer", "minimum": 0},
+        },
+        permissions=("recon.view_reconexception",),
+        row_limit=RowLimit(),
     ),
 ]

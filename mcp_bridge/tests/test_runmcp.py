@@ -15,6 +15,7 @@ from django.db import transaction
 from audit.models import AuditEvent
 from ecomops.tenancy import public_context, tenant_context
 from mcp_bridge.tests.mcp_client import McpServerProcess, message_schema_errors, runmcp_refused, server_env
+from recon.models import ReconException
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +143,7 @@ def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
 
 
 def test_tools_list_shows_the_tools_the_role_allows(server):
-    assert server.tool_names() == ["recon.explain_payout"]
+    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions"]
 
 
 def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live_db):
@@ -166,6 +167,51 @@ def test_explain_payout_of_a_payout_not_in_the_tenant_is_a_tool_error_naming_it(
     assert result.is_error
     assert result.content[0].text == "payout: No payout po_elsewhere in this tenant."
     assert result.structured_content["param"] == "payout"
+
+
+def test_exceptions_filters_as_the_api_does_with_default_and_maximum_rows(server, world, live_db):
+    with tenant_context(world.pro):
+        open_count = ReconException.objects.filter(state="open").count()
+    assert open_count >= 1
+
+    by_payout = payload(server.call("recon.exceptions", {"state": "open", "payout": "po_mcp_5"}))["result"]
+    assert by_payout["total"] == 1
+    assert by_payout["exceptions"][0]["payout_source_id"] == "po_mcp_5"
+
+    every = payload(server.call("recon.exceptions", {}))
+    assert every["result"]["count"] == min(2, every["result"]["total"])  # MCP_DEFAULT_ROWS
+
+    many = payload(server.call("recon.exceptions", {"limit": 10_000}))
+    assert "limit 10000 is above the most this tool returns; 3 used." in many["notices"]  # MCP_MAX_ROWS
+
+
+def test_unknown_params_are_dropped_reported_and_audited_without_their_values(server, world, live_db):
+    result = server.call(
+        "recon.exceptions", {"state": "open", "api_key": "sk_live_do_not_keep", "drop_table": "payouts"}
+    )
+
+    assert not result.is_error, result.content[0].text
+    body = payload(result)
+    assert body["ignored_params"] == ["api_key", "drop_table"]
+    assert body["result"]["total"] >= 1  # the known ones still applied
+    event = events(world, correlation_id=body["correlation_id"])[0]
+    assert event.detail["ignored_params"] == ["api_key", "drop_table"]
+    assert "sk_live_do_not_keep" not in json.dumps(event.detail)
+
+
+def test_bad_parameters_say_which_and_why(server):
+    wrong_type = server.call("recon.exceptions", {"limit": "lots"})
+    bad_filter = server.call("recon.exceptions", {"state": "forgotten"})
+    missing = server.call("recon.explain_payout", {})
+
+    assert wrong_type.is_error
+    assert wrong_type.content[0].text == "limit: must be a whole number, not str."
+    assert bad_filter.is_error
+    assert bad_filter.content[0].text.startswith("state: Select a valid choice.")
+    assert missing.is_error
+    assert missing.content[0].text == "payout: is required."
+    for result in (wrong_type, bad_filter, missing):
+        assert "Traceback" not in result.content[0].text
 
 
 def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(server):
