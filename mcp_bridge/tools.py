@@ -9,6 +9,7 @@ and writing CSV are the apps' own code.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from django.http import QueryDict
@@ -17,6 +18,7 @@ from mcp_bridge.governance import RowLimit, Tool, ToolCall, bad_param
 from recon import selectors as recon_selectors
 from recon import services as recon_services
 from recon.filters import ReconExceptionFilter
+from recon.models import RunTrigger
 
 # --------------------------------------------------------------------------- recon.explain_payout
 
@@ -72,6 +74,33 @@ def exceptions(call: ToolCall) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- recon.run
+
+
+def _date(params: dict[str, Any], name: str) -> date | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise bad_param(name, f"{value[:40]!r} is not a date (YYYY-MM-DD).") from None
+
+
+def run_recon(call: ToolCall) -> dict[str, Any]:
+    from recon.api.serializers import RunOutput
+
+    run = recon_services.recon_run_start(
+        actor=call.user,
+        trigger=RunTrigger.MCP,
+        connection_ids=call.params.get("connection_ids"),
+        payout_ids=call.params.get("payout_ids"),
+        date_from=_date(call.params, "date_from"),
+        date_to=_date(call.params, "date_to"),
+    )
+    return {"run_id": run.pk, "status": run.status, "run": RunOutput(run).data}
+
+
 # --------------------------------------------------------------------------- the list
 
 _LIMIT = {"type": "integer", "minimum": 1, "description": "At most this many rows (default and ceiling: see settings)."}
@@ -117,5 +146,21 @@ TOOLS = [
         },
         permissions=("recon.view_reconexception",),
         row_limit=RowLimit(),
+    ),
+    Tool(
+        name="recon.run",
+        description=(
+            "Start a reconciliation run (queued for the worker), of every enabled Stripe and Shopify connection or "
+            "of the payouts, connections or arrival dates given. Returns the run's id and status."
+        ),
+        run=run_recon,
+        properties={
+            "payout_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1000},
+            "connection_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+            "date_from": {"type": "string", "description": "YYYY-MM-DD, payouts arriving on or after"},
+            "date_to": {"type": "string", "description": "YYYY-MM-DD, payouts arriving on or before"},
+        },
+        permissions=("recon.run_recon",),
+        read_only=False,
     ),
 ]

@@ -8,14 +8,16 @@ tenants at the end). One server serves the whole module: starting one takes seco
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from ecomops.tenancy import public_context, tenant_context
 from mcp_bridge.tests.mcp_client import McpServerProcess, message_schema_errors, runmcp_refused, server_env
-from recon.models import ReconException
+from recon.models import ReconException, ReconRun
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +145,7 @@ def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
 
 
 def test_tools_list_shows_the_tools_the_role_allows(server):
-    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions"]
+    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions", "recon.run"]
 
 
 def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live_db):
@@ -212,6 +214,25 @@ def test_bad_parameters_say_which_and_why(server):
     assert missing.content[0].text == "payout: is required."
     for result in (wrong_type, bad_filter, missing):
         assert "Traceback" not in result.content[0].text
+
+
+def test_recon_run_starts_a_run_then_the_rate_limit_refuses(server, world, live_db):
+    first = payload(server.call("recon.run", {"payout_ids": ["po_mcp_5"]}))
+    second = server.call("recon.run", {})
+    third = server.call("recon.run", {})
+
+    assert first["result"]["status"] == "queued"
+    with tenant_context(world.pro):
+        run = ReconRun.objects.get(pk=first["result"]["run_id"])
+    assert (run.trigger, run.requested_by_email, run.correlation_id) == ("mcp", OWNER, first["correlation_id"])
+    assert not second.is_error
+    assert third.is_error  # MCP_RATE_LIMITS recon.run=2/min
+    assert third.structured_content["code"] == "rate_limited"
+    assert third.content[0].text.startswith("Rate limit: recon.run takes 2 calls per minute in this tenant")
+    refused = events(world, correlation_id=third.structured_content["correlation_id"])[0]
+    assert refused.outcome == "denied"
+    with tenant_context(world.pro):
+        assert ReconRun.objects.filter(trigger="mcp", queued_at__gte=timezone.now() - timedelta(minutes=5)).count() == 2
 
 
 def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(server):
