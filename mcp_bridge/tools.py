@@ -14,7 +14,9 @@ from typing import Any
 
 from django.http import QueryDict
 
-from mcp_bridge.governance import RowLimit, Tool, ToolCall, bad_param
+from connections.models import Connection, Provider
+from ecomops.tenancy import current_tenant_id
+from mcp_bridge.governance import RowLimit, Tool, ToolCall, ToolRefusal, bad_param
 from recon import selectors as recon_selectors
 from recon import services as recon_services
 from recon.filters import ReconExceptionFilter
@@ -101,6 +103,68 @@ def run_recon(call: ToolCall) -> dict[str, Any]:
     return {"run_id": run.pk, "status": run.status, "run": RunOutput(run).data}
 
 
+# --------------------------------------------------------------------------- netsuite.suiteql
+
+
+def _netsuite_connection(reference: str | None) -> Connection:
+    connections = Connection.objects.filter(tenant_id=current_tenant_id(), provider=Provider.NETSUITE)
+    if reference is not None:
+        try:
+            pk = uuid.UUID(str(reference))
+        except ValueError:
+            raise bad_param("connection", f"{reference[:64]!r} is not a connection id.") from None
+        found = connections.filter(pk=pk).first()
+        if found is None:
+            raise ToolRefusal(
+                f"connection: no NetSuite connection {pk} in this tenant.", code="not_found", param="connection"
+            )
+        return found
+    found = list(connections.order_by("name", "pk")[:20])
+    if not found:
+        raise ToolRefusal("This tenant has no NetSuite connection.", code="not_found", param="connection")
+    if len(found) > 1:
+        names = ", ".join(f"{c.pk} ({c.name})" for c in found)
+        raise bad_param("connection", f"this tenant has several NetSuite connections; name one: {names}.")
+    return found[0]
+
+
+def suiteql(call: ToolCall) -> dict[str, Any]:
+    from netsuite.connection import shared_client
+    from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
+    from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
+
+    query, limit = call.params["query"], call.params["limit"]
+    try:
+        validate_read_only(query)  # one read-only SELECT, before anything is sent
+    except SuiteQLValidationError as exc:
+        raise bad_param("query", str(exc)) from exc
+    connection = _netsuite_connection(call.params.get("connection"))
+    try:
+        client = shared_client(connection)
+    except NetSuiteConfigError as exc:
+        raise ToolRefusal(
+            f"The NetSuite connection {connection.name} cannot be used: {exc}", code="netsuite_config"
+        ) from exc
+    try:
+        result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
+        rows = result.all()
+    except NetSuiteError as exc:
+        if exc.status == 400:  # NetSuite's verdict on the query itself
+            raise bad_param("query", f"NetSuite refused the query: {exc.detail}") from exc
+        raise ToolRefusal(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
+    except NetSuiteClientError as exc:
+        raise ToolRefusal(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+    return {
+        "connection": connection.pk,
+        "count": len(rows),
+        "rows": rows,
+        "total_results": result.total_results,
+        "truncated": result.truncated,
+        "truncation_reason": result.truncation_reason,
+        "warnings": result.warnings,
+    }
+
+
 # --------------------------------------------------------------------------- the list
 
 _LIMIT = {"type": "integer", "minimum": 1, "description": "At most this many rows (default and ceiling: see settings)."}
@@ -162,5 +226,21 @@ TOOLS = [
         },
         permissions=("recon.run_recon",),
         read_only=False,
+    ),
+    Tool(
+        name="netsuite.suiteql",
+        description=(
+            "One read-only SuiteQL SELECT against the tenant's NetSuite account; rows come back as NetSuite sends "
+            "them (lower-case columns, string values). Anything but a single SELECT is refused."
+        ),
+        run=suiteql,
+        properties={
+            "query": {"type": "string", "minLength": 1, "maxLength": 100_000},
+            "limit": _LIMIT,
+            "connection": {"type": "string", "description": "a NetSuite connection id (when there are several)"},
+        },
+        required=("query",),
+        permissions=("netsuite.run_suiteql",),
+        row_limit=RowLimit(),
     ),
 ]

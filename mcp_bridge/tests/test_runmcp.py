@@ -145,7 +145,7 @@ def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
 
 
 def test_tools_list_shows_the_tools_the_role_allows(server):
-    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions", "recon.run"]
+    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions", "recon.run", "netsuite.suiteql"]
 
 
 def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live_db):
@@ -233,6 +233,61 @@ def test_recon_run_starts_a_run_then_the_rate_limit_refuses(server, world, live_
     assert refused.outcome == "denied"
     with tenant_context(world.pro):
         assert ReconRun.objects.filter(trigger="mcp", queued_at__gte=timezone.now() - timedelta(minutes=5)).count() == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DELETE FROM account",
+        "UPDATE account SET acctnumber = '1'",
+        "SELECT id FROM account; DROP TABLE account",
+        "/* SELECT */ INSERT INTO account (id) VALUES (1)",
+        "SELECT id INTO copy FROM account",
+        "CREATE TABLE x (id INT)",
+    ],
+    ids=["delete", "update", "two-statements", "comment-hiding-insert", "select-into", "ddl"],
+)
+def test_suiteql_refuses_anything_but_one_select_and_sends_nothing(server, world, query):
+    before = world.suiteql_calls()
+
+    result = server.call("netsuite.suiteql", {"query": query})
+
+    assert result.is_error
+    assert result.content[0].text.startswith("query: ")
+    assert world.suiteql_calls() == before
+
+
+def test_suiteql_select_is_capped_and_its_secret_named_columns_redacted(server, world):
+    result = server.call("netsuite.suiteql", {"query": SUITEQL_SECRET_QUERY, "limit": 50})
+
+    assert not result.is_error, result.content[0].text
+    body = payload(result)
+    rows = body["result"]["rows"]
+    assert len(rows) == 3  # MCP_MAX_ROWS
+    assert body["result"]["truncated"] is True
+    assert all(row["api_key"] == "[redacted]" and row["acctnumber"] for row in rows)
+
+
+def test_a_role_changed_mid_session_takes_effect_on_the_next_call(server, world, live_db):
+    from tenants.models import Membership, Role
+
+    membership = Membership.objects.get(user=world.owner, tenant=world.pro)
+    membership.role = Role.ACCOUNTANT  # may use MCP, but not run SuiteQL
+    membership.save()
+    try:
+        refused = server.call("netsuite.suiteql", {"query": "SELECT id FROM account ORDER BY id"})
+        names = server.tool_names()
+    finally:
+        membership.role = Role.OWNER
+        membership.save()
+
+    assert refused.is_error
+    assert refused.content[0].text == (
+        "Your role in this tenant does not allow netsuite.suiteql (needs netsuite.run_suiteql)."
+    )
+    assert "netsuite.suiteql" not in names
+    assert "recon.exceptions" in names
+    assert events(world, correlation_id=refused.structured_content["correlation_id"])[0].outcome == "denied"
 
 
 def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(server):
