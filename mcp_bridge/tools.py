@@ -14,6 +14,9 @@ from typing import Any
 
 from django.http import QueryDict
 
+from canonical.exports import csv_response, table_columns
+from canonical.filters import FILTERS
+from canonical.selectors import FilterError, table_rows
 from connections.models import Connection, Provider
 from ecomops.tenancy import current_tenant_id
 from mcp_bridge.governance import RowLimit, Tool, ToolCall, ToolRefusal, bad_param
@@ -165,6 +168,61 @@ def suiteql(call: ToolCall) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- report.export
+
+EXCEPTIONS_TABLE = "exceptions"
+EXPORT_TABLES = [*FILTERS, EXCEPTIONS_TABLE]
+
+
+def _export_permissions(params: dict[str, Any]) -> list[str]:
+    table = params.get("table")
+    if table == EXCEPTIONS_TABLE:
+        return ["recon.view_reconexception"]
+    if table in FILTERS:
+        return [f"canonical.view_{FILTERS[table]._meta.model._meta.model_name}"]
+    return []
+
+
+def _known_filters(call: ToolCall, filterset_class: Any, extra: tuple[str, ...] = ()) -> QueryDict:
+    """The export's filters that the table takes; the others are dropped and reported."""
+    given = call.params.get("filters") or {}
+    known = set(filterset_class.base_filters) | set(extra)
+    call.ignored += [f"filters.{name}" for name in sorted(given) if name not in known]
+    return _query({name: value for name, value in given.items() if name in known})
+
+
+def _csv_text(rows: Any, columns: list[str], table: str, **options: Any) -> str:
+    # The same writer as the pages' and the API's downloads (formula cells quoted, JSON as JSON).
+    response = csv_response(rows, columns, table, **options)
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+def export(call: ToolCall) -> dict[str, Any]:
+    table, limit = call.params["table"], call.params["limit"]
+    if table == EXCEPTIONS_TABLE:
+        from recon.views import EXCEPTION_CSV_COLUMNS, EXCEPTION_CSV_FIELDS, _exception_csv_row
+
+        filters = _known_filters(call, ReconExceptionFilter, ("payout_source_id",))
+        rows = recon_selectors.exception_list(user=call.user, filters=filters).only(*EXCEPTION_CSV_FIELDS)
+        total = rows.count()
+        columns = EXCEPTION_CSV_COLUMNS
+        text = _csv_text(list(rows[:limit]), columns, table, row=_exception_csv_row)
+    else:
+        filterset_class = FILTERS[table]
+        try:
+            rows = table_rows(user=call.user, table=table, filters=_known_filters(call, filterset_class))
+        except FilterError as exc:
+            name, messages = next(iter(exc.errors.items()))
+            raise bad_param(f"filters.{name}", " ".join(str(m) for m in messages)) from exc
+        columns = table_columns(filterset_class._meta.model)
+        total = rows.count()
+        text = _csv_text(list(rows.values_list(*columns)[:limit]), columns, table)
+    count = min(total, limit)
+    if total > limit:
+        call.notices.append(f"{total} rows match; the CSV holds the first {limit} (limit).")
+    return {"table": table, "rows": count, "total": total, "truncated": total > limit, "columns": columns, "csv": text}
+
+
 # --------------------------------------------------------------------------- the list
 
 _LIMIT = {"type": "integer", "minimum": 1, "description": "At most this many rows (default and ceiling: see settings)."}
@@ -242,5 +300,22 @@ TOOLS = [
         required=("query",),
         permissions=("netsuite.run_suiteql",),
         row_limit=RowLimit(),
+    ),
+    Tool(
+        name="report.export",
+        description=(
+            "Rows of a canonical table (orders, payments, refunds, disputes, payouts, payout_lines) or of the "
+            "exceptions queue as CSV text, filtered as on the data pages, capped at limit rows."
+        ),
+        run=export,
+        properties={
+            "table": {"type": "string", "enum": EXPORT_TABLES},
+            "filters": {"type": "object", "description": "the table's filters, as its page and the API take them"},
+            "limit": _LIMIT,
+        },
+        required=("table",),
+        permissions=("tenants.export_data",),
+        extra_permissions=_export_permissions,
+        row_limit=RowLimit(max_setting="MCP_EXPORT_MAX_ROWS"),
     ),
 ]

@@ -7,6 +7,8 @@ tenants at the end). One server serves the whole module: starting one takes seco
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import timedelta
 
@@ -145,7 +147,13 @@ def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
 
 
 def test_tools_list_shows_the_tools_the_role_allows(server):
-    assert server.tool_names() == ["recon.explain_payout", "recon.exceptions", "recon.run", "netsuite.suiteql"]
+    assert server.tool_names() == [
+        "recon.explain_payout",
+        "recon.exceptions",
+        "recon.run",
+        "netsuite.suiteql",
+        "report.export",
+    ]
 
 
 def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live_db):
@@ -266,6 +274,27 @@ def test_suiteql_select_is_capped_and_its_secret_named_columns_redacted(server, 
     assert len(rows) == 3  # MCP_MAX_ROWS
     assert body["result"]["truncated"] is True
     assert all(row["api_key"] == "[redacted]" and row["acctnumber"] for row in rows)
+
+
+def test_report_export_writes_csv_capped_at_the_export_ceiling(server, world):
+    result = server.call("report.export", {"table": "payouts", "limit": 100, "filters": {"currency": "USD", "x": 1}})
+
+    assert not result.is_error, result.content[0].text
+    body = payload(result)
+    exported = body["result"]
+    assert (exported["rows"], exported["total"], exported["truncated"]) == (4, 5, True)  # MCP_EXPORT_MAX_ROWS
+    assert body["ignored_params"] == ["filters.x"]
+    rows = list(csv.DictReader(io.StringIO(exported["csv"])))
+    assert len(rows) == 4
+    assert {row["source_id"] for row in rows} <= {f"po_mcp_{n}" for n in range(1, 6)}
+
+
+def test_report_export_of_the_exceptions_queue(server):
+    result = server.call("report.export", {"table": "exceptions", "filters": {"state": "open"}})
+
+    assert not result.is_error, result.content[0].text
+    rows = list(csv.DictReader(io.StringIO(payload(result)["result"]["csv"])))
+    assert ("payout_total_mismatch", "po_mcp_5") in {(row["reason"], row["payout"]) for row in rows}
 
 
 def test_a_role_changed_mid_session_takes_effect_on_the_next_call(server, world, live_db):
