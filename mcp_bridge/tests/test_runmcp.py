@@ -319,6 +319,23 @@ def test_a_role_changed_mid_session_takes_effect_on_the_next_call(server, world,
     assert events(world, correlation_id=refused.structured_content["correlation_id"])[0].outcome == "denied"
 
 
+def test_a_plan_without_mcp_tools_mid_session_refuses_the_next_call(server, world, live_db):
+    from tenants.models import Plan, Tenant
+
+    pro_plan = world.pro.plan
+    Tenant.objects.filter(pk=world.pro.pk).update(plan=Plan.objects.get(code="trial"))
+    try:
+        refused = server.call("recon.explain_payout", {"payout": "po_mcp_1"})
+        names = server.tool_names()
+    finally:
+        Tenant.objects.filter(pk=world.pro.pk).update(plan=pro_plan)
+
+    assert refused.is_error
+    assert refused.content[0].text == f"Tenant {PRO}: MCP tools are not included in the Trial plan."
+    assert names == []
+    assert not server.call("recon.explain_payout", {"payout": "po_mcp_1"}).is_error  # back on pro
+
+
 def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(server):
     server.call("recon.explain_payout", {"payout": "po_mcp_1", "line_limit": 1})  # whatever ran before
 
