@@ -230,18 +230,31 @@ def allow_params(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str, Any],
             raise bad_param(missing, "is required.")
         name = ".".join(str(part) for part in error.path) or "arguments"
         raise bad_param(name, _schema_message(error))
+    for name, value in params.items():  # JSON Schema counts 5.0 as an integer; Python slicing does not
+        if tool.properties[name].get("type") == "integer" and isinstance(value, float):
+            params[name] = int(value)
     return params, ignored
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     """jsonschema's message without echoing a long value back."""
     if error.validator == "type":
-        return f"must be {_type_words(error.validator_value)}, not {type(error.instance).__name__}."
+        return f"must be {_type_words(error.validator_value)}, not {_json_type(error.instance)}."
     if error.validator == "enum":
         return f"must be one of {', '.join(map(str, error.validator_value))}."
     if error.validator in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
         return error.message[:200] + "."
     return error.message[:200]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def _type_words(expected: Any) -> str:

@@ -215,7 +215,7 @@ def test_bad_parameters_say_which_and_why(server):
     missing = server.call("recon.explain_payout", {})
 
     assert wrong_type.is_error
-    assert wrong_type.content[0].text == "limit: must be a whole number, not str."
+    assert wrong_type.content[0].text == "limit: must be a whole number, not a string."
     assert bad_filter.is_error
     assert bad_filter.content[0].text.startswith("state: Select a valid choice.")
     assert missing.is_error
