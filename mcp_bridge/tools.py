@@ -200,13 +200,14 @@ def _csv_text(rows: Any, columns: list[str], table: str, **options: Any) -> str:
 def export(call: ToolCall) -> dict[str, Any]:
     table, limit = call.params["table"], call.params["limit"]
     if table == EXCEPTIONS_TABLE:
-        from recon.views import EXCEPTION_CSV_COLUMNS, EXCEPTION_CSV_FIELDS, _exception_csv_row
+        from recon.exports import EXCEPTION_CSV_COLUMNS, exception_csv_row, exception_csv_rows
 
         filters = _known_filters(call, ReconExceptionFilter, ("payout_source_id",))
-        rows = recon_selectors.exception_list(user=call.user, filters=filters).only(*EXCEPTION_CSV_FIELDS)
+        rows = recon_selectors.exception_list(user=call.user, filters=filters)
         total = rows.count()
         columns = EXCEPTION_CSV_COLUMNS
-        text = _csv_text(list(rows[:limit]), columns, table, row=_exception_csv_row)
+        page = list(exception_csv_rows(user=call.user, exceptions=rows[:limit]))
+        text = _csv_text(page, columns, table, row=exception_csv_row)
     else:
         filterset_class = FILTERS[table]
         try:

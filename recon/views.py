@@ -30,6 +30,7 @@ from netsuite import selectors as netsuite_selectors
 from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
 from recon.close import Month, month_close, month_close_history, month_of, month_to_open, parse_month
+from recon.exports import EXCEPTION_CSV_COLUMNS, exception_csv_row, exception_csv_rows
 from recon.filters import ReconExceptionFilter
 from recon.models import ExceptionState, PayoutStatus, RunTrigger
 from tenants.services import ServiceError
@@ -38,100 +39,18 @@ from tenants.services import ServiceError
 DEFAULT_QUEUE = "state=open&state=acknowledged"
 
 
-# The exceptions as a controller hands them on (to a colleague, to the auditors): amounts in
-# major units, exact, each with its currency.
-EXCEPTION_CSV_COLUMNS = [
-    "reason",
-    "state",
-    "subject_type",
-    "subject",
-    "payout",
-    "connection",
-    "expected",
-    "expected_currency",
-    "actual",
-    "actual_currency",
-    "difference",
-    "occurred_on",
-    "what",
-    "note",
-    "note_history",
-    "first_seen_at",
-    "last_seen_at",
-    "acknowledged_by",
-    "resolved_by",
-    "resolved_at",
-]
-
-
-# What those columns are made of: a full queue is ~100k rows, each read with nothing more.
-EXCEPTION_CSV_FIELDS = [
-    "reason",
-    "state",
-    "subject_type",
-    "subject_id",
-    "subject_ref",
-    "payout__source_id",
-    "connection__name",
-    "connection__provider",
-    "expected_minor",
-    "expected_currency",
-    "actual_minor",
-    "actual_currency",
-    "detail",
-    "occurred_on",
-    "note",
-    "first_seen_at",
-    "last_seen_at",
-    "acknowledged_by_email",
-    "resolved_by_kind",
-    "resolved_by_email",
-    "resolved_at",
-]
-
-
-def _exception_csv_row(e: Any) -> list[Any]:
-    source = e.connection.provider if e.connection else "stripe"
-    currency = e.expected_currency or e.actual_currency
-    resolved_by = "system" if e.resolved_by_kind == "system" else e.resolved_by_email
-    return [
-        e.reason,
-        e.state,
-        e.subject_type,
-        e.subject_ref,
-        e.payout.source_id if e.payout else "",
-        e.connection.name if e.connection else "",
-        major_units(e.expected_minor, e.expected_currency, source),
-        e.expected_currency,
-        major_units(e.actual_minor, e.actual_currency, source),
-        e.actual_currency,
-        major_units(e.difference_minor, currency, source),
-        e.occurred_on or "",
-        e.message,
-        e.note,
-        selectors.note_history_text(e.history),
-        e.first_seen_at.isoformat(),
-        e.last_seen_at.isoformat(),
-        e.acknowledged_by_email,
-        resolved_by,
-        e.resolved_at.isoformat() if e.resolved_at else "",
-    ]
-
-
 @tenant_page("recon.view_reconexception")
 def exception_queue(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return csv_download(
             request,
-            rows=lambda: selectors.with_history_streamed(  # every note, not only the latest
+            rows=lambda: exception_csv_rows(
                 user=request.user,
-                exceptions=selectors.exception_list(
-                    user=request.user, filters=page_filters(request, DEFAULT_QUEUE)
-                ).only(*EXCEPTION_CSV_FIELDS),
+                exceptions=selectors.exception_list(user=request.user, filters=page_filters(request, DEFAULT_QUEUE)),
             ),
             columns=EXCEPTION_CSV_COLUMNS,
             filename="exceptions",
-            row=_exception_csv_row,
+            row=exception_csv_row,
             bad_filter=(ValidationError,),
         )
     if request.htmx and request.GET.get("part") == "status":  # re-read after a row's action

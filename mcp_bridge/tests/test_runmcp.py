@@ -295,6 +295,7 @@ def test_report_export_of_the_exceptions_queue(server):
     assert not result.is_error, result.content[0].text
     rows = list(csv.DictReader(io.StringIO(payload(result)["result"]["csv"])))
     assert ("payout_total_mismatch", "po_mcp_5") in {(row["reason"], row["payout"]) for row in rows}
+    assert "note_history" in rows[0]  # the same columns as the queue's own download
 
 
 def test_a_role_changed_mid_session_takes_effect_on_the_next_call(server, world, live_db):
