@@ -79,6 +79,32 @@ def exceptions(call: ToolCall) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- recon.month_close
+
+
+def month_close_status(call: ToolCall) -> dict[str, Any]:
+    """The month's close checklist as the close page and the API give it, its payouts capped."""
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from recon.close import month_close, month_to_open, parse_month
+
+    try:
+        if "month" in call.params:
+            month = parse_month(call.params["month"])
+        else:
+            month = month_to_open(user=call.user, today=timezone.localdate())
+    except ValidationError as exc:
+        raise bad_param("month", " ".join(exc.messages)) from exc
+    close = month_close(user=call.user, month=month)
+    if close is None:
+        raise ToolRefusal("Your role does not allow seeing reconciliation.", code="forbidden")
+    limit, payouts = call.params["limit"], close["payouts"]
+    if len(payouts) > limit:
+        call.notices.append(f"The month has {len(payouts)} payouts; the first {limit} are listed (limit).")
+    return {**close, "payouts": payouts[:limit], "payout_total": len(payouts), "truncated": len(payouts) > limit}
+
+
 # --------------------------------------------------------------------------- recon.run
 
 
@@ -268,6 +294,21 @@ TOOLS = [
             "offset": {"type": "integer", "minimum": 0},
         },
         permissions=("recon.view_reconexception",),
+        row_limit=RowLimit(),
+    ),
+    Tool(
+        name="recon.month_close",
+        description=(
+            "Whether a month can be closed: its checklist (sources fresh, reconciliation run, payouts reconciled, "
+            "exceptions worked, journal entries posted), totals per processor and currency, and its payouts with "
+            "their status and postings. Without month, the latest ended month with payouts."
+        ),
+        run=month_close_status,
+        properties={
+            "month": {"type": "string", "description": "YYYY-MM"},
+            "limit": {**_LIMIT, "description": "At most this many of the month's payouts listed."},
+        },
+        permissions=("recon.view_reconpayout",),
         row_limit=RowLimit(),
     ),
     Tool(

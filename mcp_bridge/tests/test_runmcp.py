@@ -150,6 +150,7 @@ def test_tools_list_shows_the_tools_the_role_allows(server):
     assert server.tool_names() == [
         "recon.explain_payout",
         "recon.exceptions",
+        "recon.month_close",
         "recon.run",
         "netsuite.suiteql",
         "report.export",
@@ -344,3 +345,22 @@ def test_every_message_the_server_wrote_is_valid_for_the_negotiated_protocol(ser
     assert len(server.raw) >= 3
     assert message_schema_errors(server.raw, server.protocol_version) == []
     assert '"level"' in server.stderr()  # the logs went to stderr, as JSON lines
+
+
+def test_month_close_says_what_stands_in_the_way_with_its_payouts_capped(server):
+    month = timezone.localdate().strftime("%Y-%m")  # the factory's payouts arrive today
+
+    result = server.call("recon.month_close", {"month": month})
+    bad = server.call("recon.month_close", {"month": "2026-13"})
+
+    assert not result.is_error, result.content[0].text
+    body = payload(result)
+    close = body["result"]
+    assert close["month"] == month
+    assert close["ready"] is False
+    assert close["open_exceptions"] == 1  # po_mcp_5, 50.00 short
+    assert next(c for c in close["checks"] if c["key"] == "exceptions")["passed"] is False
+    assert (close["payout_total"], len(close["payouts"]), close["truncated"]) == (5, 2, True)  # MCP_DEFAULT_ROWS
+    assert body["notices"] == ["The month has 5 payouts; the first 2 are listed (limit)."]
+    assert bad.is_error
+    assert payload(bad)["param"] == "month"
