@@ -19,7 +19,10 @@ from canonical.filters import FILTERS
 from canonical.selectors import FilterError, table_rows
 from connections.models import Connection, Provider
 from ecomops.tenancy import current_tenant_id
+from mcp_bridge import selectors as schedule_selectors
+from mcp_bridge import services as schedule_services
 from mcp_bridge.governance import RowLimit, Tool, ToolCall, ToolRefusal, bad_param
+from mcp_bridge.models import Schedule, ScheduleKind
 from recon import selectors as recon_selectors
 from recon import services as recon_services
 from recon.filters import ReconExceptionFilter
@@ -250,6 +253,85 @@ def export(call: ToolCall) -> dict[str, Any]:
     return {"table": table, "rows": count, "total": total, "truncated": total > limit, "columns": columns, "csv": text}
 
 
+# --------------------------------------------------------------------------- schedule.create, .list, .run
+
+
+def _schedule_data(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "id": schedule.pk,
+        "kind": schedule.kind,
+        "when": schedule.when,
+        "every_hours": schedule.every_hours,
+        "daily_at": f"{schedule.daily_at:%H:%M}" if schedule.daily_at else None,
+        "time_zone": schedule.time_zone or None,
+        "connection_ids": schedule.connection_ids,
+        "enabled": schedule.enabled,
+        "next_run_at": schedule.next_run_at,
+        "last_run_at": schedule.last_run_at,
+        "last_outcome": schedule.last_outcome or None,
+        "last_recon_run_id": schedule.last_recon_run_id,
+        "last_sync_job_ids": schedule.last_sync_job_ids,
+        "last_error": schedule.last_error or None,
+        "created_by": schedule.created_by_email or None,
+        "created_at": schedule.created_at,
+    }
+
+
+def _schedule_permissions(params: dict[str, Any]) -> list[str]:
+    kind = params.get("kind")
+    return [schedule_services.schedule_start_permission(kind)] if kind in ScheduleKind.values else []
+
+
+def create_schedule(call: ToolCall) -> dict[str, Any]:
+    schedule = schedule_services.schedule_create(
+        actor=call.user,
+        kind=call.params["kind"],
+        every_hours=call.params.get("every_hours"),
+        daily_at=call.params.get("daily_at"),
+        time_zone=call.params.get("time_zone"),
+        connection_ids=call.params.get("connection_ids"),
+    )
+    return {"schedule_id": schedule.pk, "next_run_at": schedule.next_run_at, "schedule": _schedule_data(schedule)}
+
+
+def list_schedules(call: ToolCall) -> dict[str, Any]:
+    schedules = schedule_selectors.schedule_list(user=call.user)
+    limit, total = call.params["limit"], schedules.count()
+    page = list(schedules[:limit])
+    return {
+        "count": len(page),
+        "total": total,
+        "truncated": len(page) < total,
+        "schedules": [_schedule_data(s) for s in page],
+    }
+
+
+def run_schedule(call: ToolCall) -> dict[str, Any]:
+    from django.core.exceptions import PermissionDenied
+
+    reference = call.params["schedule"]
+    try:
+        uuid.UUID(str(reference))
+    except ValueError:
+        raise bad_param("schedule", f"{reference[:64]!r} is not a schedule id.") from None
+    schedule = schedule_selectors.schedule_get(user=call.user, schedule_id=reference)
+    needed = schedule_services.schedule_start_permission(schedule.kind)
+    if not call.user.has_perm(needed):
+        raise PermissionDenied(
+            f"Your role in this tenant does not allow running a {schedule.kind} schedule (needs {needed})."
+        )
+    ran = schedule_services.schedule_run_now(schedule=schedule, actor=call.user)
+    if ran.last_error:  # nothing of the attempt is kept but the call's audit event, which says why
+        raise ToolRefusal(f"The schedule queued nothing: {ran.last_error}", code="schedule_failed")
+    return {
+        "schedule_id": ran.pk,
+        "run_id": ran.last_recon_run_id,
+        "sync_job_ids": ran.last_sync_job_ids,
+        "next_run_at": ran.next_run_at,
+        "schedule": _schedule_data(ran),
+    }
+
+
 # --------------------------------------------------------------------------- the list
 
 _LIMIT = {"type": "integer", "minimum": 1, "description": "At most this many rows (default and ceiling: see settings)."}
@@ -359,5 +441,45 @@ TOOLS = [
         permissions=("tenants.export_data",),
         extra_permissions=_export_permissions,
         row_limit=RowLimit(max_setting="MCP_EXPORT_MAX_ROWS"),
+    ),
+    Tool(
+        name="schedule.create",
+        description=(
+            "Schedule a reconciliation run (kind recon.run) or a sync (kind sync) of the tenant, of the "
+            "connections given or of every enabled Stripe and Shopify connection: every_hours hours (1 to 168), "
+            "or daily at daily_at (HH:MM) in time_zone (an IANA name). Returns the schedule and its next run."
+        ),
+        run=create_schedule,
+        properties={
+            "kind": {"type": "string", "enum": ScheduleKind.values},
+            "every_hours": {"type": "integer", "minimum": 1, "maximum": 168},
+            "daily_at": {"type": "string", "description": "HH:MM, local time in time_zone"},
+            "time_zone": {"type": "string", "description": "IANA name, e.g. Europe/Berlin (with daily_at)"},
+            "connection_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        },
+        required=("kind",),
+        permissions=("mcp_bridge.add_schedule",),
+        extra_permissions=_schedule_permissions,
+        read_only=False,
+    ),
+    Tool(
+        name="schedule.list",
+        description="The tenant's schedules, next due first: what each starts, when, and what its last run queued.",
+        run=list_schedules,
+        properties={"limit": _LIMIT},
+        permissions=("mcp_bridge.view_schedule",),
+        row_limit=RowLimit(),
+    ),
+    Tool(
+        name="schedule.run",
+        description=(
+            "Run a schedule now, as it would run when due (its next run time stays): returns the reconciliation "
+            "run or the sync jobs it queued."
+        ),
+        run=run_schedule,
+        properties={"schedule": {"type": "string", "description": "the schedule's id"}},
+        required=("schedule",),
+        permissions=("mcp_bridge.view_schedule",),
+        read_only=False,
     ),
 ]

@@ -243,6 +243,9 @@ POSTING_MAX_RESUMES = env.int("POSTING_MAX_RESUMES", default=3)
 POSTING_QUEUE_LEASE_MINUTES = env.int("POSTING_QUEUE_LEASE_MINUTES", default=60)
 POSTING_SETTLE_INTERVAL_MINUTES = env.int("POSTING_SETTLE_INTERVAL_MINUTES", default=5)
 POSTING_SETTLE_MAX_ATTEMPTS = env.int("POSTING_SETTLE_MAX_ATTEMPTS", default=8)
+# Tenants' own schedules (mcp_bridge.schedule, every minute; False removes the tick): each due
+# reconciliation run or sync a tenant scheduled is queued once per due time.
+TENANT_SCHEDULES = env.bool("TENANT_SCHEDULES", default=True)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

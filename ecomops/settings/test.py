@@ -25,6 +25,8 @@ if not os.environ.get("TEST_DATABASE_NAME"):
 SYNC_INTERVAL_MINUTES = int(os.environ.get("SYNC_INTERVAL_MINUTES", "0"))
 # Nor the postings' recovery schedule, for the same reason (its tests call the tick directly).
 POSTING_RECOVERY = os.environ.get("POSTING_RECOVERY", "0").lower() in ("1", "true", "yes", "on")
+# Nor the tenants' schedules' tick (its tests call it directly).
+TENANT_SCHEDULES = os.environ.get("TENANT_SCHEDULES", "0").lower() in ("1", "true", "yes", "on")
 
 # The browser tests run the real server with these settings and no collectstatic step.
 WHITENOISE_USE_FINDERS = True
