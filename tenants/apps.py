@@ -3,6 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles_after_migrate(sender, **kwargs):
+    from django.contrib.auth.management import create_permissions
     from django.db import connection
     from django_tenants.utils import get_public_schema_name
 
@@ -10,6 +11,10 @@ def _sync_roles_after_migrate(sender, **kwargs):
         return  # groups and permissions live in the public schema
     from tenants.roles import sync_roles
 
+    # This receiver was connected before django.contrib.auth's (tenants comes first in
+    # INSTALLED_APPS), so the last app's own permissions would not exist yet: a model of
+    # that app would reach no role until the next migrate. Creating them is idempotent.
+    create_permissions(sender, verbosity=0, **{name: kwargs[name] for name in ("using", "apps") if name in kwargs})
     sync_roles()
 
 

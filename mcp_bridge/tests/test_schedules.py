@@ -314,3 +314,27 @@ def test_a_schedule_another_worker_holds_is_skipped_not_run_twice(committed_tena
     with tenant_context(world.tenant):
         assert ReconRun.objects.filter(trigger="schedule").count() == 1
         assert Schedule.objects.get(pk=schedule.pk).next_run_at == T0 + timedelta(hours=2)
+
+
+# --------------------------------------------------------------------------- roles
+
+
+@pytest.mark.parametrize(
+    ("role", "codenames"),
+    [
+        ("owner", {"add_schedule", "change_schedule", "delete_schedule", "view_schedule"}),
+        ("admin", {"add_schedule", "change_schedule", "delete_schedule", "view_schedule"}),
+        ("accountant", {"view_schedule"}),
+        ("viewer", set()),
+    ],
+)
+def test_roles_hold_the_schedule_permissions_from_the_first_migrate(db, role, codenames):
+    """mcp_bridge is the last installed app: its permissions must reach the roles on the migrate
+    that creates them (the test database is migrated once, from nothing)."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.get(name=role)
+
+    assert set(group.permissions.filter(content_type__app_label="mcp_bridge").values_list("codename", flat=True)) == (
+        codenames
+    )
