@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from ecomops.tenancy import public_context, tenant_context
+from mcp_bridge.models import Schedule
 from mcp_bridge.tests.mcp_client import McpServerProcess, message_schema_errors, runmcp_refused, server_env
 from recon.models import ReconException, ReconRun
 
@@ -154,6 +155,9 @@ def test_tools_list_shows_the_tools_the_role_allows(server):
         "recon.run",
         "netsuite.suiteql",
         "report.export",
+        "schedule.create",
+        "schedule.list",
+        "schedule.run",
     ]
 
 
@@ -364,3 +368,105 @@ def test_month_close_says_what_stands_in_the_way_with_its_payouts_capped(server)
     assert body["notices"] == ["The month has 5 payouts; the first 2 are listed (limit)."]
     assert bad.is_error
     assert payload(bad)["param"] == "month"
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def test_schedule_create_list_and_run_now(server, world, live_db):
+    created = server.call(
+        "schedule.create",
+        {"kind": "recon.run", "daily_at": "06:00", "time_zone": "Europe/Berlin", "cron": "* * * * *"},
+    )
+
+    assert not created.is_error, created.content[0].text
+    body = payload(created)
+    assert body["ignored_params"] == ["cron"]
+    schedule_id = body["result"]["schedule_id"]
+    assert body["result"]["schedule"]["when"] == "daily at 06:00 Europe/Berlin"
+    with tenant_context(world.pro):
+        schedule = Schedule.objects.get(pk=schedule_id)
+    assert (schedule.kind, schedule.created_by_email, schedule.enabled) == ("recon.run", OWNER, True)
+    assert schedule.next_run_at > timezone.now()
+
+    listed = payload(server.call("schedule.list", {}))["result"]
+    assert schedule_id in [s["id"] for s in listed["schedules"]]
+
+    ran = server.call("schedule.run", {"schedule": schedule_id})
+
+    assert not ran.is_error, ran.content[0].text
+    result = payload(ran)["result"]
+    with tenant_context(world.pro):
+        run = ReconRun.objects.get(pk=result["run_id"])
+        schedule.refresh_from_db()
+    assert (run.trigger, run.requested_by_email, run.status) == ("schedule", OWNER, "queued")
+    assert (schedule.last_outcome, str(schedule.last_recon_run_id)) == ("queued", result["run_id"])
+    assert result["next_run_at"] == body["result"]["next_run_at"]  # run now does not move the next run
+    with tenant_context(world.pro):
+        assert AuditEvent.objects.filter(action="schedule.ran", target_id=schedule_id, actor_email=OWNER).exists()
+
+
+def test_schedule_create_refuses_bad_input_naming_the_parameter(server, world, live_db):
+    with tenant_context(world.pro):
+        before = Schedule.objects.count()
+
+    unknown_zone = server.call("schedule.create", {"kind": "sync", "daily_at": "06:00", "time_zone": "Mars/Olympus"})
+    zero_hours = server.call("schedule.create", {"kind": "sync", "every_hours": 0})
+    not_payments = server.call(
+        "schedule.create", {"kind": "sync", "every_hours": 2, "connection_ids": [str(world.netsuite.pk)]}
+    )
+    unknown_kind = server.call("schedule.create", {"kind": "backup", "every_hours": 2})
+
+    assert unknown_zone.is_error
+    assert unknown_zone.content[0].text.startswith("time_zone: 'Mars/Olympus' is not a known IANA time zone")
+    assert zero_hours.content[0].text == "every_hours: 0 is less than the minimum of 1."
+    assert not_payments.content[0].text == (
+        f"connection_ids: No Stripe or Shopify connection {world.netsuite.pk} in this tenant."
+    )
+    assert unknown_kind.content[0].text == "kind: must be one of recon.run, sync."
+    assert [payload(r)["param"] for r in (unknown_zone, zero_hours, not_payments, unknown_kind)] == [
+        "time_zone",
+        "every_hours",
+        "connection_ids",
+        "kind",
+    ]
+    with tenant_context(world.pro):
+        assert Schedule.objects.count() == before
+
+
+def test_schedule_tools_refuse_what_the_role_does_not_allow(server, world, live_db):
+    from tenants.models import Membership, Role
+
+    sync = payload(server.call("schedule.create", {"kind": "sync", "every_hours": 12}))["result"]
+    membership = Membership.objects.get(user=world.owner, tenant=world.pro)
+    membership.role = Role.ACCOUNTANT  # sees schedules and runs recon; creates none, starts no sync
+    membership.save()
+    try:
+        create = server.call("schedule.create", {"kind": "recon.run", "every_hours": 12})
+        run_sync = server.call("schedule.run", {"schedule": sync["schedule_id"]})
+        listed = server.call("schedule.list", {})
+    finally:
+        membership.role = Role.OWNER
+        membership.save()
+
+    assert create.is_error
+    assert create.content[0].text == (
+        "Your role in this tenant does not allow schedule.create (needs mcp_bridge.add_schedule)."
+    )
+    assert run_sync.is_error
+    assert run_sync.content[0].text == (
+        "Your role in this tenant does not allow running a sync schedule (needs connections.sync_connection)."
+    )
+    assert not listed.is_error
+    for refused in (create, run_sync):
+        assert events(world, correlation_id=refused.structured_content["correlation_id"])[0].outcome == "denied"
+    with tenant_context(world.pro):
+        assert Schedule.objects.get(pk=sync["schedule_id"]).last_run_at is None  # nothing ran
+
+
+def test_schedule_run_of_an_unknown_schedule_is_not_found(server):
+    missing = server.call("schedule.run", {"schedule": "00000000-0000-0000-0000-000000000000"})
+    garbled = server.call("schedule.run", {"schedule": "tomorrow"})
+
+    assert (missing.is_error, missing.structured_content["code"]) == (True, "not_found")
+    assert garbled.content[0].text == "schedule: 'tomorrow' is not a schedule id."
