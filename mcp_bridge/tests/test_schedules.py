@@ -338,3 +338,22 @@ def test_roles_hold_the_schedule_permissions_from_the_first_migrate(db, role, co
     assert set(group.permissions.filter(content_type__app_label="mcp_bridge").values_list("codename", flat=True)) == (
         codenames
     )
+
+
+# --------------------------------------------------------------------------- the platform's tick
+
+
+def test_the_minute_tick_follows_the_setting(settings, db):
+    from django_q.models import Schedule as QSchedule
+
+    from mcp_bridge.schedule import SCHEDULE_FUNC, SCHEDULE_NAME, ensure_schedule
+
+    settings.TENANT_SCHEDULES = True
+    ensure_schedule()
+    ensure_schedule()  # idempotent
+    tick = QSchedule.objects.get(name=SCHEDULE_NAME)
+    assert (tick.func, tick.schedule_type, tick.minutes, tick.repeats) == (SCHEDULE_FUNC, QSchedule.MINUTES, 1, -1)
+
+    settings.TENANT_SCHEDULES = False
+    ensure_schedule()
+    assert not QSchedule.objects.filter(name=SCHEDULE_NAME).exists()
