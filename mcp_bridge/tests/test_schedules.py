@@ -139,6 +139,21 @@ def test_a_tenant_without_mcp_tools_keeps_its_schedules_running(tenant_b, in_ten
         assert schedule.last_outcome == "queued"
 
 
+def test_a_deactivated_tenant_starts_nothing(tenant_b, in_tenant):
+    from tenants.models import Tenant
+
+    with in_tenant(tenant_b.tenant):
+        ConnectionFactory(name="Stripe B")
+        schedule = schedule_create(actor=tenant_b.owner, kind="recon.run", every_hours=3, now=T0)
+    Tenant.objects.filter(pk=tenant_b.tenant.pk).update(is_active=False)
+
+    tenant_schedules_run(now=T0 + timedelta(hours=3))
+
+    with in_tenant(tenant_b.tenant):
+        assert _runs() == []
+        assert Schedule.objects.get(pk=schedule.pk).next_run_at == T0 + timedelta(hours=3)  # due when back
+
+
 def test_a_worker_down_for_days_runs_a_missed_schedule_once(in_a):
     ConnectionFactory(name="Stripe EU")
     daily = schedule_create(actor=in_a.admin, kind="recon.run", daily_at="06:00", time_zone="UTC", now=T0)
