@@ -303,8 +303,8 @@ def schedules_run_due(*, now: datetime | None = None, limit: int = 1000) -> list
     Each is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` and moved to its next due time in
     the transaction that queues its work: a second worker's tick skips the row while the first
     holds it and, once that commits, no longer finds it due. So a due time runs once, however
-    many ticks overlap. One row at a time (never two locks held, so no lock order to keep, as the
-    ordering by pk elsewhere is for), and each commit hands its work to the queue at once.
+    many ticks overlap. One row per transaction: no tick ever holds two locks, so no lock order is
+    needed to avoid deadlocks, and each commit hands its work to the queue at once.
     """
     now = now or timezone.now()
     ran = []
