@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("recon.api.urls")),
     path("", include("canonical.api.urls")),
     path("", include("netsuite.api.urls")),
+    path("", include("mcp_bridge.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
