@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("connections.urls")),
     path("", include("recon.urls")),
     path("", include("netsuite.urls")),
+    path("", include("mcp_bridge.urls")),
     path("data/", canonical_views.table_page, name="data"),
     path("audit/", audit_views.audit_page, name="audit"),
     path("admin/login/", tenant_views.login_page),  # one login page for console and admin
