@@ -24,6 +24,8 @@ CODE_WORDS = {
     "needs_response": "awaiting a response",
     "under_review": "under review",
     "charge_refunded": "refunded",
+    # payout statuses (Stripe's, and Shopify's as stored)
+    "in_transit": "in transit",
     # payout failure codes (Stripe)
     **{
         code: code.replace("_", " ")

@@ -649,3 +649,20 @@ def test_the_dashboard_says_how_far_the_month_that_ended_last_is(tenant_a, in_te
     assert f'href="/close/?month={last_month.label}"' in before
     # nothing arrived last month, the source synced since and a run followed it
     assert "ready to close</span> Every item of the checklist holds; no payout arrived in this month." in after
+
+
+def test_the_close_page_says_a_payouts_status_in_words(tenant_a, in_tenant):
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_transit", amount=10000, fee=320),
+            payout_row("po_transit", 9680, status="in_transit", arrival=date(2026, 10, 30)),
+            payout_own_line("po_transit", 9680),
+        )
+        reconcile()
+
+    page = signed_in("accountant").get("/close/", {"month": "2026-10"}).content.decode()
+
+    assert "<td>in transit</td>" in page
+    assert "in_transit" not in page
