@@ -77,12 +77,9 @@ def _bool_sql(value: str) -> str:
 
 
 def _datetime_sql(value: str) -> str:
-    # str() of the UTC datetime Django reads: the microseconds only when there are some
-    utc = f"({value} AT TIME ZONE 'UTC')"
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD HH24:MI:SS') "
-        f"|| CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE to_char({utc}, '.US') END || '+00:00'"
-    )
+    # str() of the UTC datetime Django reads: the microseconds only when there are some (one
+    # to_char, the costliest call of the export, per timestamp)
+    return f"replace(to_char(({value} AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.US'), '.000000', '') || '+00:00'"
 
 
 def _date_sql(value: str) -> str:
@@ -168,6 +165,10 @@ def _copy_lines(select: tuple[str, tuple[Any, ...]]) -> Iterator[bytes]:
 
     PostgreSQL sends every row as one message ending with LF (a line break inside a cell is inside
     quotes, in the same message): each message's last byte, and only it, is the end of a line.
+
+    Until the COPY ends the connection is in it and nothing else can use it (psycopg holds its
+    lock): the body is read to its end, or the response is closed, which closes this generator
+    and so cancels the COPY, before the request's connection is used again or closed.
     """
     sql, params = select
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:

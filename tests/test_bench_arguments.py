@@ -18,6 +18,7 @@ from ecomops.management.commands.bench import Command
         (["recon", "--fault-every", "150"], "--fault-every: must be a multiple of 100, not 150"),
         (["post", "--concurrency", "0"], "--concurrency: must be at least 1, not 0"),
         (["post", "--latency-ms", "-1"], "--latency-ms: must be at least 0, not -1"),
+        (["export", "--rows", "0"], "--rows: must be at least 1, not 0"),
     ],
 )
 def test_a_bad_size_is_refused_with_the_options_name(args, message):
@@ -32,4 +33,5 @@ def test_help_lists_every_benchmark():
 
     assert "ingest" in text
     assert "post" in text
+    assert "Export N orders as CSV" in text
     assert "Reconcile N payouts x M lines with ~1% planted faults" in text

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "ingest": "connections.bench",
     "recon": "recon.bench",
     "post": "netsuite.bench",
+    "export": "canonical.bench",
 }
 
 
