@@ -216,3 +216,20 @@ def test_a_large_export_streams_in_pieces_and_a_dropped_download_frees_the_conne
         finally:
             request_finished.connect(close_old_connections)
         assert PayoutLine.objects.count() == 1500 + len(AWKWARD_TEXT)
+
+
+def test_the_api_export_is_the_tenants_rows_filtered_and_ordered_as_asked(tenant, tenant_b, in_tenant, api_as, worlds):
+    with in_tenant(tenant_b.tenant):
+        conn = ConnectionFactory()
+        upsert_rows([_order(900, "#B-900")], connection_id=conn.pk, tenant_id=conn.tenant_id)
+    client = api_as(worlds["a"].accountant, tenant)
+
+    response = client.get("/api/v1/tables/orders/", {"format": "csv", "ordering": "source_id", "source": "shopify"})
+    refused = client.get("/api/v1/tables/orders/", {"format": "csv", "created_after": "last week"})
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="orders.csv"'
+    listed = [row["source_id"] for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))]
+    assert listed == sorted(f"gid://shopify/Order/{n}" for n in range(len(AWKWARD_TEXT)))  # none of tenant B's
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["created_after"]
