@@ -8,7 +8,8 @@ it (the queries have asked for ``test`` from the start). A payout line never dis
 changes: a test order that any payout line names (its order, one of its payments or refunds,
 by source id or by link) is kept whole, and named in a warning, for a person to look at.
 Disputes are left alone: the sync still writes a test order's dispute, so removing it here
-would only bring it back.
+would only bring it back. What was removed and kept is recorded in the tenant's audit log
+(``canonical.shopify_test_orders_removed``) and in the log.
 
 Reconciliation's change capture records the deleted rows, so its next run re-evaluates them
 (an open "unpaid order" exception of a removed order resolves as its cause is gone). Row-level
@@ -93,6 +94,20 @@ def remove_test_orders(apps, schema_editor) -> None:
             return
         cursor.execute(REMOVE_TEST_ORDERS, {"t": owner})
         orders, payments, refunds, kept = cursor.fetchone()
+        if orders or kept:  # in the tenant's audit log too, where its people look for what changed
+            apps.get_model("audit", "AuditEvent").objects.create(
+                tenant_id=owner,
+                action="canonical.shopify_test_orders_removed",
+                actor_kind="system",
+                target_type="canonical.order",
+                detail={
+                    "orders": orders,
+                    "payments": payments,
+                    "refunds": refunds,
+                    "kept_on_payout_lines": kept,
+                    "why": "Shopify test orders move no money and are no longer synced",
+                },
+            )
     if orders or kept:
         logger.info("shopify_test_orders_removed", orders=orders, payments=payments, refunds=refunds, tenant_id=owner)
     if kept:
@@ -107,6 +122,7 @@ def remove_test_orders(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("canonical", "0005_stripe_refund_status"),
+        ("audit", "0003_target_index"),
     ]
 
     operations = [

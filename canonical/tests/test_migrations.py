@@ -6,6 +6,7 @@ import importlib
 
 from django.db import connection as db
 
+from audit.models import AuditEvent
 from canonical.models import Order, Payment, PayoutLine, Refund
 from recon.models import ReconChange, ReconException
 from recon.tests.factories import (
@@ -165,6 +166,7 @@ def test_stored_shopify_test_orders_go_with_their_payments_and_refunds_but_never
         payments = set(Payment.objects.values_list("source_id", flat=True))
         refunds = set(Refund.objects.values_list("source_id", flat=True))
         lines_after = list(PayoutLine.objects.values_list("source_id", "payment_id", "content_hash"))
+        audited = list(AuditEvent.objects.filter(action="canonical.shopify_test_orders_removed"))
 
     assert orders == {"gid_real", "gid_paid_out", "gid_named", "pi_1"}
     assert payments == {"gid_treal", "gid_tpaid_out", "gid_tnamed", "ch_1"}
@@ -174,3 +176,6 @@ def test_stored_shopify_test_orders_go_with_their_payments_and_refunds_but_never
     assert real_unpaid.state == "open"
     kept = [e for e in logs if e["event"] == "shopify_test_orders_kept_on_payout_lines"]
     assert [(e["log_level"], e["orders"]) for e in kept] == [("warning", ["gid_named", "gid_paid_out"])]
+    assert [(e.actor_kind, e.detail["orders"], e.detail["kept_on_payout_lines"]) for e in audited] == [
+        ("system", 1, ["gid_named", "gid_paid_out"])
+    ]
