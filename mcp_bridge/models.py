@@ -80,6 +80,14 @@ class Schedule(TenantScopedModel):
             return "every hour" if self.every_hours == 1 else f"every {self.every_hours} hours"
         return f"daily at {self.daily_at:%H:%M} {self.time_zone}"
 
+    @property
+    def next_run_local(self) -> str:
+        """A daily schedule's next run on its own clock ("2026-11-28 06:00 Europe/Berlin"), as
+        the person who set "daily at" reads it; empty for every-N-hours schedules."""
+        if not self.time_zone or self.next_run_at is None:
+            return ""
+        return f"{self.next_run_at.astimezone(ZoneInfo(self.time_zone)):%Y-%m-%d %H:%M} {self.time_zone}"
+
     def due_after(self, moment: datetime) -> datetime:
         """The first time this schedule is due strictly after ``moment``.
 

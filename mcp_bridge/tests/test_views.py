@@ -53,6 +53,7 @@ def test_the_page_lists_the_tenants_schedules_in_words_with_their_last_run(tenan
     assert "Every 5 hours" not in text  # the other tenant's
     assert "of Stripe EU" in text
     assert "2026-06-02 04:00" in text  # the daily one's next run, 06:00 in Berlin
+    assert "2026-06-02 06:00 Europe/Berlin" in text  # and on its own clock, as it was set
     with in_tenant(tenant_a.tenant):
         run = ReconRun.objects.get(pk=Schedule.objects.get(pk=schedules["recon"].pk).last_recon_run_id)
     assert f"reconciliation run {str(run.pk)[:8]}" in text
