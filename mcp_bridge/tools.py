@@ -161,39 +161,31 @@ def _netsuite_connection(reference: str | None) -> Connection:
 
 
 def suiteql(call: ToolCall) -> dict[str, Any]:
-    from netsuite.connection import shared_client
-    from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
-    from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
+    """``netsuite.services.suiteql_run``, as the API's SuiteQL endpoint runs it (audited there too)."""
+    from netsuite.services import suiteql_run
+    from netsuite.suiteql import SuiteQLValidationError, validate_read_only
+    from tenants.services import ServiceError
 
-    query, limit = call.params["query"], call.params["limit"]
+    query = call.params["query"]
     try:
-        validate_read_only(query)  # one read-only SELECT, before anything is sent
+        validate_read_only(query)  # refused before a connection is even looked for
     except SuiteQLValidationError as exc:
         raise bad_param("query", str(exc)) from exc
     connection = _netsuite_connection(call.params.get("connection"))
     try:
-        client = shared_client(connection)
-    except NetSuiteConfigError as exc:
-        raise ToolRefusal(
-            f"The NetSuite connection {connection.name} cannot be used: {exc}", code="netsuite_config"
-        ) from exc
-    try:
-        result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
-        rows = result.all()
-    except NetSuiteError as exc:
-        if exc.status == 400:  # NetSuite's verdict on the query itself
-            raise bad_param("query", f"NetSuite refused the query: {exc.detail}") from exc
-        raise ToolRefusal(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
-    except NetSuiteClientError as exc:
-        raise ToolRefusal(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+        answer = suiteql_run(actor=call.user, connection=connection, query=query, limit=call.params["limit"])
+    except ServiceError as exc:
+        if exc.field == "query":
+            raise bad_param("query", str(exc)) from exc
+        raise ToolRefusal(str(exc), code=exc.code) from exc
     return {
         "connection": connection.pk,
-        "count": len(rows),
-        "rows": rows,
-        "total_results": result.total_results,
-        "truncated": result.truncated,
-        "truncation_reason": result.truncation_reason,
-        "warnings": result.warnings,
+        "count": len(answer.rows),
+        "rows": answer.rows,
+        "total_results": answer.total_results,
+        "truncated": answer.truncated,
+        "truncation_reason": answer.truncation_reason,
+        "warnings": answer.warnings,
     }
 
 

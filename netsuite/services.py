@@ -1964,3 +1964,67 @@ def postings_settle_enqueue_due(*, now: datetime | None = None) -> list[uuid.UUI
         enqueue_task(SETTLE_TASK, tenant_id=tenant.pk, queue="posting", posting_ids=[str(pk) for pk in ids])
     logger.info("netsuite_postings_settle_queued", count=len(ids))
     return ids
+
+
+# ---------------------------------------------------------------------- SuiteQL
+
+
+@dataclass(frozen=True)
+class SuiteQLAnswer:
+    rows: list[dict[str, Any]]
+    total_results: int | None
+    truncated: bool
+    truncation_reason: str | None
+    warnings: list[str]
+
+
+def suiteql_run(*, actor: Any, connection: Connection, query: str, limit: int) -> SuiteQLAnswer:
+    """One read-only SuiteQL SELECT through ``connection``, at most ``limit`` rows: the API's
+    ``POST /netsuite/suiteql/`` and the MCP tool ``netsuite.suiteql`` alike.
+
+    Anything but a single SELECT is refused before anything is sent (``field="query"``). A query
+    that is sent is audited (``netsuite.suiteql``, the query and the outcome) whatever NetSuite
+    answers. Refusals are ServiceErrors whose ``code`` says whose fault: ``invalid`` (the query
+    is not one read-only SELECT), ``query_refused`` (NetSuite refused it), ``netsuite_config``
+    (the connection's settings), ``netsuite_error`` (NetSuite failed), ``netsuite_unavailable``.
+    """
+    from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
+
+    if connection.provider != Provider.NETSUITE:
+        raise ServiceError(f"{connection.name} is not a NetSuite connection.", field="connection")
+    try:
+        validate_read_only(query)
+    except SuiteQLValidationError as exc:
+        raise ServiceError(str(exc), field="query") from exc
+
+    def audit(outcome: str, detail: dict[str, Any]) -> None:
+        detail = {"query": query[:2000], **detail}
+        audit_record(action="netsuite.suiteql", actor=actor, target=connection, outcome=outcome, detail=detail)
+
+    try:
+        client = shared_client(connection)
+    except NetSuiteConfigError as exc:
+        # The connection's own settings are at fault, not NetSuite: say which, never its value.
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
+        raise ServiceError(message, field="connection", code="netsuite_config") from exc
+    try:
+        result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
+        rows = result.all()
+    except NetSuiteError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        if exc.status == 400:  # NetSuite's verdict on the query itself
+            message = f"NetSuite refused the query: {exc.detail}"
+            raise ServiceError(message, field="query", code="query_refused") from exc
+        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
+    except NetSuiteClientError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+    audit(Outcome.SUCCESS, {"rows": len(rows), "truncated": result.truncated})
+    return SuiteQLAnswer(
+        rows=rows,
+        total_results=result.total_results,
+        truncated=result.truncated,
+        truncation_reason=result.truncation_reason,
+        warnings=result.warnings,
+    )

@@ -270,7 +270,7 @@ def test_suiteql_refuses_anything_but_one_select_and_sends_nothing(server, world
     assert world.suiteql_calls() == before
 
 
-def test_suiteql_select_is_capped_and_its_secret_named_columns_redacted(server, world):
+def test_suiteql_select_is_capped_and_its_secret_named_columns_redacted(server, world, live_db):
     result = server.call("netsuite.suiteql", {"query": SUITEQL_SECRET_QUERY, "limit": 50})
 
     assert not result.is_error, result.content[0].text
@@ -279,6 +279,11 @@ def test_suiteql_select_is_capped_and_its_secret_named_columns_redacted(server, 
     assert len(rows) == 3  # MCP_MAX_ROWS
     assert body["result"]["truncated"] is True
     assert all(row["api_key"] == "[redacted]" and row["acctnumber"] for row in rows)
+    # audited as the API's SuiteQL is, on the connection, besides the MCP call's own event
+    with tenant_context(world.pro):
+        sent = AuditEvent.objects.filter(action="netsuite.suiteql", target_id=str(world.netsuite.pk))
+        sent = sent.latest("created_at")
+    assert (sent.actor_email, sent.outcome, sent.detail["query"]) == (OWNER, "success", SUITEQL_SECRET_QUERY)
 
 
 def test_report_export_writes_csv_capped_at_the_export_ceiling(server, world):

@@ -7,7 +7,6 @@ permissions per method; ids of another tenant answer 404 like missing ones.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -16,19 +15,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.models import Outcome
-from audit.services import audit_record
-from connections.models import Connection, Provider
+from connections.models import Connection
 from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
 from ecomops.tenancy import current_tenant, current_tenant_id
 from netsuite import selectors, services
 from netsuite.api import serializers as s
-from netsuite.connection import shared_client
-from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.filters import GlMappingFilter, PostingFilter
-from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
 from tenants.services import ServiceError
 
 
@@ -230,57 +224,23 @@ class SuiteQLView(APIView):
         data.is_valid(raise_exception=True)
         query, limit = data.validated_data["q"], data.validated_data["limit"]
         connection = _connection_or_404(data.validated_data["connection"], "connection")
-        if connection.provider != Provider.NETSUITE:
-            raise ValidationError({"connection": [f"{connection.name} is not a NetSuite connection."]})
         try:
-            validate_read_only(query)
-        except SuiteQLValidationError as exc:
-            raise ValidationError({"q": [str(exc)]}) from exc
-        try:
-            client = shared_client(connection)
-        except NetSuiteConfigError as exc:
-            # The connection's own settings are at fault, not NetSuite: say which, never its value.
-            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
-            message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
-            return Response(
-                {"detail": message, "code": "netsuite_config", "connection": [message]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
-            rows = result.all()
-        except NetSuiteError as exc:
-            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
-            if exc.status == 400:  # NetSuite's verdict on the query itself
-                raise ValidationError({"q": [f"NetSuite refused the query: {exc.detail}"]}) from exc
-            return Response(
-                {"detail": f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", "code": "netsuite_error"},
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
-        except NetSuiteClientError as exc:
-            self._audit(request, connection, query, Outcome.FAILURE, {"error": str(exc)[:500]})
-            return Response(
-                {"detail": f"NetSuite could not be reached: {exc}", "code": "netsuite_unavailable"},
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
-        self._audit(request, connection, query, Outcome.SUCCESS, {"rows": len(rows), "truncated": result.truncated})
+            answer = services.suiteql_run(actor=request.user, connection=connection, query=query, limit=limit)
+        except ServiceError as exc:
+            if exc.code in ("invalid", "query_refused"):  # the query, or the connection asked for
+                raise ValidationError({"q" if exc.field == "query" else exc.field: [str(exc)]}) from exc
+            if exc.code == "netsuite_config":
+                return Response(
+                    {"detail": str(exc), "code": exc.code, "connection": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST
+                )
+            return Response({"detail": str(exc), "code": exc.code}, status=status.HTTP_502_BAD_GATEWAY)
         return Response(
             {
-                "rows": rows,
-                "count": len(rows),
-                "total_results": result.total_results,
-                "truncated": result.truncated,
-                "truncation_reason": result.truncation_reason,
-                "warnings": result.warnings,
+                "rows": answer.rows,
+                "count": len(answer.rows),
+                "total_results": answer.total_results,
+                "truncated": answer.truncated,
+                "truncation_reason": answer.truncation_reason,
+                "warnings": answer.warnings,
             }
-        )
-
-    @staticmethod
-    def _audit(request, connection: Connection, query: str, outcome: str, detail: dict[str, Any]) -> None:
-        audit_record(
-            action="netsuite.suiteql",
-            actor=request.user,
-            target=connection,
-            outcome=outcome,
-            detail={"query": query[:2000], **detail},
         )
