@@ -1,8 +1,28 @@
+import re
+
 import django_filters
 from django import forms
 
 from audit.models import AuditEvent, Outcome
 from ecomops.filters import RangeForm
+
+
+class DayOrTimeInput(forms.DateInput):
+    """A calendar for a day; a time given in the link (``2026-11-03T14:02:00Z``, as the API and
+    other pages link to the log) stays in a text box as it was given, instead of a calendar that
+    cannot show it and would drop it when another filter changes."""
+
+    input_type = "date"
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        shown = context["widget"]["value"]
+        if shown and not _DAY.match(str(shown)):
+            context["widget"]["type"] = "text"
+        return context
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -15,10 +35,10 @@ class AuditEventFilter(django_filters.FilterSet):
     # A time (as the API is given) or a day: the page picks days from a calendar, and a day
     # stands for its midnight, so "before" a day leaves that day out.
     created_after = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", widget=forms.DateInput(attrs={"type": "date"})
+        field_name="created_at", lookup_expr="gte", widget=DayOrTimeInput()
     )
     created_before = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", widget=forms.DateInput(attrs={"type": "date"})
+        field_name="created_at", lookup_expr="lt", widget=DayOrTimeInput()
     )
 
     class Meta:

@@ -140,3 +140,22 @@ def test_the_log_pages_filters_read_as_words_and_take_dates_as_the_api_does(tena
     # the API takes what it took: times, and dates
     assert "recon.exception_resolved" in [e["action"] for e in by_time.json()["results"]]
     assert "recon.exception_resolved" not in [e["action"] for e in by_date.json()["results"]]
+
+
+def test_a_time_in_the_logs_link_is_kept_in_its_box_not_lost_to_the_calendar(tenant_a, in_tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conftest import signed_in
+
+    with in_tenant(tenant_a.tenant):
+        audit_record(action="recon.exception_resolved", actor=tenant_a.owner)
+    an_hour_ago = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    page = signed_in(tenant_a.accountant.email).get("/audit/", {"created_after": an_hour_ago}).content.decode()
+
+    # a calendar cannot show a time: the box shows it as given, so the next filter keeps it
+    assert f'<input type="text" name="created_after" value="{an_hour_ago}"' in page
+    assert '<input type="date" name="created_before"' in page  # the other one is still a calendar
+    assert "recon.exception_resolved" in page
