@@ -1,19 +1,21 @@
 """The one pipeline every MCP tool call goes through (DESIGN §8).
 
-In this order: rate limit (per tenant, per tool) -> parameter allowlist (unknown parameters
-dropped and reported back) -> default and maximum row limits -> permission check (the
-tenant's plan, ``tenants.use_mcp`` and the tool's codenames, read again on every call) ->
-execute inside ``tenant_context`` -> redact secret-named keys at any depth -> audit event
-(actor kind ``mcp``, with the call's correlation id).
+In this order: rate limit (per tenant, per tool; a call let in is recorded at once, see
+``admit_call``) -> parameter allowlist (unknown parameters dropped and reported back) ->
+default and maximum row limits -> permission check (the tenant's plan, ``tenants.use_mcp``
+and the tool's codenames, read again on every call) -> execute inside ``tenant_context`` ->
+redact secret-named keys at any depth -> audit event (actor kind ``mcp``, with the call's
+correlation id).
 
 A tool's work and the audit event of its success commit together: a call that fails leaves
-nothing of itself behind but the audit event that says it failed. Whatever goes wrong, the
-caller gets a tool error with a message in words, never a stack trace (that goes to the log,
-on stderr, under the same correlation id).
+nothing of itself behind but its audit events, that it started and that it failed. Whatever
+goes wrong, the caller gets a tool error with a message in words, never a stack trace (that
+goes to the log, on stderr, under the same correlation id).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -28,7 +30,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -44,7 +46,8 @@ from tenants.services import ServiceError
 logger = structlog.get_logger(__name__)
 
 USE_MCP = "tenants.use_mcp"
-AUDIT_ACTION = "mcp.tool_called"
+AUDIT_ACTION = "mcp.tool_called"  # how a call ended (or that it was refused)
+AUDIT_START_ACTION = "mcp.tool_call_started"  # a call the rate limit let in: what the limit counts
 AUDIT_TARGET_TYPE = "mcp.tool"  # target_id is the tool's name: one tool's calls through one index
 RATE_LIMITED = "rate_limited"
 
@@ -185,28 +188,53 @@ def rate_for(tool_name: str) -> tuple[int, timedelta]:
     return parse_rate(settings.MCP_RATE_LIMITS.get(tool_name, settings.MCP_RATE_LIMIT))
 
 
-def check_rate(tool: Tool) -> None:
-    """Refuse the call when the tenant's calls of this tool within the window reach its rate.
+def admit_call(tool: Tool, *, user: User) -> None:
+    """Let a call of ``tool`` in, recording that it was, or refuse it when the tenant's calls of
+    the tool within the window already reach its rate.
 
-    Counted over the audit trail (every call gets an event), so every runmcp process of the
-    tenant shares the budget; calls refused by the limit itself do not count against it.
+    The budget is counted over the audit trail, so every runmcp process of the tenant shares it.
+    Count and record are one step: a short transaction takes a PostgreSQL advisory lock on
+    (tenant, tool), counts the ``mcp.tool_call_started`` events within the window, and writes
+    this call's one. Of N calls arriving at once, from any number of processes, exactly the
+    rate's number get in; without the lock each would count the same events and all would pass.
+
+    The lock is held for the count and the insert only, never while the tool runs (an export or
+    a SuiteQL query takes seconds, and holding it would queue every other call of the tool
+    behind the slow one). That is why the call is recorded when it starts, by an event of its
+    own: the ``mcp.tool_called`` event says how the call ended, so it can only be written at the
+    end, and audit events are append-only in the database (it cannot be written first and
+    completed later). A call still running therefore counts from the moment it was let in.
+    Calls the limit refuses get no started event, so they never count against it.
     """
     allowed, window = rate_for(tool.name)
-    since = timezone.now() - window
-    recent = (
-        AuditEvent.objects.filter(
-            tenant_id=current_tenant_id(), target_type=AUDIT_TARGET_TYPE, target_id=tool.name, created_at__gte=since
-        )
-        .exclude(detail__contains={"code": RATE_LIMITED})
-        .count()
-    )
-    if recent >= allowed:
-        raise ToolRefusal(
-            f"Rate limit: {tool.name} takes {allowed} calls per {_window_words(window)} in this tenant, and "
-            f"{recent} were made in the last one. Try again later.",
-            code=RATE_LIMITED,
-            outcome=Outcome.DENIED,
-        )
+    tenant_id = current_tenant_id()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_rate_lock_key(tenant_id, tool.name)])
+        # Counted after the lock is ours, in a statement of its own: under READ COMMITTED it sees
+        # every call let in by the transactions that held the lock before.
+        since = timezone.now() - window
+        recent = AuditEvent.objects.filter(
+            tenant_id=tenant_id,
+            action=AUDIT_START_ACTION,
+            target_type=AUDIT_TARGET_TYPE,
+            target_id=tool.name,
+            created_at__gte=since,
+        ).count()
+        if recent >= allowed:
+            raise ToolRefusal(
+                f"Rate limit: {tool.name} takes {allowed} calls per {_window_words(window)} in this tenant, and "
+                f"{recent} were made in the last one. Try again later.",
+                code=RATE_LIMITED,
+                outcome=Outcome.DENIED,
+            )
+        _audit(action=AUDIT_START_ACTION, tool_name=tool.name, user=user, outcome=Outcome.SUCCESS, detail={})
+
+
+def _rate_lock_key(tenant_id: Any, tool_name: str) -> int:
+    """The advisory lock of one tenant's calls of one tool (a signed 64-bit key, as PostgreSQL takes)."""
+    digest = hashlib.blake2b(f"mcp.rate:{tenant_id}:{tool_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _window_words(window: timedelta) -> str:
@@ -369,7 +397,7 @@ class Pipeline:
                         f"Unknown tool {name[:80]!r}. The tools are: {', '.join(sorted(self.tools))}.",
                         code="unknown_tool",
                     )
-                check_rate(tool)
+                admit_call(tool, user=user)
                 params, ignored = allow_params(tool, arguments)
                 detail["ignored_params"] = ignored
                 notices = apply_row_limit(tool, params)
@@ -427,9 +455,9 @@ def _run(tool: Tool, call: ToolCall) -> dict[str, Any]:
         ) from exc
 
 
-def _audit(*, tool_name: str, user: User, outcome: str, detail: dict[str, Any]) -> None:
+def _audit(*, tool_name: str, user: User, outcome: str, detail: dict[str, Any], action: str = AUDIT_ACTION) -> None:
     audit_record(
-        action=AUDIT_ACTION,
+        action=action,
         actor=user,
         actor_kind="mcp",
         target_type=AUDIT_TARGET_TYPE,

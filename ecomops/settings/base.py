@@ -253,8 +253,8 @@ else:
 
 # --- MCP tools (manage.py runmcp, mcp_bridge) ------------------------------------------------
 # Calls each tool may take per tenant within a window ("N/sec|min|hour|day"), counted over the
-# audit trail, so every runmcp process of a tenant shares one budget. MCP_RATE_LIMITS overrides
-# it per tool: "recon.run=6/min,netsuite.suiteql=30/min".
+# audit trail (the calls let in, mcp.tool_call_started), so every runmcp process of a tenant
+# shares one budget. MCP_RATE_LIMITS overrides it per tool: "recon.run=6/min,netsuite.suiteql=30/min".
 MCP_RATE_LIMIT = env.str("MCP_RATE_LIMIT", default="60/min")
 MCP_RATE_LIMITS = env.dict("MCP_RATE_LIMITS", default={"recon.run": "6/min", "report.export": "20/min"})
 # Rows a list or query tool returns when the caller gives no limit, and the most it returns
