@@ -3,6 +3,7 @@ forbidden look the same (an empty queryset, or 404)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 from decimal import Decimal
@@ -156,15 +157,27 @@ def with_history_streamed(
 
 
 def note_history_text(history: list[dict[str, Any]]) -> str:
-    """An exception's history in one cell, oldest first, entries joined by `` | ``:
-    ``2026-11-03 14:02 UTC alice@example.com acknowledged: Asked Stripe``. The engine's own
-    changes are by ``system``; a change without a note ends at its action."""
+    """An exception's history in one cell, oldest first, one entry a line:
+    ``2026-11-03 14:02 UTC alice@example.com acknowledged: "Asked Stripe"``.
+
+    The engine's own changes are by ``system``; a change without a note ends at its action.
+    A note is written as a JSON string, so a quote, a line break or a `` | `` inside it is
+    escaped and an entry never spans two lines: split the cell on line breaks, and read the
+    note of an entry with ``json.loads`` of what follows its action's ``": "``.
+    """
     entries = []
     for h in history:
         who = "system" if h["by_kind"] == "system" else h["by_email"] or h["by_kind"]
         when = h["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        entries.append(f"{when} {who} {h['action']}" + (f": {h['note']}" if h["note"] else ""))
-    return " | ".join(entries)
+        entries.append(f"{when} {who} {h['action']}" + (f": {_one_line_json(h['note'])}" if h["note"] else ""))
+    return "\n".join(entries)
+
+
+def _one_line_json(text: str) -> str:
+    # JSON escapes \n and \r but, kept readable (ensure_ascii=False), not the other characters
+    # that split lines for Python's splitlines() and some editors; escaped too, it stays valid JSON.
+    quoted = json.dumps(text, ensure_ascii=False)
+    return quoted.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
 
 
 def payout_list(*, user: Any, filters: dict | None = None) -> QuerySet[Payout]:

@@ -208,7 +208,7 @@ def test_an_export_reads_the_histories_a_chunk_at_a_time_never_a_row_at_a_time(t
     assert all([h["note"] for h in e.history] == [BOOKED] for e in streamed)
 
 
-def test_the_note_history_names_who_when_and_what_in_one_line(two_on_one_payout, tenant_a, in_tenant, api_as):
+def test_the_note_history_names_who_when_and_what_one_entry_a_line(two_on_one_payout, tenant_a, in_tenant, api_as):
     from audit.models import AuditEvent
     from recon import selectors
 
@@ -231,6 +231,6 @@ def test_the_note_history_names_who_when_and_what_in_one_line(two_on_one_payout,
         )
 
     assert selectors.note_history_text(streamed.history) == (
-        f"{acknowledged} UTC {tenant_a.accountant.email} acknowledged: {ASKED}"
-        f" | {resolved} UTC system resolved: cause gone (run {run.pk})"
+        f'{acknowledged} UTC {tenant_a.accountant.email} acknowledged: "{ASKED}"\n'
+        f'{resolved} UTC system resolved: "cause gone (run {run.pk})"'
     )

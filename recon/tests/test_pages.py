@@ -3,6 +3,8 @@ page (audited, as through the API), the runs, and one payout explained line by l
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 
 import pytest
@@ -330,9 +332,56 @@ def test_the_csv_carries_every_note_with_who_and_when(books, tenant_a):
 
     assert row["note"] == "Adjustment booked by hand"  # the latest, as before
     assert row["note_history"] == (
-        f"{acknowledged} {tenant_a.accountant.email} acknowledged: Asked Stripe"
-        f" | {resolved} {tenant_a.admin.email} resolved: Adjustment booked by hand"
+        f'{acknowledged} {tenant_a.accountant.email} acknowledged: "Asked Stripe"\n'
+        f'{resolved} {tenant_a.admin.email} resolved: "Adjustment booked by hand"'
     )
+
+
+def test_the_csv_note_history_keeps_a_note_with_bars_quotes_and_line_breaks_in_one_entry(books, tenant_a):
+    from recon.services import exception_act
+
+    # given: a note that holds the old separator, a quote and line breaks
+    asked = 'Stripe says "next week" | maybe later\nCall again on Monday\u2028(ticket 42)'
+    exception = books[("line_net_mismatch", "txn_bad")]
+    with tenant_context(tenant_a.tenant):
+        exception_act(actor=tenant_a.accountant, exception=exception, action="acknowledge", note=asked)
+        exception_act(actor=tenant_a.admin, exception=exception, action="resolve", note="Booked | by hand")
+        acknowledged, resolved = (
+            at.strftime("%Y-%m-%d %H:%M UTC")
+            for at in AuditEvent.objects.filter(target_id=str(exception.pk), action__startswith="recon.exception_")
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+        )
+    client = signed_in("accountant")
+
+    # when: the queue's download, read by a CSV reader (the multi-line cell quoted, or the row splits)
+    [row] = _csv(client.get("/recon/", {"state": "resolved", "format": "csv"}))
+
+    # then: two lines, two entries, each note read back whole
+    assert row["note_history"] == (
+        f"{acknowledged} {tenant_a.accountant.email} acknowledged: "
+        '"Stripe says \\"next week\\" | maybe later\\nCall again on Monday\\u2028(ticket 42)"\n'
+        f'{resolved} {tenant_a.admin.email} resolved: "Booked | by hand"'
+    )
+    assert _note_history(row["note_history"]) == [
+        (acknowledged, tenant_a.accountant.email, "acknowledged", asked),
+        (resolved, tenant_a.admin.email, "resolved", "Booked | by hand"),
+    ]
+
+
+# when, who, what, and the note as a JSON string if there is one
+_HISTORY_ENTRY = re.compile(r'(?P<at>\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC) (?P<by>\S+) (?P<action>\w+)(: (?P<note>".*"))?')
+
+
+def _note_history(cell: str) -> list[tuple[str, str, str, str | None]]:
+    """A note_history cell read back as a program would: (when, who, action, note) per line."""
+    entries = []
+    for line in cell.splitlines():
+        entry = _HISTORY_ENTRY.fullmatch(line)
+        assert entry, f"not one history entry: {line!r}"
+        note = json.loads(entry["note"]) if entry["note"] else None
+        entries.append((entry["at"], entry["by"], entry["action"], note))
+    return entries
 
 
 def test_the_csv_never_hands_a_spreadsheet_a_formula(books, tenant_a):
