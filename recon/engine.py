@@ -148,7 +148,8 @@ MAX_UNROLLED_FEE_DETAILS = 6
 
 
 def _fee_sum(alias: str) -> str:
-    """The sum of a line's fee details, read without a subquery (None past a few details).
+    """The sum of a line's fee details, read without a subquery (None past a few details, or
+    when one has no amount).
 
     A subquery per row (``jsonb_array_elements``) costs ~0.8 s over 1M lines and, being a
     SubPlan, stops PostgreSQL from aggregating in parallel; lines list one to three fees,
@@ -184,12 +185,12 @@ _LINE_COLUMNS = f"""
     CASE WHEN l.reporting_category IN {sql_list(PAYMENT_CATEGORIES)} THEN l.source_object_id END AS pay_key,
     CASE WHEN l.reporting_category IN {sql_list(REFUND_CATEGORIES)} THEN l.source_object_id END AS refund_key,
     CASE WHEN l.reporting_category IN {sql_list(DISPUTE_CATEGORIES)} THEN l.source_object_id END AS dispute_key,
-    CASE WHEN upper(l.type) IN {sql_list(DISPUTE_FEE_TYPES)} THEN NULL
-         WHEN l.reporting_category = 'dispute' THEN -1 WHEN l.reporting_category = 'dispute_reversal' THEN 1
+    CASE WHEN l.reporting_category NOT IN {sql_list(DISPUTE_CATEGORIES)}
+              OR upper(l.type) IN {sql_list(DISPUTE_FEE_TYPES)} THEN NULL
+         WHEN l.reporting_category = 'dispute' THEN -1 ELSE 1
     END AS dispute_sign,
     l.source_object_id = l.payout_source_id AS own,
-    {_fee_sum("l")} AS fee_sum,
-    jsonb_array_length(l.fee_details) > {MAX_UNROLLED_FEE_DETAILS} AS fee_long
+    {_fee_sum("l")} AS fee_sum
 """
 # Only succeeded payments take part: a declined attempt moves no money and has no line.
 _PAYMENT_COLUMNS = f"""
@@ -838,8 +839,25 @@ class Engine:
             f" AS {name}"
             for name, cond in candidates.items()
         ]
+        # A line whose fee details the pass does not add up (more than it unrolls, or one without
+        # an amount): summed in full afterwards.
+        unsummed = "x.in_payout AND x.fee_sum IS NULL"
+        flagged.append(f"CASE WHEN {unsummed} THEN x.line_id END AS fee_unsummed")
         any_flag = " OR ".join(f"({cond})" for cond, _ in problems.values())
         any_flag += "".join(f" OR ({cond})" for cond in candidates.values())
+        any_flag += f" OR ({unsummed})"
+        # Most rows are a charge line that agrees with its payment and order in one currency:
+        # each condition below makes every rule above false for the row (a charge has no refund
+        # or dispute sign; one currency makes the settled amount the payment's own; an order of
+        # the payment's currency within the tolerance; a line in a payout). Such a row is passed
+        # over after these few comparisons instead of all the rules (~0.25 s of 1M rows); any
+        # NULL among them (a missing object, a long fee list) leaves the row to the rules.
+        settled = (
+            "x.in_payout AND x.category = 'charge' AND x.payment_id IS NOT NULL AND x.order_id IS NOT NULL"
+            " AND x.l_cur = x.po_cur AND x.p_cur = x.l_cur AND x.o_cur = x.p_cur AND x.l_amount = x.p_amount"
+            " AND abs(x.p_amount - x.o_total) <= %(tol)s AND x.payout_source_id <> ''"
+            " AND x.l_net = x.l_amount - x.l_fee AND x.l_fee = x.fee_sum"
+        )
         # The rows that break a rule, and nothing else: the condition is evaluated on every
         # joined row, the findings built only for the few that hold. Grouping the 1M rows by
         # payout here instead (per-rule arrays) costs a hash lookup per row and the merging of
@@ -878,7 +896,7 @@ class Engine:
                            FROM ({self._scoped("canonical_dispute", "d", "recon_s_dispute")}) d) d
                        ON d.connection_id = l.connection_id AND d.source_id = l.dispute_key
             ) x
-            WHERE {any_flag}
+            WHERE NOT COALESCE({settled}, false) AND ({any_flag})
             """,
             label="main pass: lines, payments, orders, refunds, disputes",
         )
@@ -886,10 +904,9 @@ class Engine:
         self._exec(
             f"""
             CREATE TEMP TABLE recon_eval ON COMMIT DROP AS
-            SELECT po.id AS payout_id, t.line_count, t.lines_total, t.fee_long
+            SELECT po.id AS payout_id, t.line_count, t.lines_total
             FROM (SELECT l.connection_id, l.payout_source_id, count(*) AS line_count,
-                         sum(l.net_minor) FILTER (WHERE NOT l.own) AS lines_total,
-                         array_agg(l.id) FILTER (WHERE l.fee_long) AS fee_long
+                         sum(l.net_minor) FILTER (WHERE NOT l.own) AS lines_total
                   FROM ({self._lines()}) l WHERE l.in_scope GROUP BY 1, 2) t
             JOIN (SELECT po.id, po.connection_id, po.source_id FROM ({self._payouts()}) po) po
               ON po.connection_id = t.connection_id AND po.source_id = t.payout_source_id
@@ -911,7 +928,7 @@ class Engine:
             """,
             label="unpack the main pass's findings",
         )
-        # The rare line with more fee details than the pass unrolls: summed here.
+        # The rare line whose fee details the pass could not add up (``fee_unsummed``): summed here.
         self._exec(
             f"""
             INSERT INTO recon_found (reason, subject_type, subject_id, subject_ref, payout_id, connection_id,
@@ -921,7 +938,7 @@ class Engine:
                    jsonb_build_array({_ref("payout_line", "l.id", "l.source_id")},
                                      {_ref("payout", "po.id", "po.source_id")}),
                    f.total, l.currency, l.fee_minor, l.currency, '{{}}'::jsonb, po.arrival_date
-            FROM (SELECT unnest(fee_long) AS id FROM recon_eval) long
+            FROM (SELECT fee_unsummed AS id FROM recon_flag WHERE fee_unsummed IS NOT NULL) long
             JOIN canonical_payoutline l ON l.id = long.id
             JOIN canonical_payout po ON po.tenant_id = %(t)s AND po.connection_id = l.connection_id
                                     AND po.source_id = l.payout_source_id

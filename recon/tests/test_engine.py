@@ -125,14 +125,16 @@ def test_line_whose_net_is_not_amount_minus_fee():
 def test_fee_that_is_not_the_sum_of_its_fee_details():
     conn = connection()
     # fee 3.20 but details 2.90 + 0.20 = 3.10; another line lists eight details adding to
-    # 0.80 with a fee of 0.90 (the rare long list is summed on its own)
+    # 0.80 with a fee of 0.90 (the rare long list is summed on its own); a fourth line's
+    # second detail has no amount: its fee of 3.20 is explained by 2.90 only
     write(
         conn,
         *sale(conn, 1, payout="po_1", amount=10000, fee=320, fee_details=[290, 20]),
         *sale(conn, 2, payout="po_1", amount=2000, fee=90, fee_details=[10] * 8),
         *sale(conn, 3, payout="po_1", amount=2000, fee=80, fee_details=[10] * 8),
-        payout_row("po_1", 9680 + 1910 + 1920),
-        payout_own_line("po_1", 13510),
+        *sale(conn, 4, payout="po_1", amount=10000, fee=320, fee_details=[290, None]),
+        payout_row("po_1", 9680 + 1910 + 1920 + 9680),
+        payout_own_line("po_1", 23190),
     )
 
     reconcile()
@@ -144,6 +146,11 @@ def test_fee_that_is_not_the_sum_of_its_fee_details():
         found()[("line_fee_mismatch", "txn_ch_2")].actual_minor,
     ) == (80, 90)
     assert ("line_fee_mismatch", "txn_ch_3") not in found()
+    assert (
+        found()[("line_fee_mismatch", "txn_ch_4")].expected_minor,
+        found()[("line_fee_mismatch", "txn_ch_4")].actual_minor,
+    ) == (290, 320)
+    assert ("payout_total_mismatch", "po_1") not in found()
 
 
 def test_payout_that_fails_after_it_was_paid_and_its_reversal():
