@@ -437,6 +437,8 @@ def _run(tool: Tool, call: ToolCall) -> dict[str, Any]:
     try:
         return tool.run(call)
     except ServiceError as exc:
+        if exc.code == "forbidden":  # the role, not the parameter: said as the service says it
+            raise ToolRefusal(str(exc), code="forbidden", outcome=Outcome.DENIED) from exc
         code = "not_found" if exc.code == "not_found" else "invalid_param"
         raise ToolRefusal(
             f"{exc.field}: {exc}" if exc.field and not str(exc).startswith(exc.field) else str(exc),

@@ -40,6 +40,28 @@ def schedule_start_permission(kind: str) -> str:
     return START_PERMISSIONS[ScheduleKind(kind)]
 
 
+def schedule_may_start(*, actor: Any, kind: str) -> bool:
+    """Whether ``actor`` may start what a schedule of ``kind`` starts, and so create one or run it now.
+
+    ``None`` is the platform's own minute tick (``schedules_run_due``), not a person: a schedule
+    once created runs when due whoever created it, as a person's queued work does after they left.
+    """
+    return actor is None or actor.has_perm(schedule_start_permission(kind))
+
+
+def _refuse_unless_may_start(*, actor: Any, kind: str, field: str) -> None:
+    """The one refusal of a person whose role does not allow what the schedule would start, said
+    alike on the page, the API, the MCP tools and the admin (each maps ``code="forbidden"``)."""
+    if not schedule_may_start(actor=actor, kind=kind):
+        needed = schedule_start_permission(kind)
+        raise ServiceError(
+            f"Your role in this tenant does not allow starting a {ScheduleKind(kind).label.lower()} "
+            f"(needs {needed}), which this schedule would start.",
+            field=field,
+            code="forbidden",
+        )
+
+
 # --------------------------------------------------------------------------- create
 
 
@@ -110,11 +132,14 @@ def schedule_create(
     Every refusal names its field: a kind that is not ``recon.run`` or ``sync``; both or neither of
     ``every_hours`` and ``daily_at``; hours outside 1 to 168; a time that is not HH:MM; a missing or
     unknown IANA ``time_zone`` (or one given with ``every_hours``, where it would mean nothing); a
-    connection that is not this tenant's Stripe or Shopify connection, or is disabled.
+    connection that is not this tenant's Stripe or Shopify connection, or is disabled. A person
+    whose role does not allow what the schedule would start is refused first (``forbidden``, on
+    ``kind``): there is no point in fixing the rest.
     """
     if kind not in ScheduleKind.values:
         kinds = ", ".join(ScheduleKind.values)
         raise ServiceError(f"{str(kind)[:40]!r} is not a kind: use one of {kinds}.", field="kind")
+    _refuse_unless_may_start(actor=actor, kind=kind, field="kind")
     if every_hours is not None and daily_at is not None:
         raise ServiceError("give every_hours or daily_at, not both.", field="daily_at")
     if every_hours is None and daily_at is None:
@@ -329,8 +354,11 @@ def schedules_run_due(*, now: datetime | None = None, limit: int = 1000) -> list
 def schedule_run_now(*, schedule: Schedule, actor: Any, now: datetime | None = None) -> Schedule:
     """Queue the schedule's work now, as its tick would; its next due time stays where it was.
 
-    A disabled schedule runs too: running it by hand is how one tries it before enabling it.
+    A disabled schedule runs too: running it by hand is how one tries it before enabling it. A
+    person whose role does not allow what it starts is refused (``forbidden``) and nothing of the
+    attempt is kept: it did not run.
     """
+    _refuse_unless_may_start(actor=actor, kind=schedule.kind, field="schedule")
     with transaction.atomic():
         schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
         started = _start(schedule, actor=actor)

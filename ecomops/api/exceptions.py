@@ -1,4 +1,5 @@
-"""API errors: DRF's shape, plus service refusals as 400s with the field at fault.
+"""API errors: DRF's shape, plus service refusals as 400s with the field at fault (a refusal of
+the user's role, ``code="forbidden"``, as the 403 the permission classes answer).
 
 Whatever else goes wrong in an API view is answered in JSON too (never Django's HTML pages,
 whose debug variant would show the request's values, credentials included): a body too
@@ -27,6 +28,8 @@ logger = structlog.get_logger(__name__)
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
         body: dict[str, Any] = {"detail": str(exc), "code": exc.code}
+        if exc.code == "forbidden":  # the role, not the input: no field to fix
+            return Response(body, status=status.HTTP_403_FORBIDDEN)
         if exc.field:
             body[exc.field] = [str(exc)]
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

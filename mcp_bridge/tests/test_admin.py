@@ -67,3 +67,28 @@ def test_an_accountant_cannot_disable_and_a_viewer_cannot_see_schedules(tenant_a
     assert attempt.status_code in (200, 302)  # the action is not offered: Django says so, nothing changes
     with in_tenant(tenant_a.tenant):
         assert Schedule.objects.get(pk=ours.pk).enabled is True
+
+
+def test_running_now_says_per_schedule_which_the_role_may_not_start_and_runs_the_others(tenant_a, tenant_b, in_tenant):
+    recon, _ = _schedules(tenant_a, tenant_b, in_tenant)
+    with in_tenant(tenant_a.tenant):
+        sync = schedule_create(actor=tenant_a.owner, kind="sync", every_hours=3, now=T0)
+
+    answer = signed_in("accountant@acme.example.com").post(
+        CHANGELIST, {"action": "run_selected_now", "_selected_action": [str(recon.pk), str(sync.pk)]}, follow=True
+    )
+
+    said = sorted((m.level_tag, m.message) for m in answer.context["messages"])  # in the order of their uuids
+    with in_tenant(tenant_a.tenant):
+        recon.refresh_from_db()
+        sync.refresh_from_db()
+    assert said == [
+        (
+            "error",
+            "Sync, every 3 hours: Your role in this tenant does not allow starting a sync "
+            "(needs connections.sync_connection), which this schedule would start.",
+        ),
+        ("info", f"Reconciliation run, every 7 hours: run {recon.last_recon_run_id} queued."),
+    ]
+    assert recon.last_outcome == "queued"
+    assert (sync.last_run_at, sync.last_outcome) == (None, "")

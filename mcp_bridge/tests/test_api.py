@@ -155,6 +155,28 @@ def test_create_by_role(tenant_a, api_as, in_tenant, role, body, status):
     assert answer.status_code == status, answer.json()
 
 
+def test_create_of_what_the_role_may_not_start_is_a_403_and_creates_nothing(tenant_a, api_as, in_tenant, documented):
+    from django.contrib.auth.models import Group, Permission
+
+    with in_tenant(tenant_a.tenant):
+        ConnectionFactory(name="Stripe A")
+    Group.objects.get(name="admin").permissions.remove(  # still adds schedules, no longer syncs
+        Permission.objects.get(content_type__app_label="connections", codename="sync_connection")
+    )
+
+    answer = api_as(tenant_a.admin, tenant_a.tenant).post(LIST, {"kind": "sync", "every_hours": 6})
+
+    documented("post", LIST, answer)
+    assert answer.status_code == 403
+    assert answer.json() == {
+        "detail": "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start.",
+        "code": "forbidden",
+    }
+    with in_tenant(tenant_a.tenant):
+        assert not Schedule.objects.exists()
+
+
 def test_a_viewer_can_not_list_schedules(tenant_a, api_as, schedules):
     assert api_as(tenant_a.viewer, tenant_a.tenant).get(LIST).status_code == 403
 
@@ -206,6 +228,11 @@ def test_an_accountant_runs_a_recon_schedule_now_but_not_a_sync(tenant_a, api_as
     documented("post", "/api/v1/schedules/{id}/run/", refused)
     assert ran.status_code == 202, ran.json()
     assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start.",
+        "code": "forbidden",
+    }
     body = ran.json()
     assert body["last_outcome"] == "queued"
     assert body["next_run_at"] == accountant.get(recon).json()["next_run_at"]  # the next time stays

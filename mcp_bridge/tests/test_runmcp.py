@@ -460,13 +460,46 @@ def test_schedule_tools_refuse_what_the_role_does_not_allow(server, world, live_
     )
     assert run_sync.is_error
     assert run_sync.content[0].text == (
-        "Your role in this tenant does not allow running a sync schedule (needs connections.sync_connection)."
+        "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start."
     )
+    assert run_sync.structured_content["code"] == "forbidden"
     assert not listed.is_error
     for refused in (create, run_sync):
         assert events(world, correlation_id=refused.structured_content["correlation_id"])[0].outcome == "denied"
     with tenant_context(world.pro):
         assert Schedule.objects.get(pk=sync["schedule_id"]).last_run_at is None  # nothing ran
+
+
+def test_schedule_create_of_what_the_role_may_not_start_is_refused_in_the_services_words(server, world, live_db):
+    from django.contrib.auth.models import Group, Permission
+
+    from tenants.models import Membership, Role
+
+    with tenant_context(world.pro):
+        before = Schedule.objects.count()
+    sync_connection = Permission.objects.get(content_type__app_label="connections", codename="sync_connection")
+    admins = Group.objects.get(name=Role.ADMIN)
+    membership = Membership.objects.get(user=world.owner, tenant=world.pro)
+    membership.role = Role.ADMIN
+    membership.save()
+    admins.permissions.remove(sync_connection)  # still adds schedules, no longer syncs
+    try:
+        refused = server.call("schedule.create", {"kind": "sync", "every_hours": 12})
+    finally:
+        admins.permissions.add(sync_connection)
+        membership.role = Role.OWNER
+        membership.save()
+
+    assert refused.is_error
+    assert refused.content[0].text == (
+        "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start."
+    )
+    assert refused.structured_content["code"] == "forbidden"
+    assert events(world, correlation_id=refused.structured_content["correlation_id"])[0].outcome == "denied"
+    with tenant_context(world.pro):
+        assert Schedule.objects.count() == before
 
 
 def test_schedule_run_of_an_unknown_schedule_is_not_found(server):

@@ -289,6 +289,55 @@ def test_create_refuses_another_tenants_or_a_disabled_connection(in_a, tenant_b,
     assert str(disabled.value) == f"Stripe paused ({paused.pk}) is disabled; enable it first."
 
 
+# --------------------------------------------------------------------------- who may start what a schedule starts
+
+
+@pytest.mark.parametrize(
+    ("role", "kind", "says"),
+    [
+        (
+            "accountant",  # runs reconciliations, starts no sync
+            "sync",
+            "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+            "which this schedule would start.",
+        ),
+        (
+            "viewer",
+            "recon.run",
+            "Your role in this tenant does not allow starting a reconciliation run (needs recon.run_recon), "
+            "which this schedule would start.",
+        ),
+    ],
+)
+def test_create_refuses_a_role_that_may_not_start_what_the_schedule_starts(in_a, role, kind, says):
+    ConnectionFactory(name="Stripe EU")
+
+    with pytest.raises(ServiceError) as refused:
+        schedule_create(actor=in_a.user(role), kind=kind, every_hours=1, now=T0)
+
+    assert (refused.value.code, refused.value.field, str(refused.value)) == ("forbidden", "kind", says)
+    assert not Schedule.objects.exists()
+    assert not AuditEvent.objects.filter(action="schedule.created").exists()
+
+
+def test_run_now_refuses_a_role_that_may_not_start_what_the_schedule_starts_and_keeps_nothing(in_a):
+    ConnectionFactory(name="Stripe EU")
+    schedule = schedule_create(actor=in_a.admin, kind="sync", every_hours=1, now=T0)
+
+    with pytest.raises(ServiceError) as refused:
+        schedule_run_now(schedule=schedule, actor=in_a.accountant)
+
+    assert (refused.value.code, refused.value.field) == ("forbidden", "schedule")
+    assert str(refused.value) == (
+        "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start."
+    )
+    schedule.refresh_from_db()
+    assert (schedule.last_run_at, schedule.last_outcome, schedule.last_error) == (None, "", "")
+    assert not SyncJob.objects.exists()
+    assert not AuditEvent.objects.filter(action="schedule.ran").exists()
+
+
 # --------------------------------------------------------------------------- two workers
 
 

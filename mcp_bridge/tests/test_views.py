@@ -107,6 +107,29 @@ def test_a_refused_form_shows_the_error_next_to_its_field_and_keeps_what_was_typ
         assert not Schedule.objects.exists()
 
 
+def test_a_role_that_may_not_start_syncs_is_refused_a_sync_schedule_next_to_the_kind(tenant_a, in_tenant):
+    from django.contrib.auth.models import Group, Permission
+
+    Group.objects.get(name="admin").permissions.remove(  # still adds schedules, no longer syncs
+        Permission.objects.get(content_type__app_label="connections", codename="sync_connection")
+    )
+
+    answer = signed_in("admin@acme.example.com").post(
+        f"{PAGE}new/", {"kind": "sync", "cadence": "every", "every_hours": "2"}
+    )
+
+    assert answer.status_code == 400
+    assert answer.context["form"].errors == {
+        "kind": [
+            "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+            "which this schedule would start."
+        ]
+    }
+    assert 'value="2"' in _text(answer)  # what was typed is kept
+    with in_tenant(tenant_a.tenant):
+        assert not Schedule.objects.exists()
+
+
 def test_an_htmx_disable_answers_the_row_with_the_outcome_taking_the_focus(tenant_a, schedules, in_tenant):
     pk = schedules["recon"].pk
 
