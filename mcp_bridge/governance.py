@@ -8,9 +8,11 @@ redact secret-named keys at any depth -> audit event (actor kind ``mcp``, with t
 correlation id).
 
 A tool's work and the audit event of its success commit together: a call that fails leaves
-nothing of itself behind but its audit events, that it started and that it failed. Whatever
-goes wrong, the caller gets a tool error with a message in words, never a stack trace (that
-goes to the log, on stderr, under the same correlation id).
+nothing of itself behind but its audit events, that it started and that it failed, unless its
+refusal says the tool's writes stand (``ToolRefusal(writes_stand=True)``: a schedule run that
+queued nothing is still a run, which the schedule keeps). Whatever goes wrong, the caller gets
+a tool error with a message in words, never a stack trace (that goes to the log, on stderr,
+under the same correlation id).
 """
 
 from __future__ import annotations
@@ -61,13 +63,24 @@ class ToolRefusal(Exception):
 
     ``param`` names the parameter at fault, if one is; ``code`` is a stable word for programs;
     ``outcome`` is what the audit event records (``denied`` for rate limits and permissions).
+    ``writes_stand``: what the tool wrote before refusing is committed, with the audit event of
+    the refusal, instead of rolled back; for a failure the tool's service has itself recorded.
     """
 
-    def __init__(self, message: str, *, code: str, param: str | None = None, outcome: str = Outcome.FAILURE) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        param: str | None = None,
+        outcome: str = Outcome.FAILURE,
+        writes_stand: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.param = param
         self.outcome = outcome
+        self.writes_stand = writes_stand
 
 
 def bad_param(param: str, message: str) -> ToolRefusal:
@@ -404,7 +417,13 @@ class Pipeline:
                 check_permissions(tool, tenant=tenant, user=user, params=params)
                 call = ToolCall(tool=tool, user=user, tenant=tenant, params=params, ignored=ignored, notices=notices)
                 with transaction.atomic():
-                    result = redact(plain(_run(tool, call)))
+                    try:
+                        result = redact(plain(_run(tool, call)))
+                    except ToolRefusal as exc:
+                        if not exc.writes_stand:
+                            raise  # rolls the tool's writes back; refused below
+                        # returned inside the transaction: the tool's writes commit with the refusal's event
+                        return _refused(exc, tool_name=name, user=user, detail=detail, correlation_id=correlation_id)
                     payload: dict[str, Any] = {"tool": name, "correlation_id": correlation_id, "result": result}
                     if call.ignored:
                         payload["ignored_params"] = sorted(call.ignored)
@@ -415,12 +434,7 @@ class Pipeline:
                 logger.info("mcp.call", tool=name, outcome="success")
                 return CallResult(payload=payload, is_error=False)
             except ToolRefusal as exc:
-                detail.update(code=exc.code, error=str(exc)[:500])
-                if exc.param:
-                    detail["param"] = exc.param
-                _audit(tool_name=name, user=user, outcome=exc.outcome, detail=detail)
-                logger.info("mcp.call", tool=name, outcome=str(exc.outcome), code=exc.code)
-                return _error(str(exc), code=exc.code, correlation_id=correlation_id, param=exc.param)
+                return _refused(exc, tool_name=name, user=user, detail=detail, correlation_id=correlation_id)
             except Exception:
                 logger.exception("mcp.call_failed", tool=name)
                 detail.update(code="internal_error", error="internal error")
@@ -430,6 +444,18 @@ class Pipeline:
                     code="internal_error",
                     correlation_id=correlation_id,
                 )
+
+
+def _refused(
+    exc: ToolRefusal, *, tool_name: str, user: User, detail: dict[str, Any], correlation_id: str
+) -> CallResult:
+    """Audit a refused call and answer the tool error that says why."""
+    detail.update(code=exc.code, error=str(exc)[:500])
+    if exc.param:
+        detail["param"] = exc.param
+    _audit(tool_name=tool_name, user=user, outcome=exc.outcome, detail=detail)
+    logger.info("mcp.call", tool=tool_name, outcome=str(exc.outcome), code=exc.code)
+    return _error(str(exc), code=exc.code, correlation_id=correlation_id, param=exc.param)
 
 
 def _run(tool: Tool, call: ToolCall) -> dict[str, Any]:

@@ -301,8 +301,10 @@ def run_schedule(call: ToolCall) -> dict[str, Any]:
         raise bad_param("schedule", f"{reference[:64]!r} is not a schedule id.") from None
     schedule = schedule_selectors.schedule_get(user=call.user, schedule_id=reference)
     ran = schedule_services.schedule_run_now(schedule=schedule, actor=call.user)
-    if ran.last_error:  # nothing of the attempt is kept but the call's audit event, which says why
-        raise ToolRefusal(f"The schedule queued nothing: {ran.last_error}", code="schedule_failed")
+    if ran.last_error:
+        # A tool error, yet the run happened: the schedule keeps its failure (last_error, its
+        # schedule.ran event) as the API and the page keep it.
+        raise ToolRefusal(f"The schedule queued nothing: {ran.last_error}", code="schedule_failed", writes_stand=True)
     return {
         "schedule_id": ran.pk,
         "run_id": ran.last_recon_run_id,

@@ -502,6 +502,36 @@ def test_schedule_create_of_what_the_role_may_not_start_is_refused_in_the_servic
         assert Schedule.objects.count() == before
 
 
+def test_schedule_run_that_queues_nothing_is_a_tool_error_and_the_schedule_keeps_the_failure(server, world, live_db):
+    from connections.models import Connection, SyncJob
+    from connections.tests.factories import ConnectionFactory
+
+    with tenant_context(world.pro):
+        paused = ConnectionFactory(name="Stripe paused")
+    created = payload(
+        server.call("schedule.create", {"kind": "sync", "every_hours": 6, "connection_ids": [str(paused.pk)]})
+    )["result"]
+    with tenant_context(world.pro):
+        Connection.objects.filter(pk=paused.pk).update(enabled=False)
+
+    ran = server.call("schedule.run", {"schedule": created["schedule_id"]})
+
+    why = f"Connection Stripe paused ({paused.pk}) is disabled."
+    assert ran.is_error
+    assert ran.content[0].text == f"The schedule queued nothing: {why}"
+    assert ran.structured_content["code"] == "schedule_failed"
+    # the run is kept as the API and the page keep it: on the schedule and in its own audit event
+    with tenant_context(world.pro):
+        schedule = Schedule.objects.get(pk=created["schedule_id"])
+        recorded = AuditEvent.objects.get(action="schedule.ran", target_id=created["schedule_id"])
+        assert not SyncJob.objects.filter(connection_id=paused.pk).exists()
+    assert (schedule.last_outcome, schedule.last_error) == ("failed", why)
+    assert schedule.last_run_at is not None
+    assert (recorded.outcome, recorded.actor_email, recorded.detail["error"]) == ("failure", OWNER, why)
+    call = events(world, correlation_id=ran.structured_content["correlation_id"])[0]
+    assert (call.outcome, call.detail["code"]) == ("failure", "schedule_failed")
+
+
 def test_schedule_run_of_an_unknown_schedule_is_not_found(server):
     missing = server.call("schedule.run", {"schedule": "00000000-0000-0000-0000-000000000000"})
     garbled = server.call("schedule.run", {"schedule": "tomorrow"})
