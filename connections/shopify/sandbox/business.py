@@ -352,6 +352,50 @@ class ShopifyBusiness:
         """Orders whose ``updatedAt`` is at or after ``since`` (what ``updated_at:>=`` returns)."""
         return [o for o in self.orders.values() if o.updated_at >= since]
 
+    def simulate_test_order_chargeback(self, at: datetime | None = None) -> Dispute:
+        """A chargeback simulated on a test order, as a merchant does in Shopify Payments test
+        mode (a test card that always disputes): a test order paid by card, and a dispute on it
+        that needs a response. Both are served like any other, the order with ``test: true``;
+        neither reaches the balance nor a payout, as test money never does. ``at`` defaults to
+        an hour before ``now``. No random draw: the rest of the business stays as it would be.
+        """
+        at = at or self.now - timedelta(hours=1)
+        title, sku, price = PRODUCTS[0]
+        usd = MoneyPair(price, price, SHOP_CURRENCY)
+        order = Order(
+            id=next(self._ids["order"]),
+            number=next(self._order_numbers),
+            created_at=at,
+            updated_at=at,
+            presentment_currency=SHOP_CURRENCY,
+            rate=Decimal(1),
+            email="test-mode@example.com",
+            line_items=[LineItem(next(self._ids["line_item"]), title, sku, 1, usd)],
+            subtotal=usd,
+            shipping=MoneyPair.zero(SHOP_CURRENCY),
+            tax=MoneyPair.zero(SHOP_CURRENCY),
+            total=usd,
+            test=True,
+        )
+        self.orders[order.id] = order
+        charge = self._add_transaction(order, "SALE", "SUCCESS", "shopify_payments", usd, at)
+        dispute = Dispute(
+            id=next(self._ids["dispute"]),
+            order_id=order.id,
+            transaction_id=charge.id,
+            amount=charge.amount.shop,
+            currency=SHOP_CURRENCY,
+            type="CHARGEBACK",
+            reason="FRAUDULENT",
+            network_reason_code="10.4",
+            status="NEEDS_RESPONSE",
+            initiated_at=at,
+            evidence_due_by=at + timedelta(days=7),
+        )
+        self.disputes[dispute.id] = dispute
+        order.dispute_ids.append(dispute.id)
+        return dispute
+
     # ----------------------------------------------------------------- simulation
 
     def _day_start(self, day_index: int) -> datetime:

@@ -17,6 +17,7 @@ Control endpoints (besides the shared ``/__sandbox__/faults`` and ``stats``):
 
     POST /__sandbox__/advance    {"days": 1}                       simulate more days
     POST /__sandbox__/throttle   {"currently_available": 0}        set the cost bucket
+    POST /__sandbox__/test_chargeback                              a dispute on a new test order
 
 Start one with ``build_shopify_sandbox(...)`` and ``SandboxServer(app).start()``, or
 ``python -m connections.shopify.sandbox.server --port 8102``.
@@ -358,7 +359,7 @@ class ShopifySandbox(SandboxApp):
         return self._json({"errors": text}, status)
 
     def control(self, request: SandboxRequest) -> SandboxResponse:
-        """``advance`` and ``throttle`` here; faults and stats from the shared base."""
+        """``advance``, ``throttle`` and ``test_chargeback`` here; faults and stats from the shared base."""
         action = request.path.removeprefix("/__sandbox__/").strip("/")
         if action == "advance" and request.method == "POST":
             try:
@@ -383,6 +384,16 @@ class ShopifySandbox(SandboxApp):
                         }
                         for r in reports
                     ],
+                }
+            )
+        if action == "test_chargeback" and request.method == "POST":
+            with self._lock:
+                dispute = self.business.simulate_test_order_chargeback()
+            return self._json(
+                {
+                    "ok": True,
+                    "order": _gid("Order", dispute.order_id),
+                    "dispute": _gid("ShopifyPaymentsDispute", dispute.id),
                 }
             )
         if action == "throttle" and request.method == "POST":

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from connections.shopify.queries import BALANCE_TRANSACTIONS_QUERY, ORDER_DETAIL_QUERY, ORDERS_QUERY
+from connections.shopify.queries import BALANCE_TRANSACTIONS_QUERY, DISPUTES_QUERY, ORDER_DETAIL_QUERY, ORDERS_QUERY
 from connections.shopify.sandbox.server import INVALID_TOKEN_MESSAGE, RATE_LIMIT_MESSAGE, sign_webhook
 
 from .conftest import control, post_graphql
@@ -163,6 +163,22 @@ def test_advance_appends_a_day(sandbox) -> None:
     assert answer["ok"] is True
     assert len(app.business.orders) == before + len(created) > before
     assert answer["days"][0]["date"] == "2026-07-01"
+
+
+def test_a_test_chargeback_is_a_dispute_on_a_test_order_that_moves_no_money(sandbox) -> None:
+    app, server = sandbox
+    lines_before = set(app.business.balance_transactions)
+
+    answer = control(server, "test_chargeback", {})
+
+    legacy = answer["dispute"].rsplit("/", 1)[-1]
+    _, _, body = post_graphql(server, app, DISPUTES_QUERY, {"first": 5, "query": f"id:{legacy}"})
+    [node] = body["data"]["shopifyPaymentsAccount"]["disputes"]["nodes"]
+    assert (node["id"], node["status"], node["type"]) == (answer["dispute"], "NEEDS_RESPONSE", "CHARGEBACK")
+    assert node["amount"] == {"amount": "34.0", "currencyCode": "USD"}  # the Merino Beanie, $34.00
+    assert (node["order"]["id"], node["order"]["test"]) == (answer["order"], True)
+    assert [(t["kind"], t["status"]) for t in node["order"]["transactions"]] == [("SALE", "SUCCESS")]
+    assert set(app.business.balance_transactions) == lines_before  # test money never reaches the balance
 
 
 def test_sign_webhook_is_base64_hmac_sha256() -> None:
