@@ -19,7 +19,8 @@ Decisions worth knowing:
   Gift cards *sold* on an order are a liability, reported as ``gift_card_sold_minor``.
 * A test order (``test: true``: Shopify Payments in test mode, or the Bogus gateway) and a
   test transaction move no money and never reach a payout: they give no rows. Shopify never
-  turns a test order into a real one, so nothing real is lost.
+  turns a test order into a real one, so nothing real is lost. Nor does a dispute on a test
+  order (test mode lets a merchant simulate chargebacks): it is told by its ``order { test }``.
 * ``reporting_category`` of a payout line comes from ``ShopifyPaymentsTransactionType``
   through ``REPORTING_CATEGORY_BY_TYPE``, which names every value of the 2026-07 enum (a
   test keeps it complete); a type Shopify adds later maps to ``other`` until someone decides.
@@ -482,13 +483,21 @@ def _fee_details(fee: int, currency: str) -> list[dict[str, Any]]:
     return [{"amount_minor": fee, "currency": currency, "type": "shopify_payments_fee", "description": None}]
 
 
-def normalize_dispute(node: dict[str, Any]) -> CanonicalRow:
-    """A GraphQL ``ShopifyPaymentsDispute`` -> dispute row.
+def is_test_order_dispute(node: Mapping[str, Any]) -> bool:
+    """Whether a GraphQL ``ShopifyPaymentsDispute`` disputes a test order (``order { test }``)."""
+    order = node.get("order")
+    return isinstance(order, Mapping) and is_test(order)
+
+
+def normalize_dispute(node: dict[str, Any]) -> CanonicalRow | None:
+    """A GraphQL ``ShopifyPaymentsDispute`` -> dispute row; nothing for a dispute on a test order.
 
     The payment it disputes is found among the order's transactions: the one successful
     Shopify Payments SALE/CAPTURE. With none or several the link is left to reconciliation
     (the dispute's balance transaction names the exact transaction).
     """
+    if is_test_order_dispute(node):
+        return None
     dispute_id = str(_require(node, "id", "dispute"))
     amount, currency = _money_v2(_require(node, "amount", f"dispute {dispute_id}"), f"dispute {dispute_id} amount")
     order = node.get("order") or {}
@@ -644,7 +653,8 @@ def normalize_rest_refund(refund: dict[str, Any], *, currency: str | None = None
 
 
 def normalize_rest_dispute(dispute: dict[str, Any]) -> CanonicalRow:
-    """A REST Shopify Payments ``dispute`` -> dispute row (REST names no transaction)."""
+    """A REST Shopify Payments ``dispute`` -> dispute row (REST names no transaction, nor says
+    whether the order is a test one: only the GraphQL shape can leave a test order's dispute out)."""
     dispute_id = gid("ShopifyPaymentsDispute", _require(dispute, "id", "dispute"))
     assert dispute_id is not None
     currency = str(_require(dispute, "currency", f"dispute {dispute_id}")).upper()

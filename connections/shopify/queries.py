@@ -196,6 +196,7 @@ query DisputesPage($first: Int!, $after: String, $query: String) {
         order {
           id
           name
+          test
           transactions(first: 10) { id kind status gateway }
         }
       }

@@ -313,6 +313,69 @@ def test_test_orders_are_not_booked_and_the_job_says_so(shop, sandbox):
     assert job.error_count == 0
 
 
+def test_a_dispute_on_a_test_order_is_not_booked_by_the_sync_nor_by_its_webhook(shop, sandbox):
+    from canonical.models import Dispute
+    from connections.models import SyncJob
+    from connections.services import connection_update
+
+    # given: beside the real disputes, a chargeback the merchant simulated on a test order
+    made = httpx.post(f"{sandbox.url}/__sandbox__/test_chargeback").json()
+    business = sandbox.app.business
+    real = {
+        f"gid://shopify/ShopifyPaymentsDispute/{d.id}"
+        for d in business.disputes.values()
+        if not business.orders[d.order_id].test
+    }
+    assert real, "the sandbox's business has real disputes"
+    not_booked = f"1 dispute(s) on test orders not booked (simulated, never paid out): {made['dispute']}"
+
+    job = run_sync(shop)
+
+    # then: the real disputes are booked; the simulated one is not (it would wait in
+    # reconciliation as an open dispute no payout ever carries), and the job says so
+    assert job.status == "succeeded", job.error_message
+    assert set(Dispute.objects.filter(connection=shop).values_list("source_id", flat=True)) == real
+    assert not Order.objects.filter(source_id=made["order"]).exists()
+    assert not_booked in job.error_message
+    assert job.error_count == 0
+
+    # and the disputes/create webhook naming it: its targeted sync reads it and books nothing either
+    connection_update(actor=None, connection=shop, credentials={**shop.credentials, "webhook_secret": WEBHOOK_SECRET})
+    legacy_dispute, legacy_order = (int(made[k].rsplit("/", 1)[-1]) for k in ("dispute", "order"))
+    body = {**shared_fixture("dispute.json")["dispute"], "id": legacy_dispute, "order_id": legacy_order}
+    response = deliver_shopify_webhook(shop, "disputes/create", body, event_id="evt-test-chargeback")
+    assert response.status_code == 202, response.content
+    targeted = SyncJob.objects.get(pk=response.json()["sync_job"])
+    assert (targeted.kind, targeted.target_ids) == ("targeted", [made["dispute"]])
+    targeted = sync_job_run(job=targeted, client_options=FAST)
+    assert targeted.status == "succeeded", targeted.error_message
+    assert targeted.error_message == not_booked
+    assert not Dispute.objects.filter(source_id=made["dispute"]).exists()
+
+
+def test_a_test_orders_dispute_stored_before_is_kept_and_named_by_each_sync(shop, sandbox):
+    from canonical.models import Dispute
+    from canonical.upsert import upsert_rows
+    from connections.providers import client_for
+    from connections.shopify.normalize import normalize_dispute
+
+    # given: a simulated chargeback, stored as the sync stored it before it asked the order `test`
+    made = httpx.post(f"{sandbox.url}/__sandbox__/test_chargeback").json()
+    node = client_for(shop, **FAST).get_dispute(made["dispute"])
+    del node["order"]["test"]
+    upsert_rows([normalize_dispute(node)], connection_id=shop.pk, tenant_id=shop.tenant_id)
+
+    job = run_sync(shop)
+
+    # then: nothing in the stored row says it is a test, so it stays (migration 0007 says why),
+    # and the sync, which re-reads it as an open dispute, names it for a person to look at
+    assert job.status == "succeeded", job.error_message
+    assert Dispute.objects.get(source_id=made["dispute"]).status == "needs_response"
+    assert f"1 dispute(s) on test orders not booked (simulated, never paid out): {made['dispute']}" in (
+        job.error_message
+    )
+
+
 def test_a_sync_stores_the_shops_time_zone_even_with_no_payout_to_date(tenant_a, in_tenant):
     from connections.models import Connection
 

@@ -270,6 +270,21 @@ def test_graphql_dispute_links_to_the_disputed_charge(app: ShopifySandbox) -> No
     assert by_status["won"].fields["reason"] in {"fraudulent", "product_not_received", "credit_not_processed"}
 
 
+def test_graphql_dispute_on_a_test_order_gives_no_row() -> None:
+    app = build_shopify_sandbox(days=1, orders_per_day=2, maximum_available=1e9, restore_rate=1e9)
+    dispute = app.business.simulate_test_order_chargeback()
+    [node] = _run(app, DISPUTES_QUERY, {"first": 5, "query": f"id:{dispute.id}"})["shopifyPaymentsAccount"]["disputes"][
+        "nodes"
+    ]
+
+    assert node["order"]["test"] is True
+    assert n.normalize_dispute(node) is None
+    # the same dispute on a real order is booked, for its $34.00
+    real = n.normalize_dispute({**node, "order": {**node["order"], "test": False}})
+    assert real is not None
+    assert (real.source_id, real.fields["amount_minor"], real.fields["status"]) == (node["id"], 3400, "needs_response")
+
+
 def test_graphql_payouts_and_lines_reconcile_after_normalizing(app: ShopifySandbox) -> None:
     payouts = _run(app, PAYOUTS_QUERY, {"first": 50})["shopifyPaymentsAccount"]["payouts"]["nodes"]
     rows = [n.normalize_payout(p) for p in payouts]
