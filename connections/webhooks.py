@@ -1,8 +1,11 @@
 """Webhook endpoints: verify the signature, record the event once, queue a targeted sync.
 
 The body is trusted for nothing beyond the ids it names: the sync fetches those objects
-from the provider's API. A missing or bad signature gets 400 and nothing else happens
-(beyond an audit line in the connection's tenant).
+from the provider's API. A delivery about objects the sync reads that names none it can use
+(a ``refunds/create`` without ``order_id``, a Stripe ``balance.available``) queues the
+connection's ordinary sync instead, which reads everything changed since its cursor. A missing
+or bad signature gets 400 and nothing else happens (beyond an audit line in the connection's
+tenant).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
-from connections.models import Connection, Provider, SyncJobStatus, WebhookEvent
+from connections.models import Connection, Provider, SyncJob, SyncJobKind, SyncJobStatus, WebhookEvent
 from connections.sync.runner import sync_start
 from ecomops.tenancy import tenant_context
 from tenants.models import WebhookRoute
@@ -35,6 +38,11 @@ logger = structlog.get_logger(__name__)
 STRIPE_TOLERANCE_SECONDS = 300
 STRIPE_ID_FIELDS = ("id", "charge", "payment_intent", "payout")
 STRIPE_ID_PREFIXES = ("ch_", "py_", "pi_", "re_", "pyr_", "dp_", "du_", "po_", "txn_")
+# Event types and topics about objects the sync reads: one that names no usable id still says
+# that something it reads changed. Stripe's dispute and charge-refund events are ``charge.*``.
+STRIPE_SYNCED_TYPES = ("payment_intent.", "charge.", "refund.", "payout.", "balance.")
+SHOPIFY_SYNCED_TOPICS = ("orders/", "order_transactions/", "tender_transactions/", "refunds/", "disputes/", "payouts/")
+UNNAMED_NOTE = "names no object by a usable id: the connection's own sync reads everything changed since its cursor"
 
 
 def _refuse(message: str, status: int = 400) -> JsonResponse:
@@ -63,6 +71,16 @@ def stripe_target_ids(event: dict[str, Any]) -> list[str]:
     return ids
 
 
+def stripe_syncs(event_type: str) -> bool:
+    """Whether the sync reads the objects of a Stripe event type (charges, refunds, disputes, ...)."""
+    return event_type.startswith(STRIPE_SYNCED_TYPES)
+
+
+def shopify_syncs(topic: str) -> bool:
+    """Whether the sync reads the objects of a Shopify webhook topic (orders, disputes, ...)."""
+    return topic.startswith(SHOPIFY_SYNCED_TOPICS)
+
+
 def _shopify_gid(kind: str, legacy_id: Any) -> str | None:
     """``gid://shopify/{kind}/{id}`` for a numeric id from a body; anything else names nothing."""
     if isinstance(legacy_id, bool) or not isinstance(legacy_id, int | str) or not str(legacy_id).isdigit():
@@ -89,10 +107,16 @@ def shopify_target_ids(topic: str, body: dict[str, Any]) -> list[str]:
     return [gid] if gid else []
 
 
-def _accept(connection: Connection, event_id: str, event_type: str, target_ids: list[str]) -> JsonResponse:
+def _accept(
+    connection: Connection, event_id: str, event_type: str, target_ids: list[str], *, synced_kind: bool
+) -> JsonResponse:
     """Record the event and queue its sync in one transaction: a failure in between leaves
-    neither, so the processor's retry is processed, not answered as a duplicate of nothing."""
-    wants_sync = bool(target_ids) and connection.enabled
+    neither, so the processor's retry is processed, not answered as a duplicate of nothing.
+
+    ``synced_kind``: the event is about objects the sync reads. Named ones get a targeted sync;
+    if it names none, the connection's ordinary sync reads the change (``_unnamed_sync``).
+    Anything else is only recorded."""
+    wants_sync = connection.enabled and (bool(target_ids) or synced_kind)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -101,23 +125,44 @@ def _accept(connection: Connection, event_id: str, event_type: str, target_ids: 
                 )
         except IntegrityError:
             return _duplicate(connection, event_id, event_type)
-        job = sync_start(connection=connection, trigger="webhook", target_ids=target_ids) if wants_sync else None
+        job, shared = None, False
+        if wants_sync and target_ids:
+            job = sync_start(connection=connection, trigger="webhook", target_ids=target_ids)
+        elif wants_sync:
+            job, shared = _unnamed_sync(connection)
         if job is not None:
             WebhookEvent.objects.filter(pk=event.pk).update(sync_job=job)
-        audit_record(
-            action="webhook.received",
-            actor_kind="webhook",
-            target=connection,
-            detail={
-                "event_id": event_id,
-                "type": event_type,
-                "targets": target_ids,
-                "sync_job": str(job.pk) if job else None,
-            },
-        )
+        detail = {
+            "event_id": event_id,
+            "type": event_type,
+            "targets": target_ids,
+            "sync_job": str(job.pk) if job else None,
+        }
+        if job is not None and not target_ids:
+            detail["sync"] = job.kind
+            detail["note"] = UNNAMED_NOTE + ("; it was queued already and reads this change too" if shared else "")
+        audit_record(action="webhook.received", actor_kind="webhook", target=connection, detail=detail)
     return JsonResponse(
         {"status": "accepted", "event_id": event_id, "sync_job": str(job.pk) if job else None}, status=202
     )
+
+
+def _unnamed_sync(connection: Connection) -> tuple[SyncJob, bool]:
+    """The connection's ordinary (incremental, or first backfill) sync for a delivery that names
+    no object, and whether it was queued already.
+
+    A full sync queued and not started yet reads this change when it starts, so it is shared
+    rather than another queued beside it: a burst of such deliveries queues one sync, not one
+    each. A running one is not shared: it may have read past the changed object already."""
+    queued = (
+        SyncJob.objects.filter(connection=connection, status=SyncJobStatus.QUEUED)
+        .exclude(kind=SyncJobKind.TARGETED)
+        .order_by("queued_at", "pk")
+        .first()
+    )
+    if queued is not None:
+        return queued, True
+    return sync_start(connection=connection, trigger="webhook", target_ids=[]), False
 
 
 def _duplicate(connection: Connection, event_id: str, event_type: str) -> JsonResponse:
@@ -225,7 +270,7 @@ def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
             return _rejected(connection, "Signed body is not a Stripe event.")
         if _stripe_object(event) is None:
             return _rejected(connection, "Signed body is not a Stripe event (no data.object).")
-        return _accept(connection, event_id, event_type, stripe_target_ids(event))
+        return _accept(connection, event_id, event_type, stripe_target_ids(event), synced_kind=stripe_syncs(event_type))
 
     return _receive(request, connection_id, Provider.STRIPE, verify)
 
@@ -261,8 +306,7 @@ def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
             parsed = json.loads(body)
         except ValueError:
             return _rejected(connection, "Signed body is not JSON.")
-        return _accept(
-            connection, event_id, topic, shopify_target_ids(topic, parsed if isinstance(parsed, dict) else {})
-        )
+        target_ids = shopify_target_ids(topic, parsed if isinstance(parsed, dict) else {})
+        return _accept(connection, event_id, topic, target_ids, synced_kind=shopify_syncs(topic))
 
     return _receive(request, connection_id, Provider.SHOPIFY, verify)

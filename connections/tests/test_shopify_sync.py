@@ -279,6 +279,28 @@ def test_a_webhook_naming_an_order_syncs_that_order(shop, sandbox, topic, fixtur
     assert Refund.objects.filter(order_source_id=order_gid).count() == sum(len(r.transactions) for r in order.refunds)
 
 
+def test_a_webhook_naming_no_order_syncs_what_changed_since_the_last_sync(shop, sandbox):
+    from connections.models import SyncJob
+    from connections.services import connection_update
+
+    connection_update(actor=None, connection=shop, credentials={**shop.credentials, "webhook_secret": WEBHOOK_SECRET})
+    assert run_sync(shop).status == "succeeded"
+    day = httpx.post(f"{sandbox.url}/__sandbox__/advance", json={"days": 1}).json()["days"][0]
+    new_orders = set(day["orders_created"])
+    assert new_orders, "the day brought orders"
+    body = {k: v for k, v in shared_fixture("refund.json")["refund"].items() if k != "order_id"}
+
+    response = deliver_shopify_webhook(shop, "refunds/create", body, event_id="evt-refund-without-order")
+
+    # then: no order to target, so the connection's incremental sync reads what changed
+    assert response.status_code == 202, response.content
+    job = SyncJob.objects.get(pk=response.json()["sync_job"])
+    assert (job.kind, job.trigger, job.target_ids) == ("incremental", "webhook", [])
+    job = sync_job_run(job=job, client_options=FAST)
+    assert job.status == "succeeded", job.error_message
+    assert set(Order.objects.filter(source_id__in=new_orders).values_list("source_id", flat=True)) == new_orders
+
+
 def test_test_orders_are_not_booked_and_the_job_says_so(shop, sandbox):
     import dataclasses
 

@@ -291,3 +291,142 @@ def test_a_flood_of_forged_calls_is_audited_once_a_minute_per_connection(hooks, 
     post_stripe(client, stripe_conn, body, "t=1,v1=forged")
     with in_tenant(tenant_a.tenant):
         assert AuditEvent.objects.filter(action="webhook.rejected", target_id=str(stripe_conn.pk)).count() == 2
+
+
+def _synced_once(conn, in_tenant, tenant) -> None:
+    """The connection's first full sync is behind it: its ordinary sync is an incremental one."""
+    from django.utils import timezone
+
+    from connections.models import Connection
+
+    with in_tenant(tenant):
+        Connection.objects.filter(pk=conn.pk).update(last_sync_succeeded_at=timezone.now())
+
+
+def _deliver_shopify(conn, topic: str, body: dict, event_id: str):
+    raw = json.dumps(body).encode()
+    return Client().post(
+        f"/webhooks/shopify/{conn.pk}/",
+        raw,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC=topic,
+        HTTP_X_SHOPIFY_EVENT_ID=event_id,
+        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_sign(raw, SHOPIFY_SECRET),
+    )
+
+
+def _received(tenant, in_tenant) -> list[dict]:
+    with in_tenant(tenant):
+        return list(
+            AuditEvent.objects.filter(action="webhook.received").order_by("created_at").values_list("detail", flat=True)
+        )
+
+
+@pytest.mark.parametrize(
+    ("topic", "body"),
+    [
+        ("refunds/create", {"id": 509562969, "note": "Item returned", "order_id": None}),  # no usable order_id
+        ("order_transactions/create", {"id": 389404469, "kind": "sale"}),  # no order_id at all
+        ("orders/updated", {"name": "#1001", "total_price": "1.00"}),  # no id
+        ("orders/edited", {"order_edit": {"id": 78912328, "order_id": 450789469}}),  # the id is not at the top
+        ("disputes/update", {"id": "not-a-number", "status": "won"}),
+    ],
+)
+def test_a_shopify_delivery_naming_no_object_queues_the_connections_incremental_sync(
+    hooks, tenant_a, in_tenant, topic, body
+):
+    _, shop_conn = hooks
+    _synced_once(shop_conn, in_tenant, tenant_a.tenant)
+
+    response = _deliver_shopify(shop_conn, topic, body, event_id=f"evt-{topic}")
+
+    assert response.status_code == 202, response.content
+    with in_tenant(tenant_a.tenant):
+        job = SyncJob.objects.get()
+        assert (job.trigger, job.kind, job.target_ids, job.status) == ("webhook", "incremental", [], "queued")
+        assert str(job.pk) == response.json()["sync_job"]
+        assert WebhookEvent.objects.get().sync_job_id == job.pk
+    [detail] = _received(tenant_a.tenant, in_tenant)
+    assert (detail["type"], detail["targets"], detail["sync_job"]) == (topic, [], str(job.pk))
+    assert detail["sync"] == "incremental"
+    assert detail["note"] == (
+        "names no object by a usable id: the connection's own sync reads everything changed since its cursor"
+    )
+
+
+def test_a_stripe_event_naming_no_object_queues_the_connections_incremental_sync(hooks, tenant_a, in_tenant):
+    stripe_conn, _ = hooks
+    _synced_once(stripe_conn, in_tenant, tenant_a.tenant)
+    balance = {"object": "balance", "available": [{"amount": 2217713, "currency": "usd"}], "livemode": False}
+    event = {"id": "evt_balance", "object": "event", "type": "balance.available", "data": {"object": balance}}
+    body = json.dumps(event).encode()
+
+    response = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+
+    assert response.status_code == 202, response.content
+    with in_tenant(tenant_a.tenant):
+        assert list(SyncJob.objects.values_list("trigger", "kind", "target_ids")) == [("webhook", "incremental", [])]
+    [detail] = _received(tenant_a.tenant, in_tenant)
+    assert (detail["type"], detail["sync"]) == ("balance.available", "incremental")
+
+
+def test_a_delivery_about_what_the_sync_does_not_read_is_only_recorded(hooks, tenant_a, in_tenant):
+    stripe_conn, shop_conn = hooks
+    customer = json.dumps(
+        {"id": "evt_customer", "object": "event", "type": "customer.created", "data": {"object": {"id": "cus_9"}}}
+    ).encode()
+
+    stripe = post_stripe(Client(), stripe_conn, customer, stripe_sign(customer, STRIPE_SECRET))
+    shopify = _deliver_shopify(shop_conn, "products/update", {"id": 632910392, "title": "IPod Nano"}, "evt-product")
+
+    assert (stripe.status_code, shopify.status_code) == (202, 202)
+    assert (stripe.json()["sync_job"], shopify.json()["sync_job"]) == (None, None)
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert (jobs, events) == ([], 2)
+    assert [(d["type"], d["sync_job"], "note" in d) for d in _received(tenant_a.tenant, in_tenant)] == [
+        ("customer.created", None, False),
+        ("products/update", None, False),
+    ]
+
+
+def test_deliveries_naming_no_object_share_the_sync_queued_and_not_started(hooks, tenant_a, in_tenant):
+    _, shop_conn = hooks
+    _synced_once(shop_conn, in_tenant, tenant_a.tenant)
+
+    first = _deliver_shopify(shop_conn, "orders/updated", {"name": "#1001"}, "evt-a")
+    second = _deliver_shopify(shop_conn, "refunds/create", {"id": 509562969}, "evt-b")
+    with in_tenant(tenant_a.tenant):
+        SyncJob.objects.update(status="running")  # a worker started it: it may have read past the next change
+    third = _deliver_shopify(shop_conn, "orders/updated", {"name": "#1002"}, "evt-c")
+
+    assert first.json()["sync_job"] == second.json()["sync_job"] != third.json()["sync_job"]
+    with in_tenant(tenant_a.tenant):
+        assert SyncJob.objects.count() == 2
+        assert WebhookEvent.objects.count() == 3
+    notes = [d["note"] for d in _received(tenant_a.tenant, in_tenant)]
+    assert [note.endswith("; it was queued already and reads this change too") for note in notes] == [
+        False,
+        True,
+        False,
+    ]
+
+
+def test_a_delivery_naming_no_object_keeps_duplicates_and_disabled_connections_as_they_were(hooks, tenant_a, in_tenant):
+    from connections.services import connection_update
+
+    _, shop_conn = hooks
+    _synced_once(shop_conn, in_tenant, tenant_a.tenant)
+    first = _deliver_shopify(shop_conn, "orders/updated", {"name": "#1001"}, "evt-once")
+    with in_tenant(tenant_a.tenant):
+        SyncJob.objects.update(status="failed")
+
+    again = _deliver_shopify(shop_conn, "orders/updated", {"name": "#1001"}, "evt-once")
+    with in_tenant(tenant_a.tenant):
+        connection_update(actor=tenant_a.admin, connection=shop_conn, enabled=False)
+    disabled = _deliver_shopify(shop_conn, "orders/updated", {"name": "#1002"}, "evt-disabled")
+
+    assert (first.status_code, again.status_code, disabled.status_code) == (202, 200, 202)
+    assert again.json()["status"] == "duplicate"
+    assert disabled.json()["sync_job"] is None  # recorded, nothing queued
+    jobs, events, _ = _state(tenant_a.tenant, in_tenant)
+    assert (jobs, events) == ([("webhook", [])], 2)
