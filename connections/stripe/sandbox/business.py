@@ -7,9 +7,10 @@ through:
   ``order_id`` in their metadata, charges (some in EUR/GBP/JPY settled in USD with an
   ``exchange_rate``), partial and full refunds, disputes won, lost and still open, daily
   automatic payouts that pay out exactly the ``net`` of their balance transactions, a
-  payout that fails after it was paid, a manual instant payout and a payout minimum
-  balance hold and release. Everything is materialized (a 30-day shop is about 2,000
-  objects) and the same seed always gives the same objects, ids included. Between days,
+  payout that fails after it was paid, a manual instant payout (and Stripe's fee for it,
+  a balance transaction of its own) and a payout minimum balance hold and release.
+  Everything is materialized (a 30-day shop is about 2,000 objects) and the same seed
+  always gives the same objects, ids included. Between days,
   a caller can refund a charge or fail a refund at ``now`` (:meth:`StripeBusiness.refund`,
   :meth:`StripeBusiness.fail_refund`), as the dashboard or the customer's bank would.
 * :class:`ScaleLedger` is for benchmarks: N balance transactions, each with its charge
@@ -43,6 +44,11 @@ ZERO_DECIMAL = frozenset(
     {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
 )
 DISPUTE_FEE = 1500  # USD cents, what Stripe charges per dispute in the US
+# What Stripe charges a US account per Instant Payout: 1.5% of the amount
+# (docs.stripe.com/payouts/instant-payouts#pricing), with a minimum fee of 0.50 USD
+# (stripe.com/pricing; not the docs' 0.50 USD minimum payout, which is another limit).
+INSTANT_PAYOUT_FEE_RATE = Decimal("0.015")
+INSTANT_PAYOUT_MINIMUM_FEE = 50
 
 # The day each trap of the business happens on, counted from the start date. Fixed
 # (rather than spread over ``days``) so that a business of N days plus ``advance(M)``
@@ -109,6 +115,12 @@ def convert(amount: int, currency: str, rate: float, to: str = "usd") -> int:
     """
     major = Decimal(amount).scaleb(-minor_exponent(currency)) * Decimal(repr(rate))
     return int(major.scaleb(minor_exponent(to)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def instant_payout_fee(amount: int) -> int:
+    """Stripe's fee, in US cents, for an Instant Payout of ``amount`` US cents (half-up on the cent)."""
+    percentage = int((Decimal(amount) * INSTANT_PAYOUT_FEE_RATE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return max(INSTANT_PAYOUT_MINIMUM_FEE, percentage)
 
 
 def card_fee(settled: int, international: bool) -> int:
@@ -1091,6 +1103,20 @@ class StripeBusiness:
         day_start = self._day_start((ts - self.start_ts) // DAY)
         payout, _bt = self._new_payout(ts, amount, automatic=False, arrival=day_start)
         self._manual_payouts.add(payout["id"])
+        # Stripe takes its fee from the balance, not from the payout: the payout's own line
+        # carries no fee (the advance-funding example in docs.stripe.com/payouts/instant-payouts
+        # lists it with fee 0), and the fee is a Stripe fee of its own (type ``stripe_fee``,
+        # category ``fee``, no source). Like the payout's line, it stays in the balance until
+        # the next automatic payout sweeps it in, so that payout is smaller by the fee.
+        self._new_bt(
+            ts,
+            amount=-instant_payout_fee(amount),
+            type_="stripe_fee",
+            category="fee",
+            source=None,
+            description=f"Instant Payout fee ({payout['id']})",
+            available_on=day_start,
+        )
 
     def _refresh_statuses(self) -> None:
         now = self.now

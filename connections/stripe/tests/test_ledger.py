@@ -20,6 +20,7 @@ from connections.stripe.sandbox.business import (
     ScaleLedger,
     StripeBusiness,
     convert,
+    instant_payout_fee,
 )
 from connections.stripe.sandbox.server import build_stripe_sandbox, stripe_sandbox_server
 from connections.stripe.tests.helpers import API_KEY, control, http, list_all
@@ -133,6 +134,41 @@ def test_the_instant_payout_cannot_be_itemized_and_is_swept_into_the_next_payout
         key=lambda p: p["created"],
     )
     assert own["id"] in {bt["id"] for bt in _payout_lines(server, next_auto["id"])}
+
+
+def test_the_instant_payout_fee_is_a_stripe_fee_line_of_its_own_swept_with_the_payout(server, world) -> None:
+    objects, by_id = world
+    instant = next(p for p in objects["payouts"] if not p["automatic"])
+    fees = [bt for bt in objects["balance_transactions"] if bt["reporting_category"] == "fee"]
+    assert len(fees) == 1
+    fee = fees[0]
+    # 1.5% of 1,685.87 USD is 25.28805 USD: 25.29, taken from the balance on top of the payout
+    assert (instant["amount"], fee["amount"], fee["net"]) == (168587, -2529, -2529)
+    assert (fee["type"], fee["fee"], fee["fee_details"], fee["source"]) == ("stripe_fee", 0, [], None)
+    assert (fee["created"], fee["available_on"]) == (instant["created"], instant["arrival_date"])
+    own = by_id[instant["balance_transaction"]]
+    assert (own["amount"], own["fee"], own["fee_details"], own["net"]) == (-168587, 0, [], -168587)
+    next_auto = min(
+        (p for p in objects["payouts"] if p["automatic"] and p["created"] > instant["created"]),
+        key=lambda p: p["created"],
+    )
+    lines = _payout_lines(server, next_auto["id"])
+    assert {own["id"], fee["id"]} <= {bt["id"] for bt in lines}
+    assert sum(bt["net"] for bt in lines if bt["id"] != next_auto["balance_transaction"]) == next_auto["amount"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "fee"),
+    [
+        (10000, 150),  # 1.5% of 100.00
+        (3367, 51),  # 50.505 cents, half-up
+        (10033, 150),  # 150.495 cents, half-up
+        (2000, 50),  # 30 cents is below the 0.50 USD minimum
+        (100, 50),
+    ],
+)
+def test_instant_payout_fee_is_a_percentage_with_a_minimum(amount: int, fee: int) -> None:
+    assert instant_payout_fee(amount) == fee
 
 
 def test_minimum_balance_hold_and_release(server, world) -> None:
@@ -285,6 +321,7 @@ def test_every_trap_exists_from_the_documented_minimum_days() -> None:
         "payout_reversal",
         "payout_minimum_balance_hold",
         "payout_minimum_balance_release",
+        "fee",
     } <= categories
     assert {d["status"] for d in business.cols["disputes"].items} >= {"won", "lost"}
     assert any(not p["automatic"] for p in business.cols["payouts"].items)

@@ -238,6 +238,40 @@ def _bt(**overrides: object) -> dict:
     return base | overrides
 
 
+def test_an_instant_payout_fee_is_a_fee_line_of_its_own_with_no_source_object() -> None:
+    # Stripe's fee for an Instant Payout of 1,685.87 USD (1.5%: 25.29), as the list of the
+    # automatic payout that swept it in returns it
+    fee = _bt(
+        id="txn_3QjhDTzB5eeSvY8D25yvqJyx",
+        amount=-2529,
+        fee=0,
+        fee_details=[],
+        net=-2529,
+        reporting_category="fee",
+        type="stripe_fee",
+        source=None,
+        description="Instant Payout fee (po_1N5mZguFpDHJsXYuLZM9wyso)",
+    )
+
+    row = normalize_balance_transaction(fee, payout_source_id="po_1D4NAHRjxxLF3NN7FvPpoFJT")
+
+    assert row.fields == {
+        "payout_source_id": "po_1D4NAHRjxxLF3NN7FvPpoFJT",
+        "type": "stripe_fee",
+        "reporting_category": "fee",
+        "currency": "USD",
+        "amount_minor": -2529,
+        "fee_minor": 0,
+        "net_minor": -2529,
+        "fee_details": [],
+        "exchange_rate": None,
+        "source_object_id": None,
+        "source_object_type": None,
+        "source_order_id": None,
+        "available_on": date(2023, 11, 14),
+    }
+
+
 def test_net_is_passed_through_not_recomputed() -> None:
     row = normalize_balance_transaction(_bt(net=940))
     assert row.fields["net_minor"] == 940  # the reconciliation must see the mismatch

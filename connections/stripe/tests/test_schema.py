@@ -151,7 +151,7 @@ def test_special_cases_validate(sandbox_app) -> None:
     bts = ledger.seq("balance_transactions")
     categories = {bts.item(i)["reporting_category"] for i in range(len(bts))}
     assert {"payout_minimum_balance_hold", "payout_minimum_balance_release", "payout_reversal"} <= categories
-    assert {"dispute", "dispute_reversal", "refund", "charge", "payout"} <= categories
+    assert {"dispute", "dispute_reversal", "refund", "charge", "payout", "fee"} <= categories
 
 
 def test_a_refund_made_now_and_failed_validates(server) -> None:
