@@ -347,6 +347,48 @@ def test_manual_instant_payout_is_unitemized_not_a_total_mismatch():
     assert status_of("po_2").status == "reconciled"
 
 
+def _instant_payout_swept_with_its_fee(conn, *, swept_into_amount: int) -> None:
+    # po_inst pays out 40.00 instantly; Stripe's fee for it (1.5%: 0.60) leaves the balance on
+    # a line of its own (stripe_fee, category fee, no source object). The next automatic
+    # payout po_2 sweeps both in: 100.00 - 3.20 - 40.00 - 0.60 = 56.20
+    write(
+        conn,
+        payout_row("po_inst", 4000, automatic=False, method="instant"),
+        *sale(conn, 1, payout="po_2", amount=10000, fee=320),
+        line_row("txn_po_inst", payout="po_2", amount=-4000, category="payout", object_id="po_inst"),
+        line_row("txn_inst_fee", payout="po_2", amount=-60, category="fee", type="stripe_fee"),
+        payout_row("po_2", swept_into_amount),
+        payout_own_line("po_2", swept_into_amount),
+    )
+
+
+def test_an_instant_payout_fee_on_a_line_of_its_own_is_part_of_the_payout_that_sweeps_it():
+    conn = connection()
+    _instant_payout_swept_with_its_fee(conn, swept_into_amount=5620)
+
+    reconcile()
+
+    assert set(open_found()) == {("manual_payout_unitemized", "po_inst")}
+    payout = status_of("po_2")
+    assert (payout.status, payout.lines_total_minor, payout.difference_minor, payout.line_count) == (
+        "reconciled",
+        5620,
+        0,
+        4,
+    )
+
+
+def test_a_payout_that_did_not_lose_the_instant_payout_fee_is_a_difference_of_the_fee():
+    conn = connection()
+    # the lines say 56.20 (the 0.60 fee taken); the bank got 56.80
+    _instant_payout_swept_with_its_fee(conn, swept_into_amount=5680)
+
+    reconcile()
+
+    exception = found()[("payout_total_mismatch", "po_2")]
+    assert (exception.expected_minor, exception.actual_minor, exception.difference_minor) == (5620, 5680, 60)
+
+
 def test_dispute_withdrawn_then_reinstated_nets_to_zero_fees_included():
     conn = connection()
     # charge 100.00 (fee 3.20, net 96.80); dispute withdraws 100.00 + 15.00 fee (net -115.00);
