@@ -21,7 +21,8 @@ category                   mapping account      typical sign / line
 =========================  ===================  ==============================================
 gross_charges_minor        clearing             + credit undeposited funds (sales already booked)
 refunds_minor              refunds              - debit
-processor_fees_minor       processor_fees       - debit fee expense
+processor_fees_minor       processor_fees       - debit fee expense (lines' fees, and fee lines of
+                                                their own such as Stripe's Instant Payout fee)
 disputes_minor             chargebacks          - debit
 dispute_fees_minor         dispute_fees         - debit (a refunded fee nets it to 0)
 dispute_reversals_minor    chargebacks          + credit (won dispute)

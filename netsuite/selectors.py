@@ -41,7 +41,7 @@ AMOUNT_FIELD_BY_CATEGORY: dict[str, str] = {
     "refund_failure": "refunds_minor",  # a refund that bounced: the money is back, against the refunds account
     "dispute": "disputes_minor",
     "dispute_reversal": "dispute_reversals_minor",
-    "fee": "processor_fees_minor",  # fees billed as lines of their own
+    "fee": "processor_fees_minor",  # fees billed as lines of their own (e.g. Stripe's Instant Payout fee)
     "payout_reversal": "payout_reversal_minor",  # a failed payout's money back in the balance
     # Another payout's own line swept into this one (Stripe's instant and manual payouts):
     # money that left the processor balance for the bank earlier, in that payout's own entry
