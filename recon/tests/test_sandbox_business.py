@@ -25,6 +25,7 @@ from ecomops.sandbox_http import SandboxServer
 from netsuite.journal import GlMapping, build_journal_entry, build_lines
 from netsuite.selectors import payout_summary
 from recon.models import ReconException, ReconPayout
+from recon.selectors import payout_explain
 from recon.tests.factories import reconcile
 
 OPEN_DISPUTES = {"NEEDS_RESPONSE", "UNDER_REVIEW"}
@@ -124,6 +125,12 @@ def test_a_synced_stripe_business_reconciles_to_just_its_traps_and_books_the_ins
     assert set(reasons) == {"payout_failed", "manual_payout_unitemized", "dispute_open"}, reasons
     recon = ReconPayout.objects.get(payout=carrier)
     assert (recon.status, recon.lines_total_minor, recon.difference_minor) == ("reconciled", carrier.amount_minor, 0)
+    explained = payout_explain(user=tenant_a.admin, payout_id=carrier.pk)
+    assert explained["by_category"]["fee"] == {"count": 1, "amount_minor": -2529, "fee_minor": 0, "net_minor": -2529}
+    fee_line = next(line for line in explained["lines"] if line["category"] == "fee")
+    checks = (fee_line["net_ok"], fee_line["fee_ok"], fee_line["matched"], fee_line["exceptions"])
+    assert checks == (True, True, None, [])
+    assert explained["difference_minor"] == 0
 
     # its journal entry books the fee to processor fees, with the card fees of its charges,
     # and balances to the cent; the instant payout's own entry books no fee (once is enough)
