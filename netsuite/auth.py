@@ -27,6 +27,7 @@ import string
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +188,11 @@ class TokenBasedAuth(httpx.Auth):
         """The NetSuite account this auth signs for (the realm)."""
         return self.credentials.account_id
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The credential values an answer must never carry on into a message or a record."""
+        c = self.credentials
+        return (c.consumer_key, c.consumer_secret, c.token_id, c.token_secret)
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Add the ``Authorization: OAuth ...`` header and send."""
         signed = sign_tba(
@@ -267,6 +273,9 @@ class ClientCredentialsAuth(httpx.Auth):
         self._http = httpx.Client(timeout=timeout, transport=transport)
         self._on_exchange = on_exchange
         self.tokens_fetched = 0
+        # The last few tokens and assertions sent: an answer may quote one that has since been
+        # replaced (the 401 before a refresh quoting the refused token).
+        self._sent: deque[str] = deque(maxlen=8)
 
     @classmethod
     def for_base_url(
@@ -289,22 +298,30 @@ class ClientCredentialsAuth(httpx.Auth):
         header = {"typ": "JWT", "alg": self.algorithm, "kid": self.certificate_id}
         return jwt.encode(header, claims, self._key, algorithms=[self.algorithm])
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The credential values an answer must never carry on into a message or a record: the
+        client's ids and the last bearer tokens and assertions sent."""
+        return (self.client_id, self.certificate_id, *self._sent)
+
     def fetch_token(self) -> AccessToken:
         """POST a fresh assertion to the token endpoint; raise NetSuiteError if refused."""
+        from netsuite.redact import exchange_from_response, scrub  # local: redact imports nothing of ours
+
+        assertion = self.build_assertion()
+        self._sent.append(assertion)
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": CLIENT_ASSERTION_TYPE,
-            "client_assertion": self.build_assertion(),
+            "client_assertion": assertion,
         }
         sent_at = self._clock()
         response = self._http.post(self.token_url, data=form, headers={"Accept": "application/json"})
+        secrets = self.secret_values()
         if self._on_exchange is not None:
-            from netsuite.redact import exchange_from_response  # local: redact imports nothing of ours
-
-            self._on_exchange(exchange_from_response(response, attempt=1, operation="oauth2.token"))
+            self._on_exchange(exchange_from_response(response, attempt=1, operation="oauth2.token", secrets=secrets))
         if response.status_code != 200:
             raise NetSuiteError.from_response(
-                response.status_code, response.content, response.headers, request=f"POST {TOKEN_PATH}"
+                response.status_code, response.content, response.headers, request=f"POST {TOKEN_PATH}", secrets=secrets
             )
         payload = response.json()
         try:
@@ -312,9 +329,10 @@ class ClientCredentialsAuth(httpx.Auth):
             lifetime = float(payload.get("expires_in", 3600))  # NetSuite sends "3600" as a string
         except (KeyError, TypeError, ValueError) as exc:
             raise NetSuiteError(
-                response.status_code, "INVALID_TOKEN_RESPONSE", f"unusable token response: {exc}"
+                response.status_code, "INVALID_TOKEN_RESPONSE", scrub(f"unusable token response: {exc}", secrets)
             ) from exc
         self.tokens_fetched += 1
+        self._sent.append(value)
         # Measure the lifetime from before the request: the token may be older than it looks.
         return AccessToken(value=value, expires_at=sent_at + lifetime, token_type=str(payload.get("token_type", "")))
 

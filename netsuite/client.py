@@ -38,7 +38,7 @@ from netsuite.errors import (
     NetSuiteProtocolError,
     OutcomeUnknownError,
 )
-from netsuite.redact import Exchange, exchange_from_request
+from netsuite.redact import Exchange, authorization_secrets, exchange_from_request, scrub
 from netsuite.slots import (
     LocalSlotProvider,
     PostgresSlotProvider,
@@ -154,6 +154,7 @@ class NetSuiteClient:
         )
         self.slots: SlotProvider = slot_provider if slot_provider is not None else default_slot_provider()
         self.on_exchange = on_exchange
+        self._auth = auth
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
         self._http = httpx.Client(
@@ -298,16 +299,25 @@ class NetSuiteClient:
                 response = self._http.send(request)
                 response.read()
         except httpx.TransportError as exc:
-            self._capture(request, attempt, operation, error=exc, started=started)
+            # httpx quotes what came back in some of its messages (a garbled status line).
+            secrets = self._secrets(request)
+            self._capture(request, attempt, operation, error=exc, started=started, secrets=secrets)
+            why = scrub(f"{type(exc).__name__}: {exc}", secrets)
             if idempotent or _never_sent(exc):
-                raise NetSuiteTransportError(f"{label}: {type(exc).__name__}: {exc}") from exc
-            raise OutcomeUnknownError(label, exc) from exc
+                raise NetSuiteTransportError(f"{label}: {why}") from exc
+            raise OutcomeUnknownError(label, why) from exc
+        secrets = self._secrets(response.request)
         for earlier in response.history:  # e.g. the 401 before a token refresh
-            self._capture(earlier.request, attempt, operation, response=earlier, started=started)
-        self._capture(response.request, attempt, operation, response=response, started=started)
+            earlier_secrets = [*secrets, *self._secrets(earlier.request)]
+            self._capture(
+                earlier.request, attempt, operation, response=earlier, started=started, secrets=earlier_secrets
+            )
+        self._capture(response.request, attempt, operation, response=response, started=started, secrets=secrets)
 
         if response.status_code >= 400:
-            error = NetSuiteError.from_response(response.status_code, response.content, response.headers, request=label)
+            error = NetSuiteError.from_response(
+                response.status_code, response.content, response.headers, request=label, secrets=secrets
+            )
             if not idempotent and error.status in (502, 504) and not error.has_netsuite_body:
                 # A gateway answered, not NetSuite: the create may have been applied behind it.
                 raise OutcomeUnknownError(label, error)
@@ -315,9 +325,15 @@ class NetSuiteClient:
         try:
             return parse(response)
         except NetSuiteProtocolError as exc:
+            why = scrub(str(exc), secrets)  # e.g. quotes the Location header
             if idempotent:
-                raise _RetryableProtocolError(f"{label}: {exc}") from exc
-            raise OutcomeUnknownError(label, exc) from exc
+                raise _RetryableProtocolError(f"{label}: {why}") from exc
+            raise OutcomeUnknownError(label, f"{type(exc).__name__}: {why}") from exc
+
+    def _secrets(self, request: httpx.Request) -> list[str]:
+        """The credential values a request carried: whatever answers it may quote them back."""
+        known = getattr(self._auth, "secret_values", None)
+        return [*(known() if known else ()), *authorization_secrets(request.headers.get("authorization", ""))]
 
     def _wait(self, state: RetryCallState) -> float:
         policy = self.retry_policy
@@ -337,6 +353,7 @@ class NetSuiteClient:
         started: float,
         response: httpx.Response | None = None,
         error: BaseException | None = None,
+        secrets: list[str] | None = None,
     ) -> None:
         if self.on_exchange is None:
             return
@@ -348,6 +365,7 @@ class NetSuiteClient:
                 response=response,
                 error=error,
                 elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                secrets=secrets or (),
             )
             self.on_exchange(exchange)
         except Exception:

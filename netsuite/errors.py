@@ -23,9 +23,11 @@ Anything else (an HTML page from a gateway, an empty body) still becomes a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from netsuite.redact import scrub, scrub_json
 
 # Codes that mean "NetSuite refused before doing anything, try again later". NetSuite's
 # REST API uses CONCURRENCY_LIMIT_EXCEEDED (sometimes with a status other than 429);
@@ -99,14 +101,23 @@ class NetSuiteError(NetSuiteClientError):
         headers: Mapping[str, str] | None = None,
         *,
         request: str | None = None,
+        secrets: Iterable[str] = (),
     ) -> NetSuiteError:
-        """Build the error from an HTTP status and raw body, accepting every known shape."""
+        """Build the error from an HTTP status and raw body, accepting every known shape.
+
+        ``secrets``: the credential values the request carried. An answer that quotes them back
+        (a gateway printing the request's headers, a detail naming the token) must not carry
+        them into the error's message, which is stored, logged and shown.
+        """
+        secrets = list(secrets)
         raw = content.decode("utf-8", "replace") if isinstance(content, bytes) else (content or "")
         retry_after = _retry_after(headers)
         try:
-            body: Any = json.loads(raw) if raw.strip() else None
+            # Scrubbed once parsed: in the JSON text a quoted value is escaped, not as it was sent.
+            body: Any = scrub_json(json.loads(raw), secrets) if raw.strip() else None
         except ValueError:
             body = None
+        raw = scrub(raw, secrets)
         if isinstance(body, Mapping):
             parsed = parse_error_body(body)
             if parsed is not None:

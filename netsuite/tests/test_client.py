@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from netsuite.auth import ClientCredentialsAuth, TbaCredentials, TokenBasedAuth
 from netsuite.client import (
     NetSuiteClient,
     NetSuiteError,
@@ -356,3 +357,81 @@ def test_unknown_record_id_is_404(sandbox) -> None:  # type: ignore[no-untyped-d
     with sandbox.client() as client, pytest.raises(NetSuiteError) as caught:
         client.get("journalentry", "424242")
     assert (caught.value.status, caught.value.code) == (404, "NONEXISTENT_ID")
+
+
+# ------------------------------------------------------------ answers that quote the credentials
+
+QUOTED = TbaCredentials("1234567_SB1", "ck-quoted-0001", "cs-quoted-0002", "ti-quoted-0003", "ts-quoted-0004")
+
+
+def quoting_client(answer: Any, **options: Any) -> NetSuiteClient:
+    """A TBA client whose 'NetSuite' is a gateway that quotes what it was sent."""
+    options.setdefault("retry_budget", RetryPolicy(max_attempts=1))
+    return NetSuiteClient(
+        "http://127.0.0.1:1", "1234567_SB1", TokenBasedAuth(QUOTED), transport=httpx.MockTransport(answer), **options
+    )
+
+
+def test_an_error_body_quoting_the_credentials_keeps_them_out_of_the_error_and_the_exchange() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        detail = f"Invalid login attempt with {request.headers['authorization']}; token ti-quoted-0003 revoked"
+        body = {"title": "Unauthorized", "status": 401, "o:errorDetails": [{"detail": detail, "o:errorCode": "X"}]}
+        return httpx.Response(401, json=body)
+
+    captured: list[Any] = []
+    with quoting_client(answer, on_exchange=captured.append) as client, pytest.raises(NetSuiteError) as refused:
+        client.get("account", "101")
+
+    assert refused.value.detail == "Invalid login attempt with [REDACTED]; token [REDACTED] revoked"
+    assert str(refused.value) == (
+        "NetSuite 401 X: Invalid login attempt with [REDACTED]; token [REDACTED] revoked (GET "
+        "/services/rest/record/v1/account/101)"
+    )
+    stored = json.dumps([captured[0].to_dict(), refused.value.body])
+    for secret in ("ck-quoted-0001", "ti-quoted-0003", "oauth_signature="):
+        assert secret not in stored
+    assert "Invalid login attempt with [REDACTED]" in captured[0].response_body  # the evidence stays
+
+
+def test_a_garbled_answer_quoting_the_request_keeps_the_credentials_out_of_the_error() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        # h11 quotes the bytes it could not parse; a broken proxy may send the request back.
+        raise httpx.RemoteProtocolError(f"illegal status line: b'Authorization: {request.headers['authorization']}'")
+
+    captured: list[Any] = []
+    with quoting_client(answer, on_exchange=captured.append) as client:
+        with pytest.raises(NetSuiteTransportError) as lost_read:
+            client.get("account", "101")
+        with pytest.raises(OutcomeUnknownError) as lost_write:
+            client.create("journalentry", {"memo": "x"})
+
+    for error in (str(lost_read.value), str(lost_write.value), *(e.error for e in captured)):
+        assert error.endswith("RemoteProtocolError: illegal status line: b'Authorization: [REDACTED]'"), error
+    assert len(captured) == 2
+
+
+def test_a_token_endpoint_quoting_the_assertion_keeps_it_out_of_the_error(sandbox) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import parse_qs
+
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assertion = parse_qs(request.content.decode())["client_assertion"][0]
+        sent.append(assertion)
+        return httpx.Response(400, json={"error": "invalid_grant", "error_description": f"bad {assertion}"})
+
+    captured: list[Any] = []
+    auth = ClientCredentialsAuth.for_base_url(
+        "http://127.0.0.1:1",
+        "client-quoted-0005",
+        "cert-quoted-0006",
+        sandbox.credentials.private_key_pem,
+        transport=httpx.MockTransport(answer),
+        on_exchange=captured.append,
+    )
+    with pytest.raises(NetSuiteError) as refused:
+        auth.fetch_token()
+
+    assert (refused.value.code, refused.value.detail) == ("invalid_grant", "bad [REDACTED]")
+    assert sent[0] not in json.dumps(captured[0].to_dict())
+    assert json.loads(captured[0].response_body)["error_description"] == "bad [REDACTED]"
