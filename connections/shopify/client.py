@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -49,6 +50,13 @@ from connections.shopify.schema import ADMIN_API_VERSION
 # Waits for the cost bucket aim one point past the need: the bucket is tracked in floats on
 # both sides, and landing a hair short of the requested cost means a THROTTLED round trip.
 SAFETY_MARGIN_POINTS = 1.0
+_TOKEN_PREFIX = re.compile(r"^shp[a-z]{2}_")
+
+
+def _mask(token: str) -> str:
+    """A token as a person may see it: its kind and last four characters (``shpat_****1a2b``)."""
+    match = _TOKEN_PREFIX.match(token)
+    return f"{match.group(0) if match else ''}****{token[-4:]}" if len(token) >= 12 else "****"
 
 
 class ShopifySyncError(Exception):
@@ -222,6 +230,20 @@ class ShopifyClient:
     def __repr__(self) -> str:
         return f"ShopifyClient(shop_domain={self.shop_domain!r}, api_version={self.api_version!r})"
 
+    def _scrub(self, value: Any) -> Any:
+        """``value`` (text, or parsed JSON) with the access token masked wherever it appears.
+
+        Whatever comes back may quote the request, token header and all (an error message, a
+        proxy's page): nothing from an answer goes into a message without passing here.
+        """
+        if isinstance(value, str):
+            return value.replace(self._access_token, _mask(self._access_token))
+        if isinstance(value, dict):
+            return {self._scrub(k): self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        return value
+
     # ------------------------------------------------------------------ transport
 
     @property
@@ -287,13 +309,14 @@ class ShopifyClient:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
             if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
                 reason = f"no answer within {self.timeout:g} s (timed out)"
-            raise _TransientError(f"could not reach Shopify at {self.endpoint}: {reason}") from exc
+            raise _TransientError(self._scrub(f"could not reach Shopify at {self.endpoint}: {reason}")) from exc
 
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            start = self._scrub(raw)[:60]  # masked before it is cut: a cut token is no longer found
             raise ShopifySyncError(
-                f"Shopify answered with a body that is not valid JSON ({len(raw)} characters, starting {raw[:60]!r})"
+                f"Shopify answered with a body that is not valid JSON ({len(raw)} characters, starting {start!r})"
             ) from exc
         if not isinstance(payload, dict):
             raise ShopifySyncError(f"Shopify answered with {type(payload).__name__}, not a JSON object")
@@ -301,7 +324,7 @@ class ShopifyClient:
 
         errors = payload.get("errors")
         if errors:
-            raise self._graphql_error(errors, payload)
+            raise self._graphql_error(self._scrub(errors), payload)
         data = payload.get("data")
         if not isinstance(data, dict):
             raise ShopifySyncError("Shopify's answer has neither data nor errors")

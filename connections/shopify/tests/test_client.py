@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -316,3 +321,58 @@ def test_an_order_page_too_big_for_shopify_is_refused_before_sending(sandbox, ma
     with pytest.raises(ValueError, match="1,000-point"):
         next(client.iter_orders(page_size=50))
     assert client.stats.requests == 0
+
+
+# ---------------------------------------------------------------- answers that quote the token
+
+QUOTED_TOKEN = "shpat_quoted_token_9f3c"
+
+
+@contextmanager
+def quoting_shop(answer: Callable[[str], tuple[int, bytes]]) -> Iterator[str]:
+    """A 'shop' answering ``answer(the token it was sent)``: a server that quotes the request back."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, body = answer(self.headers.get("X-Shopify-Access-Token", ""))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_graphql_errors_quoting_the_token_are_raised_with_it_masked() -> None:
+    def denied(token: str) -> tuple[int, bytes]:
+        error = {"message": f"Token {token} lacks read_orders", "extensions": {"code": "ACCESS_DENIED"}}
+        return 200, json.dumps({"errors": [error]}).encode()
+
+    with quoting_shop(denied) as url:
+        client = ShopifyClient("leak.myshopify.com", QUOTED_TOKEN, base_url=url, retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(ShopifyGraphQLError) as caught:
+            client.execute("{ shop { name } }")
+
+    assert str(caught.value) == "Shopify denied access (a missing API scope?): Token shpat_****9f3c lacks read_orders"
+    assert caught.value.errors[0]["message"] == "Token shpat_****9f3c lacks read_orders"
+
+
+def test_a_body_that_is_not_json_is_quoted_with_the_token_masked() -> None:
+    with quoting_shop(lambda token: (200, f"<html>{token}".encode())) as url:
+        client = ShopifyClient("leak.myshopify.com", QUOTED_TOKEN, base_url=url, retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(ShopifySyncError) as caught:
+            client.execute("{ shop { name } }")
+
+    assert str(caught.value) == (
+        "Shopify answered with a body that is not valid JSON (29 characters, starting '<html>shpat_****9f3c')"
+    )
