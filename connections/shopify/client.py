@@ -163,15 +163,28 @@ def latest_updated_at(nodes: list[dict[str, Any]]) -> str | None:
     return max(stamps, key=lambda s: datetime.fromisoformat(s)) if stamps else None
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuses every redirect: urllib would send the request's headers, the access token among
+    them, on to whatever host the answer names. The refused redirect is raised as the
+    ``HTTPError`` of its 3xx status."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class _TimedGraphQL(shopify.GraphQL):
-    """The library's GraphQL request, with a timeout and without printing error bodies.
+    """The library's GraphQL request, with a timeout, without printing error bodies, and
+    without following redirects.
 
     ``shopify.GraphQL.execute`` calls ``urllib.request.urlopen`` with no timeout, so a shop
     that stops answering would hold a sync forever, and it prints every error response's
     body to standard output. This is the same request (the library's endpoint, session
     headers and body) with ``timeout`` seconds for connecting and for each read; an
-    ``HTTPError`` is raised as before, for the client to classify.
+    ``HTTPError`` is raised as before, for the client to classify. The Admin API does not
+    redirect: an answer that does is not Shopify's, and the token must not follow it.
     """
+
+    _opener = urllib.request.build_opener(_NoRedirects)
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
@@ -181,7 +194,7 @@ class _TimedGraphQL(shopify.GraphQL):
         headers = self.merge_headers({"Accept": "application/json", "Content-Type": "application/json"}, self.headers)
         body = json.dumps({"query": query, "variables": variables, "operationName": operation_name}).encode()
         request = urllib.request.Request(self.endpoint, body, headers)  # noqa: S310 - the shop's https or the sandbox
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+        with self._opener.open(request, timeout=self.timeout) as response:
             return response.read().decode("utf-8")
 
 
@@ -361,6 +374,12 @@ class ShopifyClient:
             )
         if status == 423:
             return ShopifySyncError(f"the shop {self.shop_domain} is locked by Shopify (HTTP 423)", status=status)
+        if 300 <= status < 400:
+            return ShopifySyncError(
+                f"the answer for {self.shop_domain} was a redirect (HTTP {status}), which is not followed: the access "
+                "token goes to the shop's own address only; check the shop domain",
+                status=status,
+            )
         return ShopifySyncError(f"Shopify answered HTTP {status}", status=status)
 
     def _graphql_error(self, errors: Any, payload: dict[str, Any]) -> ShopifySyncError:

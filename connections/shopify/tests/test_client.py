@@ -329,20 +329,23 @@ QUOTED_TOKEN = "shpat_quoted_token_9f3c"
 
 
 @contextmanager
-def quoting_shop(answer: Callable[[str], tuple[int, bytes]]) -> Iterator[str]:
+def quoting_shop(answer: Callable[[str], tuple[int, bytes]], headers: dict[str, str] | None = None) -> Iterator[str]:
     """A 'shop' answering ``answer(the token it was sent)``: a server that quotes the request back."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             return
 
-        def do_POST(self) -> None:
+        def _answer(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status, body = answer(self.headers.get("X-Shopify-Access-Token", ""))
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
+            for name, value in {**(headers or {}), "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+
+        do_GET = do_POST = _answer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
@@ -376,3 +379,22 @@ def test_a_body_that_is_not_json_is_quoted_with_the_token_masked() -> None:
     assert str(caught.value) == (
         "Shopify answered with a body that is not valid JSON (29 characters, starting '<html>shpat_****9f3c')"
     )
+
+
+def test_a_redirect_is_not_followed_so_the_token_stays_with_the_shop() -> None:
+    reached: list[str] = []
+
+    def elsewhere(token: str) -> tuple[int, bytes]:
+        reached.append(token)
+        return 200, b"{}"
+
+    with quoting_shop(elsewhere) as other_host:
+        moved = {"Location": other_host.replace("127.0.0.1", "localhost") + "/admin/api/graphql.json"}
+        with quoting_shop(lambda token: (302, b""), headers=moved) as url:
+            client = ShopifyClient("leak.myshopify.com", QUOTED_TOKEN, base_url=url, retry=RetryPolicy(max_attempts=1))
+            with pytest.raises(ShopifySyncError) as caught:
+                client.execute("{ shop { name } }")
+
+    assert reached == []
+    assert caught.value.status == 302
+    assert "redirect" in str(caught.value)
