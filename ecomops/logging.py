@@ -2,6 +2,12 @@
 
 Every line carries ``correlation_id``, ``tenant_id`` and ``user_id`` when known: the request
 middleware, task runner and MCP server bind them with ``structlog.contextvars``.
+
+Secrets are kept out twice: a field whose name says it is a secret loses its value
+(``redact_secrets``), and a credential recognisable by its shape is masked wherever it
+sits in the line (``redact_secret_values``), whichever logger wrote it. Libraries log what
+they send and receive at DEBUG (stripe-python the response body, httpcore the bytes it
+could not parse), and an answer may quote the request's credentials back.
 """
 
 from __future__ import annotations
@@ -18,10 +24,47 @@ SECRET_KEY_PATTERN = re.compile(
 )
 REDACTED = "[redacted]"
 
+# Credentials recognisable by their shape. Group 1 (kept) says what was there; the rest goes.
+SECRET_VALUE_PATTERNS = [
+    re.compile(r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+"),  # Stripe secret and restricted keys
+    re.compile(r"\b(whsec_)[A-Za-z0-9]+"),  # Stripe webhook signing secrets
+    re.compile(r"\b(shp(?:at|ca|pa|ss)_)[A-Za-z0-9]+"),  # Shopify access tokens and app secrets
+    re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*"),  # an HTTP bearer token of any kind
+    re.compile(r"\b(oauth_(?:consumer_key|token|signature)=\\?\"?)[^\"\\,&\s]+"),  # OAuth 1.0 (NetSuite TBA)
+    re.compile(r"\b(client_assertion=)[A-Za-z0-9._~%+/=-]+"),  # OAuth 2.0 client assertion in a form body
+    re.compile(r"(?i)(x-shopify-access-token\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\,;|&}]+"),  # any token shape
+    re.compile(r"()\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),  # a JWT (access tokens, assertions)
+]
+
 
 def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Drop the value of any log field whose name says it is a secret, at any depth."""
     return redact(event_dict)
+
+
+def redact_secret_values(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Mask credential-shaped values anywhere in the line: messages, fields, exception text."""
+    return {key: _mask_values(value) for key, value in event_dict.items()}
+
+
+def mask_secret_values(text: str) -> str:
+    """``text`` with every credential-shaped value (``SECRET_VALUE_PATTERNS``) masked."""
+    for pattern in SECRET_VALUE_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def _mask_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_secret_values(value)
+    if isinstance(value, dict):
+        return {k: _mask_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask_values(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # What the JSON renderer would write for it (an exception, a stdlib record's exc_info).
+    return mask_secret_values(repr(value))
 
 
 def redact(value: Any) -> Any:
@@ -71,6 +114,7 @@ def configure_logging(*, level: str = "INFO", log_file: str = "") -> dict[str, A
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    redact_secret_values,  # last: it sees the rendered exception too
                     structlog.processors.JSONRenderer(),
                 ],
                 "foreign_pre_chain": SHARED_PROCESSORS,

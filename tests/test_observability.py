@@ -74,3 +74,43 @@ def test_keys_that_name_a_secret_are_redacted_at_any_depth():
         "headers": [{"Authorization": "[redacted]"}],
         "amount_minor": 9680,
     }
+
+
+def test_credentials_are_masked_by_shape_whatever_logger_wrote_them_and_wherever():
+    import structlog
+
+    stripe_body = '{"error": {"message": "Invalid API Key provided: sk_live_4eC39HqLyjWDarjtT1zdp7dc"}}'
+    tba = 'Authorization: OAuth realm="123_SB1", oauth_consumer_key="ck1234567890", oauth_token="tk0987654321"'
+    stream, handler = _capture_json_logs()
+    try:
+        logging.getLogger("stripe").warning("message='API response body' body=%s", stripe_body)
+        logging.getLogger("httpcore.http11").warning("receive_response_headers.failed exception=%s", tba)
+        structlog.get_logger("ours").warning(
+            "shop_said", detail="X-Shopify-Access-Token: 0123456789abcdef0123", hooks=["whsec_abcdef123456"]
+        )
+        try:
+            raise ValueError("refused Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")
+        except ValueError:
+            logging.getLogger("netsuite.client").exception("netsuite call failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0]["event"] == (
+        """message='API response body' body={"error": {"message": "Invalid API Key provided: sk_live_[redacted]"}}"""
+    )
+    assert lines[1]["event"] == (
+        'receive_response_headers.failed exception=Authorization: OAuth realm="123_SB1", '
+        'oauth_consumer_key="[redacted]", oauth_token="[redacted]"'
+    )
+    assert (lines[2]["detail"], lines[2]["hooks"]) == ("X-Shopify-Access-Token: [redacted]", ["whsec_[redacted]"])
+    assert "Bearer [redacted]" in json.dumps(lines[3]["exc_info"])
+    for secret in ("4eC39HqLyjWDarjtT1zdp7dc", "ck1234567890", "tk0987654321", "0123456789abcdef0123", "c2lnbmF0dXJl"):
+        assert secret not in stream.getvalue()
+
+
+def test_masked_values_and_ordinary_words_are_left_as_they_are():
+    from ecomops.logging import mask_secret_values
+
+    text = "Stripe said sk_test_****4242; Bearer tokens expire; oauth_token is missing; shop ecomops-demo"
+    assert mask_secret_values(text) == text
