@@ -166,3 +166,53 @@ def test_a_reversed_range_is_a_400_naming_its_end_not_an_empty_list(api_as, tena
     assert reversed_range.status_code == 400, reversed_range.content
     assert reversed_range.json() == {high: [f"{high} is before {low}."]}
     assert in_order.status_code == 200, in_order.content
+
+
+@pytest.mark.parametrize("depth", [10_000, 100_000])
+def test_a_body_nested_too_deeply_is_a_400_and_starts_nothing(api_as, tenant_a, in_tenant, depth):
+    from recon.models import ReconRun
+
+    body = '{"payout_ids": ' + "[" * depth + "]" * depth + "}"
+
+    response = api_as(tenant_a.owner, tenant_a.tenant).post(
+        "/api/v1/recon/runs/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": "JSON parse error - the body is nested too deeply."}
+    with in_tenant(tenant_a.tenant):
+        assert not ReconRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        r'{"name": "Acme \ud800 Ltd"}',  # a high surrogate with no low one after it
+        r'{"name": "Acme \udc00"}',  # a low surrogate with no high one before it
+        r'{"name": "Acme", "\ud800": 1}',  # in a key
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400_and_changes_nothing(api_as, tenant_a, body):
+    from tenants.models import Tenant
+
+    response = api_as(tenant_a.owner, tenant_a.tenant).patch(
+        "/api/v1/tenants/current/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "detail": "JSON parse error - the body holds a lone surrogate escape (\\ud800-\\udfff), "
+        "which is not a character."
+    }
+    assert Tenant.objects.get(pk=tenant_a.tenant.pk).name == "Acme Ltd"
+
+
+def test_a_surrogate_pair_is_one_character_and_is_stored(api_as, tenant_a):
+    from tenants.models import Tenant
+
+    response = api_as(tenant_a.owner, tenant_a.tenant).patch(
+        "/api/v1/tenants/current/", r'{"name": "Acme \ud83d\ude00"}', content_type="application/json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert Tenant.objects.get(pk=tenant_a.tenant.pk).name == "Acme \U0001f600"

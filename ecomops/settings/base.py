@@ -188,6 +188,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["ecomops.api.filters.StrictFilterBackend"],  # an unknown filter is a 400
+    "DEFAULT_PARSER_CLASSES": [
+        "ecomops.api.parsers.JSONParser",  # DRF's, refusing what would fail later (too deep, lone surrogates)
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "ecomops.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "ecomops.api.schema.AutoSchema",

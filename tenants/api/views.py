@@ -7,7 +7,6 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, Throttled
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -16,6 +15,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from audit.services import audit_record
 from ecomops.api.filters import check_list_query
+from ecomops.api.parsers import JSONParser
 from ecomops.api.permissions import TenantPermission
 from ecomops.tenancy import current_tenant
 from tenants import services
