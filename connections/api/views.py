@@ -15,6 +15,7 @@ from connections.sync.runner import sync_start
 from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
+from ecomops.api.serializers import NoInput
 
 
 class ConnectionListView(APIView):
@@ -72,6 +73,7 @@ class ConnectionTestView(APIView):
     @extend_schema(request=None, responses={200: s.TestResultOutput})
     def post(self, request, pk):
         connection = selectors.connection_get(user=request.user, pk=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         ok, message = services.connection_test(actor=request.user, connection=connection)
         return Response({"ok": ok, "message": message, "status": connection.status})
 
@@ -83,6 +85,7 @@ class ConnectionSyncView(APIView):
     @extend_schema(request=None, responses={202: s.SyncJobOutput})
     def post(self, request, pk):
         connection = selectors.connection_get(user=request.user, pk=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         job = sync_start(connection=connection, actor=request.user, trigger="api")
         return Response(s.SyncJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -291,3 +291,27 @@ def test_the_time_zone_a_sync_read_is_shown_with_the_connection(api_as, tenant_a
     unknown = next(row for row in rows if "Stripe US" in row)
     assert "time zone Europe/Berlin" in berlin
     assert "time zone not known yet: months end at midnight UTC" in unknown
+
+
+@pytest.mark.parametrize("action", ["sync", "test"])
+def test_an_action_that_takes_no_body_refuses_one_and_does_nothing(api_as, tenant_a, in_tenant, action):
+    from audit.models import AuditEvent
+    from connections.models import SyncJob
+    from connections.services import connection_create
+
+    with in_tenant(tenant_a.tenant):
+        existing = connection_create(
+            actor=tenant_a.owner, name="x", provider="stripe", credentials={"api_key": DEFAULT_API_KEY}
+        )
+        events = AuditEvent.objects.count()
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    # a full backfill asked for in the body would otherwise queue the incremental sync unsaid
+    response = client.post(f"/api/v1/connections/{existing.pk}/{action}/", {"kind": "full"}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"kind": ["Unknown field."]}
+    with in_tenant(tenant_a.tenant):
+        assert not SyncJob.objects.filter(connection=existing).exists()
+        assert AuditEvent.objects.count() == events
+        assert Connection.objects.get(pk=existing.pk).status_checked_at is None

@@ -34,6 +34,11 @@ class StrictInput(serializers.Serializer):
         return attrs
 
 
+class NoInput(StrictInput):
+    """The body of an endpoint that takes none (an action on the object in its path): any field
+    is unknown, so a client that sends one (``{"kind": "full"}`` to a sync) learns it was not read."""
+
+
 class StrictUUIDField(serializers.UUIDField):
     """A UUID written as a string: DRF's UUIDField would also turn the number 123 into one."""
 

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from ecomops.api.filters import StrictFilterBackend
 from ecomops.api.permissions import TenantPermission
+from ecomops.api.serializers import NoInput
 from mcp_bridge import selectors, services
 from mcp_bridge.api import serializers as s
 from mcp_bridge.filters import ScheduleFilter
@@ -87,6 +88,7 @@ class _ScheduleSetEnabledView(APIView):
     @extend_schema(request=None, responses={200: s.ScheduleOutput})
     def post(self, request, pk):
         schedule = selectors.schedule_get(user=request.user, schedule_id=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         schedule = services.schedule_set_enabled(schedule=schedule, actor=request.user, enabled=self.enabled)
         return Response(s.ScheduleOutput(schedule).data)
 
@@ -124,6 +126,7 @@ class ScheduleRunView(APIView):
     )
     def post(self, request, pk):
         schedule = selectors.schedule_get(user=request.user, schedule_id=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         ran = services.schedule_run_now(schedule=schedule, actor=request.user)
         if ran.last_error:
             message = f"The schedule queued nothing: {ran.last_error}"

@@ -256,3 +256,21 @@ def test_run_now_that_queues_nothing_is_a_409_saying_why(tenant_a, api_as, sched
     assert answer.json()["code"] == "schedule_failed"
     assert "Stripe named" in answer.json()["detail"]
     assert "is disabled" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("action", ["run", "disable", "enable"])
+def test_an_action_that_takes_no_body_refuses_one_and_changes_nothing(tenant_a, api_as, schedules, in_tenant, action):
+    path = ONE.format(id=schedules["recon"].pk)
+    with in_tenant(tenant_a.tenant):
+        before = Schedule.objects.filter(pk=schedules["recon"].pk).values().get()
+
+    # "run it for this connection only" would otherwise run it over every connection, unsaid
+    answer = api_as(tenant_a.owner, tenant_a.tenant).post(
+        f"{path}{action}/", {"connection_ids": [str(schedules["stripe"].pk)]}, format="json"
+    )
+
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {"connection_ids": ["Unknown field."]}
+    with in_tenant(tenant_a.tenant):
+        assert Schedule.objects.filter(pk=schedules["recon"].pk).values().get() == before
+        assert not ReconRun.objects.exists()

@@ -121,10 +121,6 @@ class PostingsComputedOutput(serializers.Serializer):
     skipped_reason = serializers.CharField()
 
 
-class NoInput(StrictInput):
-    """An endpoint that takes no body: any field is unknown."""
-
-
 class SuiteQLInput(StrictInput):
     connection = StrictUUIDField(help_text="A NetSuite connection of this tenant.")
     q = serializers.CharField(help_text="One read-only SELECT statement.", trim_whitespace=True)

@@ -19,6 +19,7 @@ from connections.models import Connection
 from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
 from ecomops.api.permissions import TenantPermission
+from ecomops.api.serializers import NoInput
 from ecomops.tenancy import current_tenant, current_tenant_id
 from netsuite import selectors, services
 from netsuite.api import serializers as s
@@ -127,6 +128,7 @@ class PostingApproveView(APIView):
     @extend_schema(request=None, responses={200: s.PostingOutput})
     def post(self, request, pk):
         posting = selectors.posting_get(user=request.user, pk=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         return Response(s.PostingOutput(services.posting_approve(posting=posting, actor=request.user)).data)
 
 
@@ -169,6 +171,7 @@ class PostingRetryView(APIView):
     @extend_schema(request=None, responses={202: s.PostingOutput})
     def post(self, request, pk):
         posting = selectors.posting_get(user=request.user, pk=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         posting = services.posting_retry(posting=posting, actor=request.user)
         return Response(s.PostingOutput(posting).data, status=status.HTTP_202_ACCEPTED)
 
@@ -182,7 +185,7 @@ class PostingComputeView(APIView):
     @extend_schema(request=None, responses={200: s.PostingsComputedOutput})
     def post(self, request):
         # It takes no input; anything sent (a misspelt payout_ids) is refused, not ignored.
-        s.NoInput(data=request.data).is_valid(raise_exception=True)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         # Not settling unknown outcomes here: that waits on NetSuite (retries and all) while a
         # person waits on this answer; the task after each reconciliation, and a retry, do it.
         result = services.postings_after_recon(settle=False)

@@ -484,3 +484,17 @@ def test_approved_in_the_api_posts_once_even_if_sent_twice(posting, drafts, api_
 
     assert response.status_code == 400
     assert posting.journal_count() == 1
+
+
+@pytest.mark.parametrize("action", ["approve", "retry"])
+def test_an_action_that_takes_no_body_refuses_one_and_changes_nothing(posting, drafts, api_as, action) -> None:  # type: ignore[no-untyped-def]
+    draft = drafts["po_api_1"]
+    NetsuitePosting.objects.filter(pk=draft.pk).update(state=PostingState.FAILED if action == "retry" else draft.state)
+    before = NetsuitePosting.objects.filter(pk=draft.pk).values().get()
+
+    response = as_role(api_as, posting, "admin").post(f"{POSTINGS}{draft.pk}/{action}/", {"note": "ok"}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"note": ["Unknown field."]}
+    assert NetsuitePosting.objects.filter(pk=draft.pk).values().get() == before
+    assert queued_posting_ids(posting.tenant.pk) == []
