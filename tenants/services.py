@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.validators import slug_re
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -126,13 +127,19 @@ def membership_for_login(*, user: User, tenant: Tenant | None = None) -> Members
 
 
 def find_tenant(reference: str) -> Tenant | None:
-    """A tenant by slug or by id; None when neither matches."""
+    """A tenant by slug or by id; None when neither matches.
+
+    A reference that is neither an id nor a slug's shape matches nothing, and is not looked up:
+    it comes from headers, forms and command lines, and one holding a NUL would fail the query.
+    """
     import uuid
 
     reference = (reference or "").strip()
     try:
         return Tenant.objects.filter(pk=uuid.UUID(reference)).first()
     except ValueError:
+        if not slug_re.fullmatch(reference):
+            return None
         return Tenant.objects.filter(slug=reference).first()
 
 

@@ -82,6 +82,13 @@ def test_tenant_switcher_refuses_a_foreign_tenant(browser, tenant_a, tenant_b):
     assert "Acme Ltd" in browser.get("/").content.decode()
 
 
+@pytest.mark.parametrize("reference", ["beta\x00", "\x00"])
+def test_tenant_switcher_refuses_a_name_no_tenant_can_have_like_a_foreign_one(browser, tenant_a, reference):
+    _login(browser, "owner@acme.example.com")
+    assert browser.post("/tenants/switch/", {"tenant": reference}).status_code == 404
+    assert "Acme Ltd" in browser.get("/").content.decode()
+
+
 def test_admin_platform_view_for_staff(browser, tenant_a):
     User.objects.create_superuser(email="ops@ecomops.example.com", password=PASSWORD)
     _login(browser, "ops@ecomops.example.com")

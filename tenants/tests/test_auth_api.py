@@ -190,6 +190,23 @@ def test_unknown_tenant_and_foreign_tenant_look_the_same(api_as, tenant_a, tenan
     assert (foreign.status_code, foreign.json()) == (unknown.status_code, unknown.json())
 
 
+@pytest.mark.parametrize("reference", ["acme\x00", "\x00", "acme beta", "x" * 10_000])
+def test_a_tenant_named_by_no_slug_nor_id_is_unknown_not_a_failure(api_as, tenant_a, reference):
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    named = client.get("/api/v1/tenants/current/", HTTP_X_TENANT=reference)
+    unknown = client.get("/api/v1/tenants/current/", HTTP_X_TENANT="nope")
+
+    assert (
+        (named.status_code, named.json())
+        == (unknown.status_code, unknown.json())
+        == (
+            401,
+            {"detail": "This token is not valid for this tenant."},
+        )
+    )
+
+
 def test_a_removed_member_token_stops_working(api_as, tenant_a):
     client = api_as(tenant_a.viewer, tenant_a.tenant)
     Membership.objects.filter(user=tenant_a.viewer, tenant=tenant_a.tenant).update(is_active=False)
