@@ -23,6 +23,10 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+# What fails before a view (a Host not allowed, a middleware): JSON under /api/, Django's pages elsewhere.
+handler400 = "ecomops.api.handlers.bad_request"
+handler500 = "ecomops.api.handlers.server_error"
+
 urlpatterns = [
     path("webhooks/stripe/<uuid:connection_id>/", webhooks.stripe_webhook, name="webhook-stripe"),
     path("webhooks/shopify/<uuid:connection_id>/", webhooks.shopify_webhook, name="webhook-shopify"),

@@ -216,3 +216,39 @@ def test_a_surrogate_pair_is_one_character_and_is_stored(api_as, tenant_a):
 
     assert response.status_code == 200, response.content
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).name == "Acme \U0001f600"
+
+
+@pytest.mark.parametrize("host", ["elsewhere.example", "a\x00b", "x" * 300])
+def test_a_host_not_served_is_a_json_400_under_the_api_and_django_s_page_elsewhere(api_as, tenant_a, host):
+    client = api_as(tenant_a.owner, tenant_a.tenant)
+
+    api = client.get("/api/v1/recon/runs/", HTTP_HOST=host)
+    page = client.get("/login/", HTTP_HOST=host)
+
+    assert (api.status_code, api["Content-Type"]) == (400, "application/json")
+    assert api.json() == {"detail": "The Host header names no site this server answers for.", "code": "bad_request"}
+    assert (page.status_code, page["Content-Type"]) == (400, "text/html; charset=utf-8")
+
+
+def test_a_failure_before_the_view_is_a_json_500_under_the_api(api_as, tenant_a, monkeypatch):
+    # Fault injection (a monkeypatch): no real input makes the middleware fail any more.
+    from rest_framework.test import APIClient
+
+    def failing_resolve(request):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("ecomops.middleware.resolve_tenant", failing_resolve)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=api_as(tenant_a.owner, tenant_a.tenant)._credentials["HTTP_AUTHORIZATION"])
+
+    api = client.get("/api/v1/recon/runs/", HTTP_X_CORRELATION_ID="req-mw-500")
+    page = client.get("/login/")
+
+    assert (api.status_code, api["Content-Type"]) == (500, "application/json")
+    assert api.json() == {
+        "detail": "The server failed to complete the request. Quote the correlation id when you report it.",
+        "code": "server_error",
+        "correlation_id": "req-mw-500",
+    }
+    assert "went away" not in api.content.decode()
+    assert (page.status_code, page["Content-Type"]) == (500, "text/html; charset=utf-8")

@@ -24,6 +24,8 @@ from tenants.services import ServiceError
 
 logger = structlog.get_logger(__name__)
 
+SERVER_ERROR_DETAIL = "The server failed to complete the request. Quote the correlation id when you report it."
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
@@ -53,7 +55,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     correlation_id = structlog.contextvars.get_contextvars().get("correlation_id", "")
     return Response(
         {
-            "detail": "The server failed to complete the request. Quote the correlation id when you report it.",
+            "detail": SERVER_ERROR_DETAIL,
             "code": "server_error",
             "correlation_id": correlation_id,
         },
