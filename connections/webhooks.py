@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -43,10 +44,38 @@ STRIPE_ID_PREFIXES = ("ch_", "py_", "pi_", "re_", "pyr_", "dp_", "du_", "po_", "
 STRIPE_SYNCED_TYPES = ("payment_intent.", "charge.", "refund.", "payout.", "balance.")
 SHOPIFY_SYNCED_TOPICS = ("orders/", "order_transactions/", "tender_transactions/", "refunds/", "disputes/", "payouts/")
 UNNAMED_NOTE = "names no object by a usable id: the connection's own sync reads everything changed since its cursor"
+# The ids a body may name, as the processors write them: Stripe's a prefix and letters and
+# digits, Shopify's numeric (64-bit) ids and the GIDs made of them. Anything else (a NUL, a
+# control character, 10,000 characters) names nothing the sync could fetch, nor can be stored.
+STRIPE_ID = re.compile(r"[a-z]+_[A-Za-z0-9_]{1,250}")
+SHOPIFY_LEGACY_ID = re.compile(r"[0-9]{1,20}")
+SHOPIFY_ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]{1,20}")
 
 
 def _refuse(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
+
+
+NOT_JSON = object()
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body's JSON, or ``NOT_JSON``: not JSON, not UTF-8, or nested deeper than the decoder
+    goes (which raises RecursionError, not the ValueError of the others)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def _event_text(value: Any, field: str) -> str | None:
+    """An event's id or type (a Shopify topic, its event id) as it is recorded: text that fits
+    its column, of printable characters; None for anything else (a number or an object that
+    ``str()`` would turn into some other id, a NUL or lone surrogate the database refuses)."""
+    limit = WebhookEvent._meta.get_field(field).max_length
+    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+        return None
+    return value
 
 
 def _connection_for(connection_id: Any, provider: str):
@@ -66,7 +95,12 @@ def stripe_target_ids(event: dict[str, Any]) -> list[str]:
     ids = []
     for name in STRIPE_ID_FIELDS:
         value = obj.get(name)
-        if isinstance(value, str) and value.startswith(STRIPE_ID_PREFIXES) and value not in ids:
+        if (
+            isinstance(value, str)
+            and value.startswith(STRIPE_ID_PREFIXES)
+            and STRIPE_ID.fullmatch(value)
+            and value not in ids
+        ):
             ids.append(value)
     return ids
 
@@ -83,7 +117,9 @@ def shopify_syncs(topic: str) -> bool:
 
 def _shopify_gid(kind: str, legacy_id: Any) -> str | None:
     """``gid://shopify/{kind}/{id}`` for a numeric id from a body; anything else names nothing."""
-    if isinstance(legacy_id, bool) or not isinstance(legacy_id, int | str) or not str(legacy_id).isdigit():
+    if isinstance(legacy_id, bool) or not isinstance(legacy_id, int | str):
+        return None
+    if not SHOPIFY_LEGACY_ID.fullmatch(str(legacy_id)):  # str.isdigit() takes "١٢٣" too
         return None
     return f"gid://shopify/{kind}/{legacy_id}"
 
@@ -94,7 +130,7 @@ def shopify_target_ids(topic: str, body: dict[str, Any]) -> list[str]:
     ``refunds/create``, ``tender_transactions/create``, ...) names that order by ``order_id``."""
     if topic.startswith("orders/"):
         gid = body.get("admin_graphql_api_id")
-        if not (isinstance(gid, str) and gid.startswith("gid://shopify/Order/")):
+        if not (isinstance(gid, str) and SHOPIFY_ORDER_GID.fullmatch(gid)):
             gid = _shopify_gid("Order", body.get("id"))
         return [gid] if gid else []
     if topic.startswith("disputes/"):
@@ -263,11 +299,12 @@ def stripe_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
             return _rejected(connection, f"Invalid Stripe signature ({reason}).")
         except UnicodeDecodeError:
             return _rejected(connection, "Body is not UTF-8.")
-        try:
-            event = json.loads(payload)
-            event_id, event_type = str(event["id"]), str(event["type"])
-        except (ValueError, KeyError, TypeError):
+        event = _parse_json(payload)
+        if not isinstance(event, dict) or "id" not in event or "type" not in event:
             return _rejected(connection, "Signed body is not a Stripe event.")
+        event_id, event_type = _event_text(event["id"], "event_id"), _event_text(event["type"], "event_type")
+        if event_id is None or event_type is None:
+            return _rejected(connection, "Signed body is not a Stripe event (its id or type is not an id or type).")
         if _stripe_object(event) is None:
             return _rejected(connection, "Signed body is not a Stripe event (no data.object).")
         return _accept(connection, event_id, event_type, stripe_target_ids(event), synced_kind=stripe_syncs(event_type))
@@ -302,9 +339,11 @@ def shopify_webhook(request: HttpRequest, connection_id: Any) -> JsonResponse:
         topic = request.headers.get("X-Shopify-Topic", "")
         if not event_id or not topic:
             return _rejected(connection, "Missing X-Shopify-Event-Id (or X-Shopify-Webhook-Id) or X-Shopify-Topic.")
-        try:
-            parsed = json.loads(body)
-        except ValueError:
+        event_id, topic = _event_text(event_id, "event_id"), _event_text(topic, "event_type")
+        if event_id is None or topic is None:
+            return _rejected(connection, "Malformed X-Shopify-Event-Id (or X-Shopify-Webhook-Id) or X-Shopify-Topic.")
+        parsed = _parse_json(body)
+        if parsed is NOT_JSON:
             return _rejected(connection, "Signed body is not JSON.")
         target_ids = shopify_target_ids(topic, parsed if isinstance(parsed, dict) else {})
         return _accept(connection, event_id, topic, target_ids, synced_kind=shopify_syncs(topic))

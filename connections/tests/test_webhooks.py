@@ -430,3 +430,110 @@ def test_a_delivery_naming_no_object_keeps_duplicates_and_disabled_connections_a
     assert disabled.json()["sync_job"] is None  # recorded, nothing queued
     jobs, events, _ = _state(tenant_a.tenant, in_tenant)
     assert (jobs, events) == ([("webhook", [])], 2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "evt_\x00"),  # PostgreSQL text cannot hold a NUL
+        ("id", "evt_\ud800"),  # a lone surrogate: no character, no encoding
+        ("id", "e" * 256),  # longer than an event id is kept
+        ("id", 12345),  # not Stripe's: str() would record "12345" as if it were
+        ("id", None),
+        ("type", {"name": "charge.refunded"}),
+        ("type", "charge." + "x" * 100),
+    ],
+)
+def test_a_signed_stripe_event_whose_id_or_type_is_no_id_is_400_and_records_nothing(
+    hooks, tenant_a, in_tenant, field, value
+):
+    stripe_conn, _ = hooks
+    event = {"id": "evt_ok", "type": "charge.refunded", "data": {"object": {"id": "ch_1"}}, field: value}
+    body = json.dumps(event).encode()
+
+    response = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": "Signed body is not a Stripe event (its id or type is not an id or type)."}
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+@pytest.mark.parametrize("depth", [10_000, 100_000])
+def test_a_signed_body_nested_too_deeply_is_400_and_records_nothing(hooks, tenant_a, in_tenant, depth):
+    stripe_conn, shop_conn = hooks
+    body = ('{"id": "evt_deep", "type": "charge.refunded", "data": ' + "[" * depth + "]" * depth + "}").encode()
+
+    stripe = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+    shopify = _post_shopify(shop_conn, body, shopify_sign(body, SHOPIFY_SECRET))
+
+    assert (stripe.status_code, stripe.json()) == (400, {"detail": "Signed body is not a Stripe event."})
+    assert (shopify.status_code, shopify.json()) == (400, {"detail": "Signed body is not JSON."})
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"id": "ch_1\x00", "object": "charge"},  # jsonb cannot hold \u0000
+        {"id": "ch_\ud800", "object": "charge"},
+        {"id": "ch_" + "x" * 10_000, "object": "charge"},
+        {"id": "ch_1\r\nX-Injected: 1", "object": "charge"},
+    ],
+)
+def test_a_stripe_id_the_sync_could_not_fetch_names_nothing_and_the_incremental_sync_reads_it(
+    hooks, tenant_a, in_tenant, obj
+):
+    stripe_conn, _ = hooks
+    body = json.dumps({"id": "evt_odd_id", "type": "charge.refunded", "data": {"object": obj}}).encode()
+
+    response = post_stripe(Client(), stripe_conn, body, stripe_sign(body, STRIPE_SECRET))
+
+    assert response.status_code == 202, response.content
+    with in_tenant(tenant_a.tenant):
+        assert list(SyncJob.objects.values_list("kind", "target_ids")) == [("backfill", [])]
+        assert list(WebhookEvent.objects.values_list("event_id", "target_ids")) == [("evt_odd_id", [])]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "1\x00", "admin_graphql_api_id": "gid://shopify/Order/1\x00"},
+        {"id": "١٢٣"},  # digits, but not Shopify's: str.isdigit() takes them
+        {"id": 10**30},  # beyond the 64 bits Shopify's ids fit in
+    ],
+)
+def test_a_shopify_id_the_sync_could_not_fetch_names_nothing(hooks, tenant_a, in_tenant, body):
+    _, shop_conn = hooks
+    raw = json.dumps(body).encode()
+
+    response = _post_shopify(shop_conn, raw, shopify_sign(raw, SHOPIFY_SECRET))
+
+    assert response.status_code == 202, response.content
+    with in_tenant(tenant_a.tenant):
+        assert list(SyncJob.objects.values_list("kind", "target_ids")) == [("backfill", [])]
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("HTTP_X_SHOPIFY_WEBHOOK_ID", "wh-\x00"),
+        ("HTTP_X_SHOPIFY_WEBHOOK_ID", "w" * 256),
+        ("HTTP_X_SHOPIFY_TOPIC", "orders/" + "x" * 100),
+    ],
+)
+def test_a_shopify_event_id_or_topic_that_cannot_be_recorded_is_400(hooks, tenant_a, in_tenant, header, value):
+    _, shop_conn = hooks
+    body = b'{"id": 1}'
+    headers = {"HTTP_X_SHOPIFY_TOPIC": "orders/updated", "HTTP_X_SHOPIFY_WEBHOOK_ID": "wh-1", header: value}
+
+    response = Client().post(
+        f"/webhooks/shopify/{shop_conn.pk}/",
+        body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_sign(body, SHOPIFY_SECRET),
+        **headers,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": "Malformed X-Shopify-Event-Id (or X-Shopify-Webhook-Id) or X-Shopify-Topic."}
+    assert _state(tenant_a.tenant, in_tenant)[:2] == ([], 0)
