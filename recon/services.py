@@ -41,7 +41,7 @@ from recon.models import (
     RunTrigger,
 )
 from tenants.models import Tenant
-from tenants.services import ServiceError, parse_ids
+from tenants.services import ServiceError, is_storable_text, parse_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -89,7 +89,7 @@ def resolve_payouts(references: list[Any], *, field: str = "payout_ids") -> list
         except ValueError:
             by_source.append(str(reference))
     found = list(Payout.objects.filter(tenant_id=tenant_id, pk__in=by_id)) + list(
-        Payout.objects.filter(tenant_id=tenant_id, source_id__in=by_source)
+        Payout.objects.filter(tenant_id=tenant_id, source_id__in=[s for s in by_source if is_storable_text(s)])
     )
     missing = sorted({str(r) for r in by_id} - {str(p.pk) for p in found}) + sorted(
         set(by_source) - {p.source_id for p in found}

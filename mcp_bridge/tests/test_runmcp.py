@@ -132,8 +132,10 @@ def events(world, **filters) -> list[AuditEvent]:
         (["--tenant", PRO, "--user", OUTSIDER], f"{OUTSIDER} is not an active member of tenant {PRO}"),
         (["--tenant", TRIAL, "--user", TRIAL_OWNER], "MCP tools are not included in the Trial plan"),
         (["--tenant", PRO, "--user", VIEWER], "does not allow MCP tools (tenants.use_mcp)"),
+        # a byte that is no UTF-8 (Python reads it as a lone surrogate): no address anyone has
+        (["--tenant", PRO, "--user", "owner\udcff@mcp-pro.example.com"], "is not an active member of tenant"),
     ],
-    ids=["unknown-tenant", "not-a-member", "trial-plan", "no-use_mcp"],
+    ids=["unknown-tenant", "not-a-member", "trial-plan", "no-use_mcp", "undecodable-user"],
 )
 def test_runmcp_refuses_before_serving_anything(world, live_db, args, says):
     process = runmcp_refused(*args)

@@ -101,5 +101,16 @@ def test_an_unusable_netsuite_connection_is_reported_not_a_crash(posting) -> Non
 def test_unknown_tenant_or_payout(posting) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(CommandError, match="Unknown tenant"):
         post("--tenant", "no-such-tenant")
-    with pytest.raises(CommandError, match="No payout"):
+    with pytest.raises(CommandError, match=r"--payout: No payout po_missing in this tenant\."):
         post("--tenant", posting.tenant.slug, "--payout", "po_missing")
+
+
+@pytest.mark.parametrize("reference", ["po_\udcff", "po_c1\x00"], ids=["undecodable", "nul"])
+def test_a_payout_no_payout_can_have_is_unknown_and_nothing_is_posted(posting, reference) -> None:  # type: ignore[no-untyped-def]
+    write_payouts(posting.stripe, PayoutSpec("po_c1"))
+    reconcile()
+
+    with pytest.raises(CommandError, match="--payout: No payout po_"):
+        post("--tenant", posting.tenant.slug, "--payout", reference)
+
+    assert not NetsuitePosting.objects.exists()

@@ -55,6 +55,22 @@ def test_recon_command_refuses_an_unknown_tenant_as_a_usage_error(db):
     assert refused.value.returncode == 2  # called wrong, not a failed run (1)
 
 
+@pytest.mark.parametrize(
+    "reference",
+    ["po_\udcff", "po_1\x00"],  # a byte no UTF-8 has, as Python reads it from argv; a NUL from a caller
+    ids=["undecodable", "nul"],
+)
+def test_recon_command_refuses_a_payout_no_payout_can_have_as_a_usage_error(
+    short_payouts, tenant_a, in_tenant, reference
+):
+    with pytest.raises(CommandError, match="--payout: No payout po_") as refused:
+        call_command("recon", "--tenant", "acme", "--payout", reference)
+
+    assert refused.value.returncode == 2
+    with in_tenant(tenant_a.tenant):
+        assert not ReconRun.objects.exists()
+
+
 def test_recon_command_refuses_an_unknown_payout_as_a_usage_error(short_payouts, tenant_a, in_tenant):
     with pytest.raises(CommandError, match="No payout po_404 in this tenant") as refused:
         call_command("recon", "--tenant", "acme", "--payout", "po_404")

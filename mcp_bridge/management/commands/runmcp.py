@@ -28,10 +28,11 @@ class Command(BaseCommand):
         from mcp_bridge.server import GovernedServer
         from mcp_bridge.tools import TOOLS
         from tenants.models import User
+        from tenants.services import is_storable_text
 
         tenant = command_tenant(options["tenant"])
         email = options["user"].strip()
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.filter(email__iexact=email).first() if is_storable_text(email) else None
         if user is None:
             raise CommandError(f"{email} is not an active member of tenant {tenant.slug}.")
         try:

@@ -77,20 +77,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def _payout_ids(references: list[str]) -> list[Any]:
-        """Payouts of the current tenant by id or by source id; an unknown one is an error."""
-        import uuid
+        """Payouts of the current tenant by id or by source id, as ``recon --payout`` and the MCP
+        tools find them; an unknown one is an error."""
+        from recon.services import resolve_payouts
+        from tenants.services import ServiceError
 
-        from canonical.models import Payout
-        from ecomops.tenancy import current_tenant_id
-
-        found = []
-        for reference in references:
-            payouts = Payout.objects.filter(tenant_id=current_tenant_id())
-            try:
-                payout = payouts.filter(pk=uuid.UUID(reference)).first()
-            except ValueError:
-                payout = payouts.filter(source_id=reference).first()
-            if payout is None:
-                raise CommandError(f"No payout {reference!r} in this tenant.")
-            found.append(payout.pk)
-        return found
+        try:
+            return [payout.pk for payout in resolve_payouts(references, field="payout")]
+        except ServiceError as exc:
+            raise CommandError(f"--payout: {exc}") from exc
