@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ecomops.cli import PORT, at_least
 from ecomops.sandbox_http import SandboxServer
 
 DEMO_NETSUITE_ACCOUNT = "1234567_SB1"
@@ -29,11 +30,11 @@ class Command(BaseCommand):
     help = "Serve the Stripe, Shopify and NetSuite sandboxes on 127.0.0.1 (never under production settings)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--stripe-port", type=int, default=12111)
-        parser.add_argument("--shopify-port", type=int, default=12112)
-        parser.add_argument("--netsuite-port", type=int, default=12113)
+        parser.add_argument("--stripe-port", type=PORT, default=12111)
+        parser.add_argument("--shopify-port", type=PORT, default=12112)
+        parser.add_argument("--netsuite-port", type=PORT, default=12113)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument("--days", type=at_least(0), default=30, help="days of business each sandbox holds")
         parser.add_argument(
             "--configure-demo",
             action="store_true",
@@ -57,22 +58,26 @@ class Command(BaseCommand):
             token_secret=_demo_secret("token_secret"),
             db_path=str(data_dir / "netsuite-sandbox.sqlite3"),
         )
-        servers = {
-            "stripe": SandboxServer(
-                build_stripe_sandbox(seed=options["seed"], days=options["days"]), port=options["stripe_port"]
+        apps = {
+            "stripe": build_stripe_sandbox(seed=options["seed"], days=options["days"]),
+            "shopify": build_shopify_sandbox(
+                seed=options["seed"],
+                days=options["days"],
+                start=date(2024, 1, 1),
+                maximum_available=20000.0,
+                restore_rate=2000.0,
             ),
-            "shopify": SandboxServer(
-                build_shopify_sandbox(
-                    seed=options["seed"],
-                    days=options["days"],
-                    start=date(2024, 1, 1),
-                    maximum_available=20000.0,
-                    restore_rate=2000.0,
-                ),
-                port=options["shopify_port"],
-            ),
-            "netsuite": SandboxServer(netsuite.app, port=options["netsuite_port"]),
+            "netsuite": netsuite.app,
         }
+        servers: dict[str, SandboxServer] = {}
+        for name, app in apps.items():
+            port = options[f"{name}_port"]
+            try:
+                servers[name] = SandboxServer(app, port=port)  # binds the port
+            except OSError as exc:  # taken, or not ours to take: say which, in one line
+                for server in servers.values():
+                    server.httpd.server_close()  # bound, never started: stop() would wait for it
+                raise CommandError(f"--{name}-port {port}: cannot listen there ({exc.strerror}).") from exc
         for name, server in servers.items():
             server.start()
             self.stdout.write(f"{name:9} sandbox on {server.url}")
