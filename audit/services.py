@@ -10,6 +10,7 @@ from django.db import models
 from audit.models import AuditEvent, Outcome
 from ecomops.logging import redact
 from ecomops.tenancy import current_tenant, tenant_context
+from ecomops.text import storable, storable_json
 
 logger = structlog.get_logger(__name__)
 
@@ -30,6 +31,9 @@ def audit_record(
 
     The correlation id comes from the log context, so the event and the log lines of the
     same request, task or MCP call share it. Secret-looking keys in ``detail`` are redacted.
+    What a caller sent is recorded as sent, even a NUL or a lone surrogate PostgreSQL cannot
+    hold: as its escape (``ecomops.text.storable``), or the event, and the work audited with
+    it, would fail.
     """
     if tenant is not None and current_tenant() != tenant:
         with tenant_context(tenant):
@@ -50,9 +54,9 @@ def audit_record(
         action=action,
         **audit_actor_columns(actor=actor, actor_kind=actor_kind),
         target_type=target_type,
-        target_id=str(target_id),
+        target_id=storable(str(target_id)),
         outcome=outcome,
-        detail=redact(detail or {}),
+        detail=storable_json(redact(detail or {})),
     )
     logger.info("audit", action=action, outcome=str(outcome), target_type=target_type, target_id=str(target_id))
     return event

@@ -24,6 +24,7 @@ from audit.services import audit_actor_columns, audit_record, audit_target_type
 from canonical.models import Payout
 from connections.models import PAYMENT_PROVIDERS, Connection, SyncJob
 from ecomops.tenancy import current_tenant
+from ecomops.text import is_storable
 from recon.close import Month, close_snapshot, month_close
 from recon.engine import INLINE_LINK_LIMIT, Engine, RuleSettings, delete_consumed_changes, link_lines
 from recon.freshness import freshness_now, source_freshness
@@ -41,7 +42,7 @@ from recon.models import (
     RunTrigger,
 )
 from tenants.models import Tenant
-from tenants.services import ServiceError, is_storable_text, parse_ids
+from tenants.services import ServiceError, parse_ids
 
 logger = structlog.get_logger(__name__)
 
@@ -89,7 +90,8 @@ def resolve_payouts(references: list[Any], *, field: str = "payout_ids") -> list
         except ValueError:
             by_source.append(str(reference))
     found = list(Payout.objects.filter(tenant_id=tenant_id, pk__in=by_id)) + list(
-        Payout.objects.filter(tenant_id=tenant_id, source_id__in=[s for s in by_source if is_storable_text(s)])
+        # a reference PostgreSQL cannot hold names no stored payout: not found, without asking it
+        Payout.objects.filter(tenant_id=tenant_id, source_id__in=[s for s in by_source if is_storable(s)])
     )
     missing = sorted({str(r) for r in by_id} - {str(p.pk) for p in found}) + sorted(
         set(by_source) - {p.source_id for p in found}

@@ -41,13 +41,6 @@ def parse_ids(values: Iterable[Any], *, field: str, what: str = "an id") -> list
     return result
 
 
-def is_storable_text(value: str) -> bool:
-    """Whether PostgreSQL can hold (or compare against) the text: no NUL, no lone surrogate (what
-    a shell hands Python for bytes that are not UTF-8). A reference that is not can name nothing
-    stored, so it is answered as not found rather than sent to the database, which refuses it."""
-    return "\x00" not in value and not any("\ud800" <= char <= "\udfff" for char in value)
-
-
 def _slug_taken(slug: str) -> bool:
     """Whether the slug, or the schema it would name, is in use: "probe-co" and "probe_co"
     are two slugs but one schema (``t_probe_co``)."""

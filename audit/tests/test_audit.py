@@ -43,6 +43,24 @@ def test_secrets_in_detail_are_redacted(event):
     assert event.detail == {"api_key": "[redacted]", "n": 1}
 
 
+def test_text_postgresql_cannot_hold_is_recorded_as_its_escape(tenant_a, in_tenant):
+    # What an MCP call or a command sent is audited as sent, a NUL or a lone surrogate included
+    with in_tenant(tenant_a.tenant):
+        recorded = audit_record(
+            action="test.recorded",
+            target_type="mcp.tool",
+            target_id="no\x00such.tool",
+            detail={"params": {"payout": "po_\x00\ud800", "\udc00key": ["\x00"]}, "note": "kept as is: é 😀"},
+        )
+        stored = AuditEvent.objects.get(pk=recorded.pk)
+
+    assert stored.target_id == "no\\u0000such.tool"
+    assert stored.detail == {
+        "params": {"payout": "po_\\u0000\\ud800", "\\udc00key": ["\\u0000"]},
+        "note": "kept as is: é 😀",
+    }
+
+
 def test_audit_api_filters(tenant_a, api_as, in_tenant):
     with in_tenant(tenant_a.tenant):
         audit_record(action="connection.created", actor=tenant_a.admin)

@@ -24,15 +24,15 @@ class Command(BaseCommand):
         from django.db import connection
 
         from ecomops.cli import command_tenant
+        from ecomops.text import is_storable
         from mcp_bridge.governance import AccessRefused, Pipeline, check_access, rate_for
         from mcp_bridge.server import GovernedServer
         from mcp_bridge.tools import TOOLS
         from tenants.models import User
-        from tenants.services import is_storable_text
 
         tenant = command_tenant(options["tenant"])
         email = options["user"].strip()
-        user = User.objects.filter(email__iexact=email).first() if is_storable_text(email) else None
+        user = User.objects.filter(email__iexact=email).first() if is_storable(email) else None
         if user is None:
             raise CommandError(f"{email} is not an active member of tenant {tenant.slug}.")
         try:
