@@ -40,6 +40,7 @@ from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
 from ecomops.logging import redact
 from ecomops.tenancy import current_tenant_id, tenant_context
+from ecomops.text import is_storable, storable
 from tenants.entitlements import EntitlementError, check_entitlement
 from tenants.models import Tenant, User
 from tenants.permissions import active_membership, forget_cached_permissions
@@ -259,9 +260,17 @@ def _window_words(window: timedelta) -> str:
 
 
 def allow_params(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The arguments the tool declares, checked against its schema; the unknown ones' names."""
-    ignored = sorted(name for name in arguments if name not in tool.properties)
+    """The arguments the tool declares, checked against its schema; the unknown ones' names.
+
+    A declared argument holding a NUL or a lone surrogate (``"\\ud800"``, no character) is
+    refused, at any depth: no parameter takes one, and PostgreSQL refuses both wherever a tool
+    would look them up. An unknown one's name is reported as its escape, cut short.
+    """
+    ignored = sorted(storable(str(name))[:100] for name in arguments if name not in tool.properties)
     params = {name: value for name, value in arguments.items() if name in tool.properties}
+    for name, value in params.items():
+        if _holds_unstorable(value):
+            raise bad_param(name, "holds a NUL character or a lone surrogate, which no parameter takes.")
     validator = jsonschema.Draft202012Validator(tool.input_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: (list(e.path), e.message))
     if errors:
@@ -275,6 +284,20 @@ def allow_params(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str, Any],
         if tool.properties[name].get("type") == "integer" and isinstance(value, float):
             params[name] = int(value)
     return params, ignored
+
+
+def _holds_unstorable(value: Any) -> bool:
+    pending = [value]
+    while pending:  # a loop: a value may be nested deeper than recursion goes
+        item = pending.pop()
+        if isinstance(item, str):
+            if not is_storable(item):
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return False
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:

@@ -355,7 +355,8 @@ TOOLS = [
             "month": {"type": "string", "description": "YYYY-MM: the month whose close it stands in the way of"},
             "ordering": {"type": "string", "description": "e.g. -at_stake"},
             "limit": _LIMIT,
-            "offset": {"type": "integer", "minimum": 0},
+            # PostgreSQL's OFFSET is a bigint: past it the query fails rather than answer nothing
+            "offset": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         },
         permissions=("recon.view_reconexception",),
         row_limit=RowLimit(),

@@ -127,3 +127,37 @@ def test_a_call_in_progress_counts_against_the_rate_but_does_not_hold_up_the_nex
         release.set()
         first.join(timeout=60)
     assert results["first"].payload["result"] == {"waited": True}
+
+
+def test_a_parameter_holding_a_nul_or_a_lone_surrogate_is_refused_naming_it_and_audited_as_sent(committed_tenant):
+    # given: a JSON client may send "\u0000" or "\ud800" in any string
+    world = committed_tenant("mcp-unstorable")
+    pipeline = Pipeline(tenant=world.tenant, user=world.owner, tools=TOOLS)
+
+    # when
+    nul = pipeline.call("recon.exceptions", {"subject": "ch_\x00"})
+    surrogate = pipeline.call("recon.explain_payout", {"payout": "po_\ud800"})
+    in_a_list = pipeline.call("recon.run", {"payout_ids": ["po_1", "po_\x00"]})
+    unknown_name = pipeline.call("schedule.list", {"no\x00such": 1})
+
+    # then: refused as bad input naming the parameter (not an internal error), and audited
+    for result, param in ((nul, "subject"), (surrogate, "payout"), (in_a_list, "payout_ids")):
+        assert (result.is_error, result.payload["code"], result.payload["param"]) == (True, "invalid_param", param)
+        assert result.text == f"{param}: holds a NUL character or a lone surrogate, which no parameter takes."
+    assert not unknown_name.is_error
+    assert unknown_name.payload["ignored_params"] == ["no\\u0000such"]
+    with tenant_context(world.tenant):
+        refused = AuditEvent.objects.get(action="mcp.tool_called", target_id="recon.exceptions")
+    assert (refused.outcome, refused.detail["params"]) == ("failure", {"subject": "ch_\\u0000"})
+
+
+def test_an_offset_past_what_postgresql_takes_is_refused_and_the_largest_answers_nothing(committed_tenant):
+    world = committed_tenant("mcp-offset")
+    pipeline = Pipeline(tenant=world.tenant, user=world.owner, tools=TOOLS)
+
+    beyond = pipeline.call("recon.exceptions", {"offset": 2**63})
+    largest = pipeline.call("recon.exceptions", {"offset": 2**63 - 1})
+
+    assert (beyond.payload["code"], beyond.payload["param"]) == ("invalid_param", "offset")
+    assert beyond.text.startswith("offset: 9223372036854775808 is greater than the maximum of 9223372036854775807")
+    assert largest.payload["result"]["count"] == 0
