@@ -379,19 +379,7 @@ class ShopifyBusiness:
         )
         self.orders[order.id] = order
         charge = self._add_transaction(order, "SALE", "SUCCESS", "shopify_payments", usd, at)
-        dispute = Dispute(
-            id=next(self._ids["dispute"]),
-            order_id=order.id,
-            transaction_id=charge.id,
-            amount=charge.amount.shop,
-            currency=SHOP_CURRENCY,
-            type="CHARGEBACK",
-            reason="FRAUDULENT",
-            network_reason_code="10.4",
-            status="NEEDS_RESPONSE",
-            initiated_at=at,
-            evidence_due_by=at + timedelta(days=7),
-        )
+        dispute = self._new_chargeback(order, charge, "FRAUDULENT", "10.4", at)
         self.disputes[dispute.id] = dispute
         order.dispute_ids.append(dispute.id)
         return dispute
@@ -723,14 +711,9 @@ class ShopifyBusiness:
 
     # ----------------------------------------------------------------- disputes
 
-    def _open_dispute(self, order: Order, outcome: str, at: datetime) -> None:
-        charge = self._card_charge(order)
-        if charge is None or order.refunds:
-            return
-        reason, code = self.rng.choice(
-            (("FRAUDULENT", "10.4"), ("PRODUCT_NOT_RECEIVED", "13.1"), ("CREDIT_NOT_PROCESSED", "13.6"))
-        )
-        dispute = Dispute(
+    def _new_chargeback(self, order: Order, charge: OrderTransaction, reason: str, code: str, at: datetime) -> Dispute:
+        """A chargeback on ``charge`` of ``order``, opened at ``at`` and needing a response within a week."""
+        return Dispute(
             id=next(self._ids["dispute"]),
             order_id=order.id,
             transaction_id=charge.id,
@@ -743,6 +726,15 @@ class ShopifyBusiness:
             initiated_at=at,
             evidence_due_by=at + timedelta(days=7),
         )
+
+    def _open_dispute(self, order: Order, outcome: str, at: datetime) -> None:
+        charge = self._card_charge(order)
+        if charge is None or order.refunds:
+            return
+        reason, code = self.rng.choice(
+            (("FRAUDULENT", "10.4"), ("PRODUCT_NOT_RECEIVED", "13.1"), ("CREDIT_NOT_PROCESSED", "13.6"))
+        )
+        dispute = self._new_chargeback(order, charge, reason, code, at)
         self.disputes[dispute.id] = dispute
         order.dispute_ids.append(dispute.id)
         order.touch(at)
