@@ -323,8 +323,9 @@ class ClientCredentialsAuth(httpx.Auth):
             raise NetSuiteError.from_response(
                 response.status_code, response.content, response.headers, request=f"POST {TOKEN_PATH}", secrets=secrets
             )
-        payload = response.json()
         try:
+            # A proxy's or a login page's 200 is no token either: refused like a malformed one.
+            payload = response.json()
             value = str(payload["access_token"])
             lifetime = float(payload.get("expires_in", 3600))  # NetSuite sends "3600" as a string
         except (KeyError, TypeError, ValueError) as exc:

@@ -231,3 +231,27 @@ def test_oauth2_wrong_audience_refused(sandbox) -> None:  # type: ignore[no-unty
         auth.get_token()
     assert caught.value.code == "invalid_grant"
     assert "aud" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html", b"<html><body>Sign in to continue</body></html>"),  # a proxy's or login page's 200
+        ("application/json", b'["access_token"]'),  # JSON, but not the token object
+        ("application/json", b'{"token_type": "Bearer"}'),  # the object without its token
+    ],
+)
+def test_oauth2_token_endpoint_answering_200_without_a_token_is_a_netsuite_error(sandbox, content_type, body) -> None:  # type: ignore[no-untyped-def]
+    from tests.servers import EchoServer
+
+    server = EchoServer(lambda received: (200, {"Content-Type": content_type}, body))
+    try:
+        auth = sandbox.credentials.client_credentials_auth(server.url)
+        with pytest.raises(NetSuiteError) as refused:
+            auth.fetch_token()
+    finally:
+        server.close()
+
+    assert refused.value.status == 200
+    assert refused.value.code == "INVALID_TOKEN_RESPONSE"
+    assert [r.path for r in server.received] == [TOKEN_PATH]
