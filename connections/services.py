@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -58,6 +59,19 @@ def _check_netsuite_settings(*, account_id: str, base_url: str, credentials: dic
         )
 
 
+def _check_base_url(base_url: str) -> None:
+    """Refuse an address that carries a user name or password (``https://user:pass@host``): the
+    address is shown on pages, in "could not reach ..." messages and in the logs, while
+    credentials belong in their own fields, which are never read back. The refusal does not
+    repeat the address."""
+    if base_url and "@" in urlsplit(base_url).netloc:
+        raise ServiceError(
+            "The base URL must not carry a user name or password (user:password@host); "
+            "give credentials in their own fields.",
+            field="base_url",
+        )
+
+
 def connection_create(
     *,
     actor: Any,
@@ -81,6 +95,7 @@ def connection_create(
         raise ServiceError("A name is required.", field="name")
     if not 1 <= int(netsuite_concurrency) <= 20:
         raise ServiceError("NetSuite concurrency must be between 1 and 20.", field="netsuite_concurrency")
+    _check_base_url(base_url or "")
     cleaned = _clean_credentials(provider, credentials, partial=False)
     if provider == Provider.NETSUITE:
         _check_netsuite_settings(account_id=account_id or "", base_url=base_url or "", credentials=cleaned)
@@ -141,6 +156,8 @@ def connection_update(
         raise ServiceError("A name is required.", field="name")
     if "netsuite_concurrency" in changes and not 1 <= int(changes["netsuite_concurrency"] or 0) <= 20:
         raise ServiceError("NetSuite concurrency must be between 1 and 20.", field="netsuite_concurrency")
+    if "base_url" in changes:
+        _check_base_url(changes["base_url"] or "")
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         moved = [

@@ -315,3 +315,24 @@ def test_an_action_that_takes_no_body_refuses_one_and_does_nothing(api_as, tenan
         assert not SyncJob.objects.filter(connection=existing).exists()
         assert AuditEvent.objects.count() == events
         assert Connection.objects.get(pk=existing.pk).status_checked_at is None
+
+
+def test_a_base_url_carrying_a_password_is_refused_without_repeating_it(api_as, tenant_a, in_tenant):
+    client = api_as(tenant_a.admin, tenant_a.tenant)
+    address = "https://ops:Hunter2-Secret-9@api.stripe.com"
+
+    created = _create(client, base_url=address)
+    existing = _create(client, name="kept").json()
+    patched = client.patch(
+        f"/api/v1/connections/{existing['id']}/",
+        {"base_url": address, "credentials": {"api_key": SECRET_KEY + "new"}},
+        format="json",
+    )
+
+    for refused in (created, patched):
+        assert refused.status_code == 400, refused.content
+        assert "must not carry a user name or password" in refused.json()["base_url"][0]
+        assert "Hunter2" not in refused.content.decode()
+    with in_tenant(tenant_a.tenant):
+        assert list(Connection.objects.values_list("name", "base_url")) == [("kept", "http://127.0.0.1:9")]
+        assert Connection.objects.get(name="kept").credentials["api_key"] == SECRET_KEY
