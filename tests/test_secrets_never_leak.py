@@ -226,7 +226,7 @@ def queued_and_finished_tasks(evidence: Evidence) -> None:
     for task in Task.objects.all():
         evidence.add(f"django-q task {task.name}", [task.func, task.args, task.kwargs, task.result])
     for queued in OrmQ.objects.all():
-        evidence.add(f"django-q queue {queued.key}", queued.task())
+        evidence.add(f"django-q queue {queued.key}", queued.task)
 
 
 def pages_and_api(evidence: Evidence, world: Any, api_as: Callable[..., Any]) -> None:
