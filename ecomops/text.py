@@ -14,11 +14,28 @@ import re
 from typing import Any
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # in decoded text: a pair decodes to one character
 
 
 def is_storable(text: str) -> bool:
     """Whether PostgreSQL can hold (or compare against) the text."""
     return UNSTORABLE.search(text) is None
+
+
+def holds(value: Any, pattern: re.Pattern[str] = UNSTORABLE) -> bool:
+    """Whether any string or key of a JSON value matches ``pattern``. A loop, not recursion: a
+    document may be nested about as deep as the decoder allows."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if pattern.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return False
 
 
 def storable(text: str) -> str:

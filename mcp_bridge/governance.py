@@ -40,7 +40,7 @@ from audit.models import AuditEvent, Outcome
 from audit.services import audit_record
 from ecomops.logging import redact
 from ecomops.tenancy import current_tenant_id, tenant_context
-from ecomops.text import is_storable, storable
+from ecomops.text import holds, storable
 from tenants.entitlements import EntitlementError, check_entitlement
 from tenants.models import Tenant, User
 from tenants.permissions import active_membership, forget_cached_permissions
@@ -269,7 +269,7 @@ def allow_params(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str, Any],
     ignored = sorted(storable(str(name))[:100] for name in arguments if name not in tool.properties)
     params = {name: value for name, value in arguments.items() if name in tool.properties}
     for name, value in params.items():
-        if _holds_unstorable(value):
+        if holds(value):
             raise bad_param(name, "holds a NUL character or a lone surrogate, which no parameter takes.")
     validator = jsonschema.Draft202012Validator(tool.input_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: (list(e.path), e.message))
@@ -284,20 +284,6 @@ def allow_params(tool: Tool, arguments: dict[str, Any]) -> tuple[dict[str, Any],
         if tool.properties[name].get("type") == "integer" and isinstance(value, float):
             params[name] = int(value)
     return params, ignored
-
-
-def _holds_unstorable(value: Any) -> bool:
-    pending = [value]
-    while pending:  # a loop: a value may be nested deeper than recursion goes
-        item = pending.pop()
-        if isinstance(item, str):
-            if not is_storable(item):
-                return True
-        elif isinstance(item, dict):
-            pending += [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            pending += item
-    return False
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:

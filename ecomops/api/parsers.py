@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from ecomops.text import LONE_SURROGATE, holds
 
 
 class JSONParser(parsers.JSONParser):
@@ -26,25 +25,8 @@ class JSONParser(parsers.JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
-        if _holds_lone_surrogate(data):
+        if holds(data, LONE_SURROGATE):
             raise ParseError(
                 "JSON parse error - the body holds a lone surrogate escape (\\ud800-\\udfff), which is not a character."
             )
         return data
-
-
-def _holds_lone_surrogate(data: Any) -> bool:
-    """Any string or key of the parsed document holding a surrogate (a pair decodes to one
-    character, so any left is alone). A loop, not recursion: the document may be ~1000 deep."""
-    pending = [data]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if _SURROGATE.search(value):
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return False
