@@ -31,7 +31,9 @@ from ecomops.cli import at_least
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--rows", type=at_least(1), default=1_000_000, help="orders in the table exported")
+    parser.add_argument(
+        "--rows", type=at_least(1, maximum=20_000_000), default=1_000_000, help="orders in the table exported"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant (default: drop it)")
 
 

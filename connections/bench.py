@@ -37,7 +37,10 @@ BATCH_ROWS = 5000
 
 def add_arguments(parser: Any) -> None:
     parser.add_argument(
-        "--objects", type=at_least(1), default=200_000, help="balance transactions in the sandbox ledger"
+        "--objects",
+        type=at_least(1, maximum=5_000_000),
+        default=200_000,
+        help="balance transactions in the sandbox ledger",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant (default: drop it)")
 

@@ -44,15 +44,21 @@ OVERHEAD_BLOCKS = 5
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--payouts", type=at_least(1), default=1000, help="payouts posted with latency")
-    parser.add_argument("--latency-ms", type=at_least(0), default=200, help="latency the sandbox adds to every call")
     parser.add_argument(
-        "--concurrency", type=at_least(1), default=2, help="the connection's NetSuite concurrency limit"
+        "--payouts", type=at_least(1, maximum=100_000), default=1000, help="payouts posted with latency"
     )
-    parser.add_argument("--threads", type=at_least(1), default=None, help="sending threads (default: --concurrency)")
+    parser.add_argument(
+        "--latency-ms", type=at_least(0, maximum=60_000), default=200, help="latency the sandbox adds to every call"
+    )
+    parser.add_argument(
+        "--concurrency", type=at_least(1, maximum=64), default=2, help="the connection's NetSuite concurrency limit"
+    )
+    parser.add_argument(
+        "--threads", type=at_least(1, maximum=64), default=None, help="sending threads (default: --concurrency)"
+    )
     parser.add_argument(
         "--overhead-payouts",
-        type=at_least(1),
+        type=at_least(1, maximum=100_000),
         default=None,
         help="payouts posted at latency 0 (default: min(payouts, 500))",
     )

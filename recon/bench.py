@@ -31,6 +31,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
@@ -41,12 +42,26 @@ TOLERANCE = 5  # the bench tenant's payment-vs-order tolerance, in minor units
 RAW_PAD = "x" * 180  # makes line rows ~600 bytes, like the 1M-line measurements in DESIGN §4
 
 
+# Upper bounds, so a slip of the keyboard is refused instead of filling the disk for hours: the
+# default run is 1M lines (about 1 GB with its payments and orders); 20x that still fits here.
+MAX_PAYOUTS = 200_000
+MAX_LINES_PER_PAYOUT = 1_000
+MAX_LINES = 20_000_000
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--payouts", type=at_least(1), default=10_000, help="automatic payouts to generate")
-    parser.add_argument("--lines", type=at_least(2), default=100, help="lines per payout, its own line included")
+    parser.add_argument(
+        "--payouts", type=at_least(1, maximum=MAX_PAYOUTS), default=10_000, help="automatic payouts to generate"
+    )
+    parser.add_argument(
+        "--lines",
+        type=at_least(2, maximum=MAX_LINES_PER_PAYOUT),
+        default=100,
+        help="lines per payout, its own line included",
+    )
     parser.add_argument(
         "--fault-every",
-        type=at_least(100, multiple_of=100),
+        type=at_least(100, multiple_of=100, maximum=1_000_000),
         default=100,
         help="plant each kind of fault on one in N of its population (100 = ~1%%, the default; a multiple of 100)",
     )
@@ -388,8 +403,13 @@ def run(options: dict[str, Any], out: Any) -> dict[str, Any]:
     from tenants.models import Tenant
     from tenants.services import tenant_create
 
-    # Sizes are checked when parsed (``add_arguments``).
+    # Sizes are checked when parsed (``add_arguments``), their product here, before anything starts.
     payouts, lines = int(options["payouts"]), int(options["lines"])
+    if payouts * lines > MAX_LINES:
+        raise CommandError(
+            f"--payouts x --lines is {payouts * lines:,} lines; at most {MAX_LINES:,} "
+            "(e.g. --payouts 10000 --lines 100)."
+        )
     every = int(options.get("fault_every") or 100)
     quiet = bool(options.get("json"))
 

@@ -19,6 +19,17 @@ from ecomops.management.commands.bench import Command
         (["post", "--concurrency", "0"], "--concurrency: must be at least 1, not 0"),
         (["post", "--latency-ms", "-1"], "--latency-ms: must be at least 0, not -1"),
         (["export", "--rows", "0"], "--rows: must be at least 1, not 0"),
+        # a slip of the keyboard is refused too, rather than generating for hours
+        (["recon", "--payouts", "10000000"], "--payouts: must be at most 200000, not 10000000"),
+        (["recon", "--lines", "1000000"], "--lines: must be at most 1000, not 1000000"),
+        (
+            ["recon", "--payouts", "200000", "--lines", "1000"],
+            r"--payouts x --lines is 200,000,000 lines; at most 20,000,000",
+        ),
+        (["ingest", "--objects", "100000000"], "--objects: must be at most 5000000, not 100000000"),
+        (["export", "--rows", "1000000000"], "--rows: must be at most 20000000, not 1000000000"),
+        (["post", "--payouts", "5000000"], "--payouts: must be at most 100000, not 5000000"),
+        (["post", "--threads", "1000"], "--threads: must be at most 64, not 1000"),
     ],
 )
 def test_a_bad_size_is_refused_with_the_options_name(args, message):
