@@ -234,12 +234,15 @@ class NetSuiteClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> T:
         """Send with slots, retries and capture; ``parse`` turns a 2xx answer into the result.
 
         ``idempotent`` says whether repeating the request after a lost answer is safe.
+        ``retry_policy`` replaces the client's for this call (a person waiting on the answer
+        gets a short one from a client shared with the worker's postings).
         """
-        policy = self.retry_policy
+        policy = retry_policy or self.retry_policy
         content = jsonio.dumps(json_body) if json_body is not None else None
         req_headers = dict(headers or {})
         if content is not None:
@@ -253,7 +256,7 @@ class NetSuiteClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.budget_seconds),
-            wait=self._wait,
+            wait=lambda state: self._wait(state, policy),
             retry=retry_if_exception(retryable),
             sleep=self._sleep,
             reraise=True,
@@ -335,8 +338,7 @@ class NetSuiteClient:
         known = getattr(self._auth, "secret_values", None)
         return [*(known() if known else ()), *authorization_secrets(request.headers.get("authorization", ""))]
 
-    def _wait(self, state: RetryCallState) -> float:
-        policy = self.retry_policy
+    def _wait(self, state: RetryCallState, policy: RetryPolicy) -> float:
         ceiling = min(policy.max_delay, policy.base_delay * (2 ** (state.attempt_number - 1)))
         delay = self._rng.uniform(0, ceiling)  # "full jitter": spreads competing workers apart
         exc = state.outcome.exception() if state.outcome else None

@@ -43,6 +43,9 @@ TBA_FIELDS = ("consumer_key", "consumer_secret", "token_id", "token_secret")
 OAUTH2_FIELDS = ("client_id", "certificate_id", "private_key")
 # A connection test answers a person waiting on a page: fail fast rather than back off for minutes.
 FAST_FAIL_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=1.0, budget_seconds=10.0)
+# A call someone waits on (SuiteQL from the API or an MCP tool): a few quick retries, then the
+# error, rather than the worker's two minutes of backoff on a NetSuite that throttles or fails.
+INTERACTIVE_RETRIES = RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=4.0, budget_seconds=15.0)
 
 # Where the exchanges of the current posting go. The client is shared between threads and
 # postings, so its one ``on_exchange`` hook hands each exchange to whatever sink the calling

@@ -65,7 +65,7 @@ from ecomops.money import format_minor
 from ecomops.tasks import enqueue as enqueue_task
 from ecomops.tenancy import current_tenant
 from netsuite.client import may_have_been_applied
-from netsuite.connection import ConnectionClient, capture_exchanges, shared_client
+from netsuite.connection import INTERACTIVE_RETRIES, ConnectionClient, capture_exchanges, shared_client
 from netsuite.errors import NetSuiteClientError, NetSuiteConfigError, NetSuiteError
 from netsuite.journal import (
     JournalBuildError,
@@ -1987,6 +1987,8 @@ def suiteql_run(*, actor: Any, connection: Connection, query: str, limit: int) -
     answers. Refusals are ServiceErrors whose ``code`` says whose fault: ``invalid`` (the query
     is not one read-only SELECT), ``query_refused`` (NetSuite refused it), ``netsuite_config``
     (the connection's settings), ``netsuite_error`` (NetSuite failed), ``netsuite_unavailable``.
+    A person or an agent waits on the answer: each page is retried at most twice within 15 s
+    (``INTERACTIVE_RETRIES``), not with the budget the worker's postings have.
     """
     from netsuite.suiteql import MAX_PAGE_SIZE, SuiteQLValidationError, validate_read_only
 
@@ -2009,7 +2011,9 @@ def suiteql_run(*, actor: Any, connection: Connection, query: str, limit: int) -
         message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
         raise ServiceError(message, field="connection", code="netsuite_config") from exc
     try:
-        result = client.suiteql(query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE))
+        result = client.suiteql(
+            query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE), retry_policy=INTERACTIVE_RETRIES
+        )
         rows = result.all()
     except NetSuiteError as exc:
         audit(Outcome.FAILURE, {"error": str(exc)[:500]})

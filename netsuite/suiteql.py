@@ -25,7 +25,7 @@ from netsuite import jsonio
 from netsuite.errors import NetSuiteProtocolError
 
 if TYPE_CHECKING:
-    from netsuite.client import NetSuiteClient
+    from netsuite.client import NetSuiteClient, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,10 @@ class SuiteQLResult:
         row_ceiling: int,
         max_rows: int | None,
         warnings: list[str],
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.client = client
+        self.retry_policy = retry_policy
         self.sql = sql
         self.page_size = page_size
         self.row_ceiling = row_ceiling
@@ -179,6 +181,7 @@ class SuiteQLResult:
             idempotent=True,  # a read: repeating it after a lost answer is harmless
             operation="suiteql",
             parse=_expect_page,
+            retry_policy=self.retry_policy,
         )
 
     def _generate(self) -> Iterator[dict[str, Any]]:
@@ -227,12 +230,13 @@ def run_suiteql(
     page_size: int = MAX_PAGE_SIZE,
     row_ceiling: int = ROW_CEILING,
     max_rows: int | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> SuiteQLResult:
     """Validate ``sql`` as one read-only SELECT and return its lazily paged result.
 
     ``page_size`` is NetSuite's ``limit`` (1..1000). ``row_ceiling`` is how far offset
     paging can reach (100,000 on NetSuite). ``max_rows`` stops early on the caller's behalf,
-    also reported through ``truncated``.
+    also reported through ``truncated``. ``retry_policy`` replaces the client's for each page.
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -244,6 +248,7 @@ def run_suiteql(
         row_ceiling=row_ceiling,
         max_rows=max_rows,
         warnings=ordering_warnings(statement),
+        retry_policy=retry_policy,
     )
 
 

@@ -459,6 +459,30 @@ def test_suiteql_pages_across_several_pages(posting, api_as) -> None:  # type: i
     assert posting.sandbox.app.stats()["calls"]["suiteql"] == 3  # 1000 + 1000 + 500
 
 
+def test_suiteql_on_a_failing_netsuite_answers_within_seconds(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    # A NetSuite that keeps answering 503: the person waiting gets the error after a few quick
+    # retries, not after the two minutes of backoff the worker's postings may spend.
+    import time
+
+    import httpx
+
+    httpx.post(f"{posting.sandbox.url}/__sandbox__/faults", json={"kind": "503", "count": 50}).raise_for_status()
+    served = posting.sandbox.app.faults.faults_served
+
+    started = time.monotonic()
+    answer = as_role(api_as, posting, "admin").post(
+        SUITEQL, {"connection": str(posting.netsuite.pk), "q": "SELECT id FROM account ORDER BY id"}, format="json"
+    )
+    waited = time.monotonic() - started
+
+    assert answer.status_code == 502
+    assert answer.json()["code"] == "netsuite_error"
+    assert "503" in answer.json()["detail"]
+    assert waited < 15
+    assert posting.sandbox.app.faults.faults_served - served == 3  # three attempts, then the error
+    httpx.delete(f"{posting.sandbox.url}/__sandbox__/faults").raise_for_status()
+
+
 def test_audit_records_approval_and_suiteql(posting, drafts, api_as) -> None:  # type: ignore[no-untyped-def]
     from audit.models import AuditEvent
 
