@@ -29,7 +29,9 @@ SECRET_VALUE_PATTERNS = [
     re.compile(r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+"),  # Stripe secret and restricted keys
     re.compile(r"\b(whsec_)[A-Za-z0-9]+"),  # Stripe webhook signing secrets
     re.compile(r"\b(shp(?:at|ca|pa|ss)_)[A-Za-z0-9]+"),  # Shopify access tokens and app secrets
-    re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*"),  # an HTTP bearer token of any kind
+    # an HTTP bearer token of any kind: 20 characters or more, or 8 or more with a digit or a
+    # sign in them, so that "Bearer certificates" in a sentence is left as it is
+    re.compile(r"\b(Bearer\s+)(?:[A-Za-z0-9._~+/-]{20,}|(?=[A-Za-z]*[0-9._~+/-])[A-Za-z0-9._~+/-]{8,})=*"),
     re.compile(r"\b(oauth_(?:consumer_key|token|signature)=\\?\"?)[^\"\\,&\s]+"),  # OAuth 1.0 (NetSuite TBA)
     re.compile(r"\b(client_assertion=)[A-Za-z0-9._~%+/=-]+"),  # OAuth 2.0 client assertion in a form body
     re.compile(r"(?i)(x-shopify-access-token\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\,;|&}]+"),  # any token shape

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 from django.conf import settings
 
 
@@ -114,3 +115,22 @@ def test_masked_values_and_ordinary_words_are_left_as_they_are():
 
     text = "Stripe said sk_test_****4242; Bearer tokens expire; oauth_token is missing; shop ecomops-demo"
     assert mask_secret_values(text) == text
+    prose = "the Bearer certificates of the Bearer instruments are not tokens"
+    assert mask_secret_values(prose) == prose
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "0f8e2c7d9a1b4c3e5f6a7b8c9d0e1f2a",  # hex, as the NetSuite sandbox issues them
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",  # a JWT
+        "abcdefghijklmnopqrstuvwxyz",  # letters only, but as long as tokens are
+        "tok3n5ix",  # short, with digits
+        "a.b-c_d~e+f/g=",  # short, with signs
+    ],
+)
+def test_bearer_tokens_of_any_shape_are_masked(token):
+    from ecomops.logging import mask_secret_values
+
+    masked = mask_secret_values(f"Authorization: Bearer {token} refused")
+    assert masked == "Authorization: Bearer [redacted] refused"
