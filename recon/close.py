@@ -103,6 +103,9 @@ def parse_month(value: Any) -> Month:
     return month_of(date(int(match.group(1)), int(match.group(2)), 1))
 
 
+ON_THEIR_WAY = ("pending", "in_transit")  # the canonical statuses of a payout that has not arrived
+
+
 def month_to_open(*, user: Any, today: date) -> Month:
     """The month the close page and the dashboard open on when none is asked for: the latest
     month that has ended (before ``today``'s) with payouts of the tenant in it, counted as the
@@ -110,14 +113,21 @@ def month_to_open(*, user: Any, today: date) -> Month:
     there are none (a new tenant), or when the user may not see reconciliation.
 
     Not simply the month that ended last: a tenant whose payouts stopped (a demo's data, a
-    processor left) would open on an empty month each time."""
+    processor left) would open on an empty month each time. And a month is counted by a payout
+    that has arrived (or failed), not by one still pending or in transit: where the data stops
+    (a processor left, a sandbox's business that ends), the last month would otherwise hold only
+    the payouts on their way, which never arrive, and could never be closed. When no payout has
+    arrived at all, one on its way counts after all."""
     last_ended = month_of(today).previous
     if not user.has_perm("recon.view_reconpayout"):
         return last_ended
     payouts = Payout.objects.filter(tenant_id=current_tenant_id())
     this_month = month_of(today).first
-    # two reads, so the first is a walk down the (tenant_id, arrival_date) index
-    arrived = payouts.filter(arrival_date__lt=this_month).aggregate(latest=Max("arrival_date"))["latest"]
+    # separate reads, so each is a walk down the (tenant_id, arrival_date) index
+    before = payouts.filter(arrival_date__lt=this_month)
+    arrived = before.exclude(status__in=ON_THEIR_WAY).aggregate(latest=Max("arrival_date"))["latest"]
+    if arrived is None:
+        arrived = before.aggregate(latest=Max("arrival_date"))["latest"]
     created = payouts.filter(arrival_date__isnull=True, source_created_at__date__lt=this_month).aggregate(
         latest=Max("source_created_at__date")
     )["latest"]

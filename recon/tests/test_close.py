@@ -374,7 +374,8 @@ def test_the_page_opens_on_the_month_that_ended_last(tenant_a):
 
 
 def test_with_no_month_asked_for_the_pages_open_on_the_latest_ended_month_with_payouts(tenant_a, in_tenant):
-    # given: payouts in March 2024 and this month (not over yet), none since March 2024 otherwise
+    # given: payouts in March 2024 and this month (not over yet); in April 2024 only one still in
+    # transit (where the data stops: it never arrives), none since otherwise
     with in_tenant(tenant_a.tenant):
         conn = connection()
         write(
@@ -382,6 +383,9 @@ def test_with_no_month_asked_for_the_pages_open_on_the_latest_ended_month_with_p
             *sale(conn, 1, payout="po_march", amount=10000, fee=320),
             payout_row("po_march", 9680, arrival=date(2024, 3, 28)),
             payout_own_line("po_march", 9680),
+            *sale(conn, 3, payout="po_april", amount=2000, fee=88),
+            payout_row("po_april", 1912, arrival=date(2024, 4, 2), status="in_transit"),
+            payout_own_line("po_april", 1912),
             *sale(conn, 2, payout="po_now", amount=5000, fee=175),
             payout_row("po_now", 4825, arrival=timezone.localdate()),
             payout_own_line("po_now", 4825),
@@ -400,6 +404,23 @@ def test_with_no_month_asked_for_the_pages_open_on_the_latest_ended_month_with_p
     # a month asked for is that month, payouts or not
     assert "Close October 2026" in asked
     assert "No payout arrived in this month." in asked
+
+
+def test_with_no_payout_arrived_yet_the_pages_open_on_the_month_of_one_on_its_way(tenant_a, in_tenant):
+    # given: a new tenant's first payout, in transit since May 2024 (its data stops there)
+    with in_tenant(tenant_a.tenant):
+        conn = connection()
+        write(
+            conn,
+            *sale(conn, 1, payout="po_may", amount=10000, fee=320),
+            payout_row("po_may", 9680, arrival=date(2024, 5, 3), status="in_transit"),
+            payout_own_line("po_may", 9680),
+        )
+
+    page = signed_in("accountant").get("/close/").content.decode()
+
+    assert "Close May 2024" in page
+    assert "po_may" in page
 
 
 def test_the_month_downloads_as_csv_for_those_who_may_export(october):
