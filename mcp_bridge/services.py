@@ -31,6 +31,7 @@ from tenants.services import ServiceError, parse_ids
 logger = structlog.get_logger(__name__)
 
 MAX_CONNECTIONS = 100
+ADD_SCHEDULE = "mcp_bridge.add_schedule"
 START_PERMISSIONS = {ScheduleKind.RECON: "recon.run_recon", ScheduleKind.SYNC: "connections.sync_connection"}
 _TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -47,6 +48,23 @@ def schedule_may_start(*, actor: Any, kind: str) -> bool:
     once created runs when due whoever created it, as a person's queued work does after they left.
     """
     return actor is None or actor.has_perm(schedule_start_permission(kind))
+
+
+def schedule_may_create(*, actor: Any) -> bool:
+    """Whether ``actor`` may create schedules at all (``mcp_bridge.add_schedule``); what a new one
+    would start needs its own permission besides (``schedule_may_start``). ``None``, the platform
+    itself, is the only actor that needs none."""
+    return actor is None or actor.has_perm(ADD_SCHEDULE)
+
+
+def _refuse_unless_may_create(*, actor: Any) -> None:
+    """The refusal of a person whose role does not allow creating schedules. The page, the API and
+    the MCP tool check the same permission first; this keeps a new caller from skipping it."""
+    if not schedule_may_create(actor=actor):
+        raise ServiceError(
+            f"Your role in this tenant does not allow creating schedules (needs {ADD_SCHEDULE}).",
+            code="forbidden",
+        )
 
 
 def _refuse_unless_may_start(*, actor: Any, kind: str, field: str) -> None:
@@ -133,9 +151,12 @@ def schedule_create(
     ``every_hours`` and ``daily_at``; hours outside 1 to 168; a time that is not HH:MM; a missing or
     unknown IANA ``time_zone`` (or one given with ``every_hours``, where it would mean nothing); a
     connection that is not this tenant's Stripe or Shopify connection, or is disabled. A person
-    whose role does not allow what the schedule would start is refused first (``forbidden``, on
-    ``kind``): there is no point in fixing the rest.
+    whose role does not allow creating schedules is refused before anything is read
+    (``forbidden``, on no field), and one whose role does not allow what the schedule would start
+    next (``forbidden``, on ``kind``): there is no point in fixing the rest. ``actor=None`` is the
+    platform itself, which needs neither permission.
     """
+    _refuse_unless_may_create(actor=actor)
     if kind not in ScheduleKind.values:
         kinds = ", ".join(ScheduleKind.values)
         raise ServiceError(f"{str(kind)[:40]!r} is not a kind: use one of {kinds}.", field="kind")

@@ -292,32 +292,73 @@ def test_create_refuses_another_tenants_or_a_disabled_connection(in_a, tenant_b,
 # --------------------------------------------------------------------------- who may start what a schedule starts
 
 
+def _admin_without(world, app_label: str, codename: str):
+    """The admin, whose role still creates schedules but no longer allows ``app_label.codename``
+    (a narrowed role: the default roles that create schedules may start both kinds). A fresh copy
+    of the user: the shared one keeps the permissions it read before, for the tests after this."""
+    from django.contrib.auth.models import Group, Permission
+
+    from tenants.models import User
+
+    Group.objects.get(name="admin").permissions.remove(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
+    return User.objects.get(pk=world.admin.pk)
+
+
 @pytest.mark.parametrize(
-    ("role", "kind", "says"),
+    ("kind", "taken", "says"),
     [
         (
-            "accountant",  # runs reconciliations, starts no sync
             "sync",
+            ("connections", "sync_connection"),
             "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
             "which this schedule would start.",
         ),
         (
-            "viewer",
             "recon.run",
+            ("recon", "run_recon"),
             "Your role in this tenant does not allow starting a reconciliation run (needs recon.run_recon), "
             "which this schedule would start.",
         ),
     ],
 )
-def test_create_refuses_a_role_that_may_not_start_what_the_schedule_starts(in_a, role, kind, says):
+def test_create_refuses_a_role_that_may_not_start_what_the_schedule_starts(in_a, kind, taken, says):
     ConnectionFactory(name="Stripe EU")
+    narrowed = _admin_without(in_a, *taken)
 
     with pytest.raises(ServiceError) as refused:
-        schedule_create(actor=in_a.user(role), kind=kind, every_hours=1, now=T0)
+        schedule_create(actor=narrowed, kind=kind, every_hours=1, now=T0)
 
     assert (refused.value.code, refused.value.field, str(refused.value)) == ("forbidden", "kind", says)
     assert not Schedule.objects.exists()
     assert not AuditEvent.objects.filter(action="schedule.created").exists()
+
+
+@pytest.mark.parametrize("role", ["accountant", "viewer"])
+def test_create_refuses_a_role_that_may_not_create_schedules_whatever_it_may_start(in_a, role):
+    """The accountant may start reconciliation runs but not create schedules: the service says so
+    itself, not only the page, the API and the MCP tool in front of it."""
+    ConnectionFactory(name="Stripe EU")
+
+    with pytest.raises(ServiceError) as refused:
+        schedule_create(actor=in_a.user(role), kind="recon.run", every_hours=1, now=T0)
+
+    assert (refused.value.code, refused.value.field) == ("forbidden", None)
+    assert str(refused.value) == (
+        "Your role in this tenant does not allow creating schedules (needs mcp_bridge.add_schedule)."
+    )
+    assert not Schedule.objects.exists()
+    assert not AuditEvent.objects.filter(action="schedule.created").exists()
+
+
+def test_the_platform_itself_creates_a_schedule_without_a_person(in_a):
+    ConnectionFactory(name="Stripe EU")
+
+    schedule = schedule_create(actor=None, kind="sync", every_hours=2, now=T0)
+
+    assert (schedule.next_run_at, schedule.created_by_email) == (T0 + timedelta(hours=2), "")
+    assert AuditEvent.objects.filter(action="schedule.created", target_id=str(schedule.pk)).count() == 1
 
 
 def test_run_now_refuses_a_role_that_may_not_start_what_the_schedule_starts_and_keeps_nothing(in_a):
