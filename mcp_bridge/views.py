@@ -94,8 +94,11 @@ def schedule_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
             if exc.code != "forbidden":
                 raise
             # The row offers this role no Run now (``can_run``): a page from before the role changed, or a
-            # post made by hand. The page's own 403, as for the other actions.
-            return render(request, "403.html", status=403)
+            # post made by hand. A 403 that says which permission it needs: to htmx in plain text,
+            # which the page shows over the list (static/js/app.js), else the 403 page.
+            if getattr(request, "htmx", False):
+                return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
+            return render(request, "403.html", {"message": str(exc)}, status=403)
         if schedule.last_error:
             error = f"Queued nothing: {schedule.last_error}"
         elif schedule.last_recon_run_id:

@@ -196,6 +196,27 @@ def test_an_accountant_is_refused_disabling_creating_and_running_a_sync(tenant_a
         assert Schedule.objects.get(pk=schedules["sync"].pk).last_run_at is None
 
 
+def test_run_now_refused_says_which_permission_it_needs(tenant_a, schedules, in_tenant):
+    """A Run now the row no longer offers (the page is older than the role) is refused in words
+    that name the permission: on the 403 page, and as the text the page shows over the list."""
+    browser = signed_in("accountant@acme.example.com")
+    url = f"{PAGE}{schedules['sync'].pk}/run/"
+    says = (
+        "Your role in this tenant does not allow starting a sync (needs connections.sync_connection), "
+        "which this schedule would start."
+    )
+
+    page = browser.post(url)
+    row = browser.post(url, **HTMX)
+
+    assert page.status_code == 403
+    assert says in _text(page)
+    assert "does not allow this page" not in _text(page)
+    assert (row.status_code, row["Content-Type"], _text(row)) == (403, "text/plain; charset=utf-8", says)
+    with in_tenant(tenant_a.tenant):
+        assert Schedule.objects.get(pk=schedules["sync"].pk).last_run_at is None
+
+
 def test_a_viewer_gets_403_and_no_link_in_the_navigation(schedules):
     browser = signed_in("viewer@acme.example.com")
 

@@ -25,7 +25,8 @@
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     var type = xhr.getResponseHeader("Content-Type") || "";
-    var text = type.indexOf("text/plain") === 0 ? xhr.responseText.trim().slice(0, 300) : "";
+    // A plain-text answer is the server's own sentence: its closing full stop is the banner's.
+    var text = type.indexOf("text/plain") === 0 ? xhr.responseText.trim().slice(0, 300).replace(/\.$/, "") : "";
     show("That did not work (" + xhr.status + "): " + (text || WHY[xhr.status] || "the server could not complete it; try again") + ".");
   });
 
