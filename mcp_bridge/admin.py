@@ -1,15 +1,111 @@
-"""The console's view of the tenant's schedules: listed with what their last run queued, turned on
-or off, or run now. They are created with the ``schedule.create`` MCP tool (``mcp_bridge.services``)."""
+"""The console's view of the tenant's schedules: listed with what their last run queued, added,
+turned on or off, or run now. Every write goes through ``mcp_bridge.services`` (its checks, its
+refusals, its audit events), as from the page, the API and the MCP tools; a schedule once made is
+not edited here, only turned on or off."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.http import HttpRequest
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+
+from connections import selectors as connection_selectors
+from connections.models import PAYMENT_PROVIDERS
 from ecomops.admin_site import ReadOnlyTenantAdmin
-from mcp_bridge.models import Schedule
-from mcp_bridge.services import schedule_run_now, schedule_set_enabled
+from mcp_bridge.models import MAX_EVERY_HOURS, Schedule, ScheduleKind
+from mcp_bridge.services import (
+    schedule_create,
+    schedule_may_create,
+    schedule_may_start,
+    schedule_run_now,
+    schedule_set_enabled,
+)
 from tenants.services import ServiceError
+
+ADD_FIELDS = ["kind", "every_hours", "daily_at", "time_zone", "connection_ids"]
+
+
+class _ServiceRefusal(Exception):
+    """A ServiceError from save_model, carried out of the admin's transaction (see changeform_view)."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class ScheduleAddForm(forms.ModelForm):
+    """What a person types for a new schedule, read into ``schedule_create``'s arguments and no
+    more: what a schedule may be is the service's to say, and its refusal is shown on the field
+    it names (as on the page, whose form this follows)."""
+
+    # Set per request by ScheduleAdmin.get_form: the connections to offer, and the service's
+    # refusal of the first attempt.
+    connection_choices: list[tuple[str, str]] = []
+    service_error: ServiceError | None = None
+
+    kind = forms.ChoiceField(label="What to start", choices=ScheduleKind.choices)
+    every_hours = forms.CharField(
+        label="Every (hours)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_EVERY_HOURS, "inputmode": "numeric"}),
+        help_text=f"1 to {MAX_EVERY_HOURS}. Or leave it empty and give a daily time below.",
+    )
+    daily_at = forms.CharField(
+        label="Daily at",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "HH:MM", "size": 5}),
+        help_text="HH:MM, on the clock of the time zone below.",
+    )
+    time_zone = forms.CharField(
+        label="Time zone",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "Europe/Berlin", "autocomplete": "off"}),
+        help_text="An IANA name, with a daily time only.",
+    )
+    connection_ids = forms.MultipleChoiceField(
+        label="Connections",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every enabled Stripe and Shopify connection when it runs.",
+    )
+
+    class Meta:
+        model = Schedule
+        fields = ADD_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection_ids"].choices = self.connection_choices
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        error = self.service_error
+        if error is not None:
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return data
+
+    def _post_clean(self) -> None:
+        # No model validation: the fields are typed text until the service reads them, and the
+        # service alone says what a schedule may be (a model check would answer the same mistake
+        # in other words than the page, the API and the MCP tools).
+        pass
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The cleaned form as ``schedule_create``'s keyword arguments: an empty field is not
+        given; hours typed as a number are sent as one, anything else as typed, for the service
+        to refuse next to its field."""
+        data = self.cleaned_data
+        hours = data["every_hours"].strip()
+        return {
+            "kind": data["kind"],
+            "every_hours": (int(hours) if hours.isdigit() else hours) if hours else None,
+            "daily_at": data["daily_at"].strip() or None,
+            "time_zone": data["time_zone"].strip() or None,
+            "connection_ids": data["connection_ids"],
+        }
 
 
 @admin.register(Schedule)
@@ -66,3 +162,48 @@ class ScheduleAdmin(ReadOnlyTenantAdmin):
 
     def has_toggle_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("mcp_bridge.change_schedule")
+
+    # ------------------------------------------------------------------ adding one
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The service's own checks: creating schedules, and starting at least one kind of work (a
+        # role that may start neither could only be refused whatever it chose).
+        user = request.user
+        return schedule_may_create(actor=user) and any(
+            schedule_may_start(actor=user, kind=kind) for kind in ScheduleKind.values
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Schedule | None = None) -> list[str]:
+        return list(ADD_FIELDS) if obj is None else super().get_fields(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Schedule | None = None, change: bool = False, **kwargs: Any):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)  # the read-only view
+        form = super().get_form(request, obj, change=change, form=ScheduleAddForm, **kwargs)
+        enabled = connection_selectors.connection_list(user=request.user).filter(
+            provider__in=PAYMENT_PROVIDERS, enabled=True
+        )
+        form.connection_choices = [(str(c.pk), f"{c.name} ({c.get_provider_display()})") for c in enabled]
+        form.service_error = getattr(request, "_schedule_service_error", None)
+        return form
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        # The service refuses only once the form is valid and save_model runs, where the admin can
+        # no longer show a form error. The refusal leaves the admin's transaction (nothing was
+        # written), and the same POST is shown again with the refusal on the field it names.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRefusal as refusal:
+            request._schedule_service_error = refusal.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Schedule, form: ScheduleAddForm, change: bool) -> None:
+        # Only an add reaches here: without the change permission Django refuses a change's POST.
+        try:
+            schedule = schedule_create(actor=request.user, **form.service_arguments())
+        except ServiceError as exc:
+            raise _ServiceRefusal(exc) from exc
+        obj.pk = schedule.pk
+        obj.refresh_from_db()  # as created, for the admin's log entry and message
