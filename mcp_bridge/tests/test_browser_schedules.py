@@ -96,3 +96,49 @@ def _read(tenant) -> dict:
     thread.start()
     thread.join()
     return found
+
+
+def _meanwhile(change) -> None:
+    """``change`` in another thread (Playwright's loop owns this one: the ORM cannot run in it),
+    with its own database session, closed after."""
+
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            change()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def test_a_run_now_the_role_no_longer_allows_says_which_permission_it_needs(schedules_world, web, browser_page):
+    from mcp_bridge.services import schedule_create
+    from tenants.models import Membership
+
+    world, page = schedules_world, browser_page
+
+    def sync_every_4_hours() -> None:
+        with tenant_context(world.tenant):
+            schedule_create(actor=world.owner, kind="sync", every_hours=4)
+
+    _meanwhile(sync_every_4_hours)
+    sign_in(page, web, world.owner.email)
+    page.goto(f"{web}/schedules/")
+    row = page.locator("tr.schedule-row", has_text="Every 4 hours")
+    row.wait_for(timeout=10_000)
+
+    # the role is narrowed while the page is open: the row still offers Run now
+    _meanwhile(lambda: Membership.objects.filter(user=world.owner, tenant=world.tenant).update(role="accountant"))
+    row.get_by_role("button", name="Run now").click()
+
+    banner = page.locator("#action-error")
+    banner.wait_for(timeout=10_000)
+    assert banner.inner_text() == (
+        "That did not work (403): Your role in this tenant does not allow starting a sync "
+        "(needs connections.sync_connection), which this schedule would start."
+    )
+    assert "Not run yet" in row.inner_text()
