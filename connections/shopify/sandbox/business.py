@@ -251,6 +251,8 @@ class BalanceTransaction:
     order_id: int | None = None
     payout_id: int | None = None
     adjustment_reason: str | None = None
+    # Recorded in Shopify Payments test mode: served with ``test: true``, never paid out.
+    test: bool = False
 
     @property
     def net(self) -> int:
@@ -360,6 +362,45 @@ class ShopifyBusiness:
         an hour before ``now``. No random draw: the rest of the business stays as it would be.
         """
         at = at or self.now - timedelta(hours=1)
+        order, charge = self._test_mode_order(at)
+        dispute = self._new_chargeback(order, charge, "FRAUDULENT", "10.4", at)
+        self.disputes[dispute.id] = dispute
+        order.dispute_ids.append(dispute.id)
+        return dispute
+
+    def simulate_test_mode_charge(
+        self, *, payout_id: int | None = None, at: datetime | None = None
+    ) -> BalanceTransaction:
+        """A card payment taken in Shopify Payments test mode: a test order paid by a test card,
+        and the CHARGE balance transaction Shopify records for it, served with ``test: true``.
+
+        Test money is never paid out: the line is in no payout's net or summary, and no payout
+        cycle picks it up. Shopify does not say whether it lists such a line with a payout;
+        given ``payout_id``, it is listed with that one (``associatedPayout``, and found by
+        ``payments_transfer_id``), the case where booking it would make that payout not add
+        up. ``at`` defaults to an hour before the payout was issued, or before ``now``. No
+        random draw: the rest of the business stays as it would be.
+        """
+        payout = self.payouts[payout_id] if payout_id is not None else None
+        at = at or (payout.issued_at if payout else self.now) - timedelta(hours=1)
+        order, charge = self._test_mode_order(at)
+        line = self._balance(
+            "CHARGE",
+            charge.amount.shop,
+            self._processing_fee(order, charge.amount.shop).amount,
+            at,
+            source_type="CHARGE",
+            source_id=charge.id,
+            source_order_transaction_id=charge.id,
+            order_id=order.id,
+            unpaid=False,
+        )
+        line.test = True
+        line.payout_id = payout_id
+        return line
+
+    def _test_mode_order(self, at: datetime) -> tuple[Order, OrderTransaction]:
+        """A test order (``test: true``) of one item, paid in full by a test card at ``at``."""
         title, sku, price = PRODUCTS[0]
         usd = MoneyPair(price, price, SHOP_CURRENCY)
         order = Order(
@@ -379,10 +420,7 @@ class ShopifyBusiness:
         )
         self.orders[order.id] = order
         charge = self._add_transaction(order, "SALE", "SUCCESS", "shopify_payments", usd, at)
-        dispute = self._new_chargeback(order, charge, "FRAUDULENT", "10.4", at)
-        self.disputes[dispute.id] = dispute
-        order.dispute_ids.append(dispute.id)
-        return dispute
+        return order, charge
 
     # ----------------------------------------------------------------- simulation
 

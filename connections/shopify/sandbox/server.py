@@ -18,6 +18,8 @@ Control endpoints (besides the shared ``/__sandbox__/faults`` and ``stats``):
     POST /__sandbox__/advance    {"days": 1}                       simulate more days
     POST /__sandbox__/throttle   {"currently_available": 0}        set the cost bucket
     POST /__sandbox__/test_chargeback                              a dispute on a new test order
+    POST /__sandbox__/test_charge  {"payout": "<payout GID>"}      a test-mode balance transaction,
+                                                                   listed with that payout (optional)
 
 Start one with ``build_shopify_sandbox(...)`` and ``SandboxServer(app).start()``, or
 ``python -m connections.shopify.sandbox.server --port 8102``.
@@ -394,6 +396,25 @@ class ShopifySandbox(SandboxApp):
                     "ok": True,
                     "order": _gid("Order", dispute.order_id),
                     "dispute": _gid("ShopifyPaymentsDispute", dispute.id),
+                }
+            )
+        if action == "test_charge" and request.method == "POST":
+            try:
+                payout = (request.json() or {}).get("payout")
+            except (ValueError, AttributeError):
+                return self._json({"error": 'body must be {"payout": "<payout GID>"} or empty'}, 400)
+            payout_id = _legacy_id(str(payout)) if payout is not None else None
+            with self._lock:
+                if payout is not None and payout_id not in self.business.payouts:
+                    return self._json({"error": f"no payout {payout!r}"}, 404)
+                line = self.business.simulate_test_mode_charge(payout_id=payout_id)
+                self._nodes.clear()  # the payout's listing changed
+            return self._json(
+                {
+                    "ok": True,
+                    "order": _gid("Order", line.order_id),
+                    "balance_transaction": _gid("ShopifyPaymentsBalanceTransaction", line.id),
+                    "payout": _gid("ShopifyPaymentsPayout", payout_id) if payout_id is not None else None,
                 }
             )
         if action == "throttle" and request.method == "POST":
@@ -809,7 +830,7 @@ class ShopifySandbox(SandboxApp):
             return {
                 "id": _gid("ShopifyPaymentsBalanceTransaction", line.id),
                 "type": line.type,
-                "test": False,
+                "test": line.test,
                 "transactionDate": _iso(line.transaction_date),
                 "amount": _money(line.amount, SHOP_CURRENCY),
                 "fee": _money(line.fee, SHOP_CURRENCY),

@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+from decimal import Decimal
+
+import pytest
 
 from connections.shopify.queries import BALANCE_TRANSACTIONS_QUERY, DISPUTES_QUERY, ORDER_DETAIL_QUERY, ORDERS_QUERY
 from connections.shopify.sandbox.server import INVALID_TOKEN_MESSAGE, RATE_LIMIT_MESSAGE, sign_webhook
@@ -179,6 +183,45 @@ def test_a_test_chargeback_is_a_dispute_on_a_test_order_that_moves_no_money(sand
     assert (node["order"]["id"], node["order"]["test"]) == (answer["order"], True)
     assert [(t["kind"], t["status"]) for t in node["order"]["transactions"]] == [("SALE", "SUCCESS")]
     assert set(app.business.balance_transactions) == lines_before  # test money never reaches the balance
+
+
+PAYOUT_NETS = "{ shopifyPaymentsAccount { payouts(first: 250) { nodes { id net { amount } } } } }"
+
+
+def test_a_test_charge_is_a_test_balance_transaction_listed_with_a_payout_it_does_not_add_to(sandbox) -> None:
+    app, server = sandbox
+    payout = next(p for p in app.business.payouts.values() if p.status == "PAID")
+    payout_gid = f"gid://shopify/ShopifyPaymentsPayout/{payout.id}"
+    _, _, before = post_graphql(server, app, PAYOUT_NETS, {})
+
+    answer = control(server, "test_charge", {"payout": payout_gid})
+
+    _, _, body = post_graphql(
+        server, app, BALANCE_TRANSACTIONS_QUERY, {"first": 150, "query": f"payments_transfer_id:{payout.id}"}
+    )
+    nodes = {n["id"]: n for n in body["data"]["shopifyPaymentsAccount"]["balanceTransactions"]["nodes"]}
+    test_line = nodes.pop(answer["balance_transaction"])
+    assert (test_line["type"], test_line["test"], test_line["associatedPayout"]["id"]) == ("CHARGE", True, payout_gid)
+    assert test_line["amount"] == {"amount": "34.0", "currencyCode": "USD"}  # the Merino Beanie, $34.00
+    assert test_line["associatedOrder"]["id"] == answer["order"]
+    assert not any(n["test"] for n in nodes.values())
+    # the payout pays out exactly what it did: test money is never paid out
+    _, _, after = post_graphql(server, app, PAYOUT_NETS, {})
+    assert after["data"] == before["data"]
+    own = {n["id"] for n in nodes.values() if n["type"] == "TRANSFER"}
+    assert sum(Decimal(n["net"]["amount"]) for i, n in nodes.items() if i not in own) * 100 == payout.net
+
+
+def test_a_test_charge_for_an_unknown_payout_is_refused(sandbox) -> None:
+    import urllib.error
+
+    app, server = sandbox
+    lines_before = set(app.business.balance_transactions)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        control(server, "test_charge", {"payout": "gid://shopify/ShopifyPaymentsPayout/1"})
+    assert refused.value.code == 404
+    assert "no payout" in json.loads(refused.value.read())["error"]
+    assert set(app.business.balance_transactions) == lines_before
 
 
 def test_sign_webhook_is_base64_hmac_sha256() -> None:
