@@ -21,6 +21,8 @@ Decisions worth knowing:
   test transaction move no money and never reach a payout: they give no rows. Shopify never
   turns a test order into a real one, so nothing real is lost. Nor does a dispute on a test
   order (test mode lets a merchant simulate chargebacks): it is told by its ``order { test }``.
+  Nor does a test balance transaction (``test: true``, either shape): its money is never paid
+  out, so a line for it would make the payout it is listed with look short or long.
 * ``reporting_category`` of a payout line comes from ``ShopifyPaymentsTransactionType``
   through ``REPORTING_CATEGORY_BY_TYPE``, which names every value of the 2026-07 enum (a
   test keeps it complete); a type Shopify adds later maps to ``other`` until someone decides.
@@ -284,7 +286,8 @@ _PAYOUT_STATUS = {
 
 
 def is_test(obj: Mapping[str, Any]) -> bool:
-    """Whether Shopify marks an order or transaction (either shape) as a test."""
+    """Whether Shopify marks an order, an order transaction or a balance transaction (either
+    shape) as a test."""
     return obj.get("test") is True
 
 
@@ -432,8 +435,10 @@ _SOURCE_OBJECT = {
 }
 
 
-def normalize_balance_transaction(node: dict[str, Any]) -> CanonicalRow:
-    """A GraphQL ``ShopifyPaymentsBalanceTransaction`` -> payout_line row."""
+def normalize_balance_transaction(node: dict[str, Any]) -> CanonicalRow | None:
+    """A GraphQL ``ShopifyPaymentsBalanceTransaction`` -> payout_line row; nothing for a test one."""
+    if is_test(node):
+        return None
     line_id = str(_require(node, "id", "balance transaction"))
     what = f"balance transaction {line_id}"
     amount, currency = _money_v2(_require(node, "amount", what), f"{what} amount")
@@ -702,8 +707,10 @@ def normalize_rest_payout(payout: dict[str, Any]) -> CanonicalRow:
     )
 
 
-def normalize_rest_balance_transaction(line: dict[str, Any]) -> CanonicalRow:
-    """A REST ``payouts/transactions`` entry -> payout_line row."""
+def normalize_rest_balance_transaction(line: dict[str, Any]) -> CanonicalRow | None:
+    """A REST ``payouts/transactions`` entry -> payout_line row; nothing for a test one."""
+    if is_test(line):
+        return None
     line_id = gid("ShopifyPaymentsBalanceTransaction", _require(line, "id", "balance transaction"))
     assert line_id is not None
     what = f"balance transaction {line_id}"

@@ -34,6 +34,7 @@ class ShopifyRowErrors:
         self.messages: list[str] = []
         self.test_orders: list[str] = []
         self.test_order_disputes: list[str] = []
+        self.test_balance_transactions: list[str] = []
 
     def order_rows(self, node: dict[str, Any]) -> list[CanonicalRow]:
         """An order's rows; a test order gives none and is named on the job."""
@@ -49,6 +50,14 @@ class ShopifyRowErrors:
             self.test_order_disputes.append(dispute_id)
         return self.rows(shopify_normalize.normalize_dispute, node)
 
+    def balance_transaction_rows(self, node: dict[str, Any]) -> list[CanonicalRow]:
+        """A balance transaction's line; a test one gives none and is named on the job (once,
+        though it is read twice: with its payout and among all balance transactions)."""
+        line_id = str(node.get("id") or "?")
+        if shopify_normalize.is_test(node) and line_id not in self.test_balance_transactions:
+            self.test_balance_transactions.append(line_id)
+        return self.rows(shopify_normalize.normalize_balance_transaction, node)
+
     def notes(self) -> list[str]:
         """What the job reports beside its errors: the test orders and their disputes it did not book."""
         notes = []
@@ -61,6 +70,11 @@ class ShopifyRowErrors:
             notes.append(
                 f"{len(self.test_order_disputes)} dispute(s) on test orders not booked (simulated, never paid out): "
                 + _first_names(self.test_order_disputes)
+            )
+        if self.test_balance_transactions:
+            notes.append(
+                f"{len(self.test_balance_transactions)} test balance transaction(s) not booked "
+                "(test money, never paid out): " + _first_names(self.test_balance_transactions)
             )
         return notes
 
@@ -231,15 +245,11 @@ def shopify_streams(
 ) -> list:
     normalize_payout = PayoutNormalizer(time_zone)
 
-    def simple(normalizer):
-        return lambda page: iter([([row for node in page.nodes for row in errors.rows(normalizer, node)], 0)])
-
     def payout_chunks(page: Page) -> Iterator[tuple[list[CanonicalRow], int]]:
         # A payout's lines a page at a time, then the payout: memory stays flat per payout size.
         for payout in page.nodes:
             for line_page in client.iter_balance_transactions(payout_id=payout["id"]):
-                normalize_line = shopify_normalize.normalize_balance_transaction
-                yield [r for n in line_page.nodes for r in errors.rows(normalize_line, n)], 1
+                yield [r for n in line_page.nodes for r in errors.balance_transaction_rows(n)], 1
             yield errors.rows(normalize_payout, payout), 0
 
     streams: list = [
@@ -276,7 +286,9 @@ def shopify_streams(
                 client.iter_balance_transactions(search=f"processed_at:>='{since}'" if since else None, after=after),
                 errors,
             ),
-            chunks_for_page=simple(shopify_normalize.normalize_balance_transaction),
+            chunks_for_page=lambda page: iter(
+                [([row for node in page.nodes for row in errors.balance_transaction_rows(node)], 0)]
+            ),
         ),
     ]
     if open_dispute_ids:
@@ -313,11 +325,7 @@ class ShopifyTargetedStream:
                     for payout in page.nodes:
                         rows += self.errors.rows(self.normalize_payout, payout)
                 for page in self.client.iter_balance_transactions(payout_id=gid):
-                    rows += [
-                        r
-                        for n in page.nodes
-                        for r in self.errors.rows(shopify_normalize.normalize_balance_transaction, n)
-                    ]
+                    rows += [r for n in page.nodes for r in self.errors.balance_transaction_rows(n)]
             elif gid.startswith(DISPUTE_GID):
                 rows += dispute_rows(self.client, gid, self.errors)
             else:

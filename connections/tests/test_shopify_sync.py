@@ -413,3 +413,46 @@ def test_a_sync_stores_the_shops_time_zone_even_with_no_payout_to_date(tenant_a,
         assert job.status == "succeeded", job.error_message
         assert not Payout.objects.filter(connection=shop).exists()
         assert shop.time_zone == "America/Los_Angeles"
+
+
+def test_a_test_balance_transaction_is_not_booked_and_its_payout_still_reconciles(shop, sandbox):
+    from recon.models import ReconException, ReconPayout
+    from recon.tests.factories import reconcile
+
+    def outcome():
+        payouts = {
+            r.payout.source_id: (r.status, r.difference_minor) for r in ReconPayout.objects.select_related("payout")
+        }
+        return payouts, sorted(ReconException.objects.filter(state="open").values_list("reason", "subject_ref"))
+
+    assert run_sync(shop).status == "succeeded"
+    reconcile()
+    before = outcome()
+    reconciled = sorted(ref for ref, (status, _) in before[0].items() if status == "reconciled")
+    assert reconciled, "the sandbox's business has payouts that reconcile"
+
+    # given: a charge taken in Shopify Payments test mode, listed with a payout it is not part of
+    payout_gid = reconciled[-1]
+    paid = sandbox.app.business.payouts[int(payout_gid.rsplit("/", 1)[-1])]
+    made = httpx.post(f"{sandbox.url}/__sandbox__/test_charge", json={"payout": payout_gid}).json()
+
+    job = run_sync(shop)
+
+    # then: no line for it, from the payout's listing nor from the listing of every balance
+    # transaction, and the job says why
+    assert job.status == "succeeded", job.error_message
+    assert not PayoutLine.objects.filter(source_id=made["balance_transaction"]).exists()
+    assert not Order.objects.filter(source_id=made["order"]).exists()
+    assert (
+        f"1 test balance transaction(s) not booked (test money, never paid out): {made['balance_transaction']}"
+        in job.error_message
+    )
+    assert job.error_count == 0
+    lines = PayoutLine.objects.filter(payout_source_id=payout_gid).exclude(source_object_id=payout_gid)
+    assert lines.count() == len(paid.line_ids)
+    assert lines.aggregate(total=Sum("net_minor"))["total"] == paid.net
+
+    # and reconciliation finds what it found before: that payout still reconciles
+    reconcile()
+    assert outcome() == before
+    assert before[0][payout_gid] == ("reconciled", 0)

@@ -368,6 +368,19 @@ def test_graphql_jpy_line_has_no_minor_digits() -> None:
     assert row.source_created_at == datetime(2026, 6, 3, 9, 15, tzinfo=UTC)
 
 
+def test_graphql_test_balance_transaction_gives_no_line() -> None:
+    # Shopify Payments test mode: the balance transaction says so itself (``test: Boolean!``)
+    assert n.normalize_balance_transaction({**JPY_CHARGE_LINE, "test": True}) is None
+    assert n.normalize_balance_transaction({**JPY_CHARGE_LINE, "test": False}) is not None
+
+
+def test_rest_test_balance_transaction_gives_no_line() -> None:
+    charge = next(t for t in load_fixture("payouts_transactions.json")["transactions"] if t["id"] == 567994517)
+    assert charge["test"] is False
+    assert n.normalize_rest_balance_transaction({**charge, "test": True}) is None
+    assert n.normalize_rest_balance_transaction(charge) is not None
+
+
 def test_graphql_kwd_three_decimals_and_refusal_of_a_fourth() -> None:
     kwd = copy.deepcopy(JPY_CHARGE_LINE)
     kwd["amount"] = {"amount": "12.345", "currencyCode": "KWD"}
