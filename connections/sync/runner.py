@@ -203,6 +203,10 @@ def sync_job_run(
             progress = _read_time_zone_and_run(
                 job, connection, streams, time_zone, commit_rows=commit_rows, on_commit=on_commit
             )
+            if connection.provider == Provider.SHOPIFY:
+                from connections.sync.shopify import shopify_test_order_disputes_remove
+
+                shopify_test_order_disputes_remove(job=job, connection=connection, errors=errors)
         except Exception as exc:
             auth = is_auth_failure(exc)
             message = _describe(exc)

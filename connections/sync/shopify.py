@@ -35,6 +35,9 @@ class ShopifyRowErrors:
         self.test_orders: list[str] = []
         self.test_order_disputes: list[str] = []
         self.test_balance_transactions: list[str] = []
+        # Set once the sync has removed the stored ones (``shopify_test_order_disputes_remove``).
+        self.removed_test_order_disputes: list[str] = []
+        self.kept_test_order_disputes: list[str] = []
 
     def order_rows(self, node: dict[str, Any]) -> list[CanonicalRow]:
         """An order's rows; a test order gives none and is named on the job."""
@@ -66,10 +69,23 @@ class ShopifyRowErrors:
                 f"{len(self.test_orders)} test order(s) not booked (no money moved, never paid out): "
                 + _first_names(self.test_orders)
             )
-        if self.test_order_disputes:
+        stored = {*self.removed_test_order_disputes, *self.kept_test_order_disputes}
+        not_booked = [d for d in self.test_order_disputes if d not in stored]
+        if not_booked:
             notes.append(
-                f"{len(self.test_order_disputes)} dispute(s) on test orders not booked (simulated, never paid out): "
-                + _first_names(self.test_order_disputes)
+                f"{len(not_booked)} dispute(s) on test orders not booked (simulated, never paid out): "
+                + _first_names(not_booked)
+            )
+        if self.removed_test_order_disputes:
+            notes.append(
+                f"{len(self.removed_test_order_disputes)} dispute(s) on test orders stored before removed "
+                "(simulated, never paid out; reconciliation closes what they caused): "
+                + _first_names(self.removed_test_order_disputes)
+            )
+        if self.kept_test_order_disputes:
+            notes.append(
+                f"{len(self.kept_test_order_disputes)} dispute(s) on test orders kept, as a payout line stands for "
+                "them (a line never disappears; look at them): " + _first_names(self.kept_test_order_disputes)
             )
         if self.test_balance_transactions:
             notes.append(
@@ -204,6 +220,53 @@ def shopify_open_dispute_ids(connection: Any) -> list[str]:
         .order_by("source_id")
         .values_list("source_id", flat=True)
     )
+
+
+TEST_ORDER_DISPUTE_REMOVED = "canonical.shopify_test_order_dispute_removed"
+
+
+def shopify_test_order_disputes_remove(*, job: Any, connection: Any, errors: ShopifyRowErrors) -> None:
+    """Remove the stored disputes this sync found to be on test orders.
+
+    The sync has left a test order's dispute out since it asked for ``order { test }``; one
+    stored before stayed, waiting in reconciliation as an open dispute no payout will ever
+    carry. Shopify now says which they are (the open ones are re-read on every sync, and a
+    webhook's sync reads the one it names), so they go, in one transaction with an audit event
+    each (searchable by the dispute's id, the exception's subject), and reconciliation's next
+    run closes their exceptions as their cause is gone. One a payout line stands for stays and
+    is named on the job. Safe to run twice: what is gone is not found again.
+    """
+    if not errors.test_order_disputes:
+        return
+    from django.db import transaction
+
+    from audit.services import audit_record
+    from canonical.upsert import rows_remove
+
+    with transaction.atomic():
+        result = rows_remove(
+            kind="dispute",
+            source_ids=errors.test_order_disputes,
+            connection_id=connection.pk,
+            tenant_id=connection.tenant_id,
+        )
+        for row in result.removed:
+            audit_record(
+                action=TEST_ORDER_DISPUTE_REMOVED,
+                actor_kind="sync",
+                target_type="canonical.dispute",
+                target_id=row["source_id"],
+                detail={
+                    "connection": str(connection.pk),
+                    "sync_job": str(job.pk),
+                    "status": row["status"],
+                    "amount_minor": row["amount_minor"],
+                    "currency": row["currency"],
+                    "why": "a dispute on a Shopify test order (simulated in test mode): no money moved, never paid out",
+                },
+            )
+    errors.removed_test_order_disputes = [row["source_id"] for row in result.removed]
+    errors.kept_test_order_disputes = result.kept_on_payout_lines
 
 
 class ShopifyOpenDisputesStream:

@@ -375,27 +375,137 @@ def test_a_dispute_on_a_test_order_is_not_booked_by_the_sync_nor_by_its_webhook(
     assert not Dispute.objects.filter(source_id=made["dispute"]).exists()
 
 
-def test_a_test_orders_dispute_stored_before_is_kept_and_named_by_each_sync(shop, sandbox):
+def test_a_test_orders_dispute_stored_before_is_removed_by_the_sync_and_its_exception_closes(shop, sandbox):
+    from audit.models import AuditEvent
+    from canonical.models import Dispute
+    from canonical.upsert import upsert_rows
+    from connections.providers import client_for
+    from connections.shopify.normalize import normalize_dispute
+    from recon.models import ReconException
+    from recon.tests.factories import reconcile
+
+    # given: the shop's real disputes, synced
+    assert run_sync(shop).status == "succeeded"
+    real = {d.source_id: d.content_hash for d in Dispute.objects.filter(connection=shop)}
+    # and a chargeback simulated on a test order, stored as the sync stored it before it asked the order `test`
+    made = httpx.post(f"{sandbox.url}/__sandbox__/test_chargeback").json()
+    node = client_for(shop, **FAST).get_dispute(made["dispute"])
+    del node["order"]["test"]
+    upsert_rows([normalize_dispute(node)], connection_id=shop.pk, tenant_id=shop.tenant_id)
+    reconcile()
+    exception = ReconException.objects.get(reason="dispute_open", subject_ref=made["dispute"])
+    assert exception.state == "open"
+    real_open = set(
+        ReconException.objects.filter(reason="dispute_open", state="open")
+        .exclude(pk=exception.pk)
+        .values_list("subject_ref", flat=True)
+    )
+    assert real_open, "the real open disputes have their exceptions"
+
+    # when: the sync reads it again, now with its order's `test`
+    job = run_sync(shop)
+
+    # then: it is gone, the job says so, and the audit trail has it under the dispute's id
+    assert job.status == "succeeded", job.error_message
+    assert job.error_count == 0
+    assert not Dispute.objects.filter(source_id=made["dispute"]).exists()
+    assert (
+        "1 dispute(s) on test orders stored before removed (simulated, never paid out; reconciliation closes "
+        f"what they caused): {made['dispute']}"
+    ) in job.error_message
+    assert "not booked (simulated" not in job.error_message
+    [event] = AuditEvent.objects.filter(target_type="canonical.dispute", target_id=made["dispute"])
+    assert event.action == "canonical.shopify_test_order_dispute_removed"
+    assert (event.actor_kind, event.detail["sync_job"], event.detail["status"]) == (
+        "sync",
+        str(job.pk),
+        "needs_response",
+    )
+
+    # and the next reconciliation closes its exception, saying why; the real disputes are untouched
+    run = reconcile()
+    exception.refresh_from_db()
+    assert (exception.state, exception.resolved_by_kind) == ("resolved", "system")
+    assert exception.system_note == f"cause gone (run {run.pk})"
+    assert {d.source_id: d.content_hash for d in Dispute.objects.filter(connection=shop)} == real
+    assert (
+        set(ReconException.objects.filter(reason="dispute_open", state="open").values_list("subject_ref", flat=True))
+        == real_open
+    )
+
+    # and a later sync neither finds it to remove again nor names it as removed
+    again = run_sync(shop)
+    assert again.status == "succeeded", again.error_message
+    assert "removed" not in again.error_message
+    assert AuditEvent.objects.filter(target_id=made["dispute"]).count() == 1
+
+
+def test_a_webhooks_sync_removes_the_stored_test_orders_dispute_it_names(shop, sandbox):
     from canonical.models import Dispute
     from canonical.upsert import upsert_rows
     from connections.providers import client_for
     from connections.shopify.normalize import normalize_dispute
 
-    # given: a simulated chargeback, stored as the sync stored it before it asked the order `test`
+    # given: a simulated chargeback stored before the sync asked the order `test`
     made = httpx.post(f"{sandbox.url}/__sandbox__/test_chargeback").json()
     node = client_for(shop, **FAST).get_dispute(made["dispute"])
     del node["order"]["test"]
     upsert_rows([normalize_dispute(node)], connection_id=shop.pk, tenant_id=shop.tenant_id)
 
+    # when: a disputes/update webhook names it
+    job = sync_start(connection=shop, trigger="webhook", target_ids=[made["dispute"]], enqueue=False)
+    job = sync_job_run(job=job, client_options=FAST)
+
+    # then: its sync removes it, and says so and nothing else
+    assert job.status == "succeeded", job.error_message
+    assert not Dispute.objects.filter(source_id=made["dispute"]).exists()
+    assert job.error_message == (
+        "1 dispute(s) on test orders stored before removed (simulated, never paid out; reconciliation closes "
+        f"what they caused): {made['dispute']}"
+    )
+
+
+def test_a_test_orders_dispute_a_stored_payout_line_stands_for_is_kept_and_named(shop, sandbox):
+    from canonical.models import Dispute
+    from canonical.upsert import upsert_rows
+    from connections.providers import client_for
+    from connections.shopify.normalize import normalize_balance_transaction, normalize_dispute
+
+    # given: a simulated chargeback stored before, with a line standing for it (as a sync that
+    # booked test balance transactions stored it)
+    made = httpx.post(f"{sandbox.url}/__sandbox__/test_chargeback").json()
+    node = client_for(shop, **FAST).get_dispute(made["dispute"])
+    del node["order"]["test"]
+    line = normalize_balance_transaction(
+        {
+            "id": "gid://shopify/ShopifyPaymentsBalanceTransaction/99",
+            "type": "DISPUTE_WITHDRAWAL",
+            "test": False,
+            "transactionDate": node["initiatedAt"],
+            "amount": {"amount": "-34.0", "currencyCode": "USD"},
+            "fee": {"amount": "15.0", "currencyCode": "USD"},
+            "net": {"amount": "-49.0", "currencyCode": "USD"},
+            "sourceType": "DISPUTE",
+            "sourceId": made["dispute"].rsplit("/", 1)[-1],
+            "sourceOrderTransactionId": None,
+            "adjustmentReason": None,
+            "associatedOrder": {"id": made["order"], "name": "#test"},
+            "associatedPayout": {"id": None, "status": "PENDING"},
+        }
+    )
+    assert line is not None
+    upsert_rows([normalize_dispute(node), line], connection_id=shop.pk, tenant_id=shop.tenant_id)
+
     job = run_sync(shop)
 
-    # then: nothing in the stored row says it is a test, so it stays (migration 0007 says why),
-    # and the sync, which re-reads it as an open dispute, names it for a person to look at
+    # then: the line's money moved, so what it stands for stays, and the job names it for a person
     assert job.status == "succeeded", job.error_message
-    assert Dispute.objects.get(source_id=made["dispute"]).status == "needs_response"
-    assert f"1 dispute(s) on test orders not booked (simulated, never paid out): {made['dispute']}" in (
-        job.error_message
-    )
+    assert Dispute.objects.filter(source_id=made["dispute"]).exists()
+    assert (
+        "1 dispute(s) on test orders kept, as a payout line stands for them (a line never disappears; look at "
+        f"them): {made['dispute']}"
+    ) in job.error_message
+    assert "removed" not in job.error_message
 
 
 def test_a_sync_stores_the_shops_time_zone_even_with_no_payout_to_date(tenant_a, in_tenant):
