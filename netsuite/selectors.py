@@ -306,11 +306,13 @@ def posting_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> Quer
     """The tenant's postings the user may see, filtered (``netsuite.filters.PostingFilter``).
 
     For lists (pages, CSV, the API): see ``POSTING_LIST_DEFER``; one posting is ``posting_get``.
+    Newest first; the drafts of one reconciliation run, made at the same instant, by arrival day
+    (latest first), as a person works through them.
     """
     if not user.has_perm("netsuite.view_netsuiteposting"):
         return NetsuitePosting.objects.none()
     queryset = _postings().defer(*POSTING_LIST_DEFER)
-    filterset = PostingFilter(filters or {}, queryset=queryset.order_by("-created_at", "external_id"))
+    filterset = PostingFilter(filters or {}, queryset=queryset.order_by("-created_at", "-arrival_date", "external_id"))
     if not filterset.is_valid():
         raise FilterError(filterset.errors)
     return filterset.qs

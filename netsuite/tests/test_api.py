@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 
 import pytest
 
@@ -481,6 +482,25 @@ def test_suiteql_on_a_failing_netsuite_answers_within_seconds(posting, api_as) -
     assert waited < 15
     assert posting.sandbox.app.faults.faults_served - served == 3  # three attempts, then the error
     httpx.delete(f"{posting.sandbox.url}/__sandbox__/faults").raise_for_status()
+
+
+def test_drafts_of_one_run_are_listed_newest_arrival_first(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    # One run drafts every payout at the same instant: the list then reads by arrival day, as a
+    # person works through it, not by the order of their external ids.
+    write_payouts(
+        posting.stripe,
+        PayoutSpec("po_aa_first", arrival=date(2026, 11, 2)),
+        PayoutSpec("po_zz_last", arrival=date(2026, 11, 5)),
+        PayoutSpec("po_mm_middle", arrival=date(2026, 11, 3)),
+    )
+    reconcile()
+    postings_after_recon()
+
+    listed = as_role(api_as, posting, "admin").get(POSTINGS).json()["results"]
+    by_arrival = as_role(api_as, posting, "admin").get(POSTINGS, {"ordering": "arrival_date"}).json()["results"]
+
+    assert [p["source_id"] for p in listed] == ["po_zz_last", "po_mm_middle", "po_aa_first"]
+    assert [p["source_id"] for p in by_arrival] == ["po_aa_first", "po_mm_middle", "po_zz_last"]
 
 
 def test_audit_records_approval_and_suiteql(posting, drafts, api_as) -> None:  # type: ignore[no-untyped-def]
