@@ -195,7 +195,7 @@ PAGING = ("page", "page_size")
 
 def _query_cases(query: dict[str, str], *, write: bool) -> list[tuple[str, str]]:
     """Hostile values for each parameter the operation documents, and for one it does not (a
-    write reads no query string: there, one value shows it is not read).
+    write refuses any query string: there, one value shows it is refused).
 
     What every list refuses alike before a filter reads it (a value given empty or twice:
     ``ecomops.api.filters.check_list_query``) is sent to its first parameter, and twice to each
@@ -232,9 +232,11 @@ def test_no_hostile_input_makes_an_endpoint_fail_or_write(method, template, quer
             for value in values:
                 sweep.send(f"path {placeholder}={short(value)}", _path(template.replace(placeholder, value), world))
 
-    if method != "DELETE":  # a delete acts on its path alone; hostile paths are swept above
-        for case, query_string in _query_cases(query, write=method in WRITES):
-            sweep.send(case, f"{path}?{query_string}", valid_body)
+    for case, query_string in _query_cases(query, write=method in WRITES):
+        response = sweep.send(case, f"{path}?{query_string}", valid_body)
+        if method in WRITES and response is not None and response.status_code != 400:
+            # a write reads its body only: a query parameter is refused, not ignored
+            sweep.problems.append(f"{case}: answered {response.status_code}, not 400")
 
     if method in ("POST", "PUT", "PATCH"):
         for case, (body, content_type) in HOSTILE_BODIES.items():

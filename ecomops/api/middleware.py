@@ -1,0 +1,64 @@
+"""What every API request passes through before its view.
+
+* ``WriteQueryMiddleware``: a write (POST, PUT, PATCH, DELETE) reads its input from the JSON
+  body alone; a query string on one would be ignored (``POST /recon/runs/?payout_ids=po_1``
+  ran over every payout), so it is refused before the view runs and nothing is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NAMES_SHOWN, _NAME_LENGTH = 10, 40
+
+
+def _api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _answers(view_func: Callable, method: str) -> bool:
+    """Whether the view is an API view (DRF's ``as_view`` names its class) that answers the
+    method: one that does not is left to answer its own 405 (or 404)."""
+    view_class = getattr(view_func, "cls", None)
+    handler = method.lower()
+    return view_class is not None and handler in view_class.http_method_names and hasattr(view_class, handler)
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _NAME_LENGTH else f"{name[:_NAME_LENGTH]}..."
+
+
+class WriteQueryMiddleware:
+    """Refuse (400) an API write that carries query parameters, naming them.
+
+    No API write takes query parameters (each reads its body only, through its input
+    serializer), so there is nothing to keep working; were one ever to, it would say so here.
+    A read keeps its query: filters, the pager, ``?format=csv``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable, view_args, view_kwargs) -> HttpResponse | None:
+        method = request.method or ""
+        if method not in WRITES or not _api(request) or not request.GET or not _answers(view_func, method):
+            return None
+        names = [_shown(name) for name in request.GET]
+        listed = ", ".join(names[:_NAMES_SHOWN])
+        if len(names) > _NAMES_SHOWN:
+            listed += f" and {len(names) - _NAMES_SHOWN} more"
+        message = (
+            f"Query parameters are not read on a {method}: {listed}. They belong in the JSON body; nothing was done."
+        )
+        each = f"A query parameter of a {method}, not read: it belongs in the JSON body."
+        # Each parameter named as a field at fault (as refused input is), then the message, so
+        # a parameter called "detail" or "code" cannot take their place.
+        body = {name: [each] for name in names[:_NAMES_SHOWN]}
+        body.update(detail=message, code="query_on_write")
+        return JsonResponse(body, status=400)
