@@ -2,9 +2,13 @@
 
 * A write (POST, PUT, PATCH, DELETE) with a query string: its parameters would be ignored
   (``POST /recon/runs/?payout_ids=po_1`` ran over every payout), so it is a 400 naming them.
+* A JSON value of another type than the field takes: ``"5"`` for a number, ``5`` for a text,
+  ``"false"`` for a boolean. DRF would turn each into the field's type.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -143,3 +147,160 @@ def test_an_empty_query_string_is_no_parameter(owner, django_capture_on_commit_c
         response = owner.post("/api/v1/recon/runs/?", {"payout_ids": ["po_hostile_1"]}, format="json")
 
     assert response.status_code == 202, response.content
+
+
+# --- JSON types ------------------------------------------------------------------------------
+
+
+NOT_AN_INTEGER = "A whole number is required (a JSON integer, not a string or decimal)."
+NOT_A_STRING = "A string is required (a JSON string, not a number)."
+NOT_A_BOOLEAN = "true or false is required (a JSON boolean, not a string or number)."
+
+
+@pytest.mark.parametrize("value", ["5", True, 5.0, "5.0"])
+def test_a_connection_concurrency_that_is_no_json_integer_is_refused(world, owner, in_tenant, value):
+    detail = f"/api/v1/connections/{world.netsuite.pk}/"
+    before = owner.get(detail).json()
+    watch = WriteWatch(world.tenant, in_tenant)
+
+    created = owner.post(
+        "/api/v1/connections/",
+        {"name": "NS", "provider": "netsuite", "credentials": {"token_id": "t"}, "netsuite_concurrency": value},
+        format="json",
+    )
+    patched = owner.patch(detail, {"netsuite_concurrency": value}, format="json")
+
+    for response in (created, patched):
+        assert response.status_code == 400, response.content
+        assert response.json()["netsuite_concurrency"] == [NOT_AN_INTEGER]
+    assert watch.changed() == []
+    assert owner.get(detail).json() == before
+
+
+def test_a_connection_concurrency_given_as_a_json_integer_is_taken(world, owner):
+    response = owner.patch(f"/api/v1/connections/{world.netsuite.pk}/", {"netsuite_concurrency": 5}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["netsuite_concurrency"] == 5
+
+
+@pytest.mark.parametrize("value", ["5", False, 5.5])
+def test_a_suiteql_limit_that_is_no_json_integer_is_refused_before_netsuite_is_asked(world, owner, value):
+    response = owner.post(
+        "/api/v1/netsuite/suiteql/",
+        {"connection": str(world.netsuite.pk), "q": "SELECT id FROM account", "limit": value},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"limit": [NOT_AN_INTEGER]}
+
+
+def test_a_suiteql_limit_given_as_a_json_integer_reads_that_many_rows(world, owner):
+    # The NetSuite sandbox on loopback answers the query.
+    response = owner.post(
+        "/api/v1/netsuite/suiteql/",
+        {"connection": str(world.netsuite.pk), "q": "SELECT id FROM account", "limit": 2},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 2
+
+
+def test_a_number_where_text_is_expected_is_refused_at_any_depth(world, owner, in_tenant):
+    watch = WriteWatch(world.tenant, in_tenant)
+
+    renamed = owner.patch(f"/api/v1/connections/{world.connection.pk}/", {"name": 5}, format="json")
+    credentials = owner.post(
+        "/api/v1/connections/",
+        {"name": "S", "provider": "stripe", "credentials": {"api_key": 4242424242424242}},
+        format="json",
+    )
+    payouts = owner.post("/api/v1/recon/runs/", {"payout_ids": ["po_hostile_1", 12345]}, format="json")
+    note = owner.post(f"/api/v1/recon/exceptions/{world.exception.pk}/resolve/", {"note": 1.5}, format="json")
+    switch = owner.post("/api/v1/auth/switch-tenant/", {"tenant": 5}, format="json")
+
+    assert (renamed.status_code, renamed.json()) == (400, {"name": [NOT_A_STRING]})
+    assert (credentials.status_code, credentials.json()) == (400, {"credentials": {"api_key": [NOT_A_STRING]}})
+    assert "4242" not in credentials.content.decode()
+    assert (payouts.status_code, payouts.json()) == (400, {"payout_ids": {"1": [NOT_A_STRING]}})
+    assert (note.status_code, note.json()) == (400, {"note": [NOT_A_STRING]})
+    assert (switch.status_code, switch.json()) == (400, {"tenant": [NOT_A_STRING]})
+    assert watch.changed() == []
+    assert owner.get(f"/api/v1/recon/exceptions/{world.exception.pk}/").json()["state"] == "open"
+
+
+def test_the_type_errors_come_with_the_other_field_errors_in_one_answer(owner):
+    response = owner.post(
+        "/api/v1/connections/",
+        {"name": 5, "provider": "nope", "credentials": {}, "netsuite_concurrency": "2", "colour": "red"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"name", "provider", "netsuite_concurrency", "colour"}
+
+
+@pytest.mark.parametrize("value", ["false", 0, "no"])
+def test_a_boolean_that_is_no_json_boolean_is_refused(world, owner, value):
+    detail = f"/api/v1/connections/{world.connection.pk}/"
+
+    response = owner.patch(detail, {"enabled": value}, format="json")
+
+    assert (response.status_code, response.json()) == (400, {"enabled": [NOT_A_BOOLEAN]})
+    assert owner.get(detail).json()["enabled"] is True
+
+
+def test_text_and_ids_given_as_strings_keep_working(world, owner, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        run = owner.post("/api/v1/recon/runs/", {"payout_ids": ["po_hostile_1"]}, format="json")
+    switched = owner.post("/api/v1/auth/switch-tenant/", {"tenant": str(world.tenant.pk)}, format="json")
+    note = owner.post(f"/api/v1/recon/exceptions/{world.exception.pk}/acknowledge/", {"note": "5"}, format="json")
+    renamed = owner.patch(f"/api/v1/connections/{world.connection.pk}/", {"name": "42", "enabled": False})
+
+    assert run.status_code == 202, run.content
+    assert run.json()["payout_ids"] == [str(world.payout.pk)]
+    assert switched.status_code == 200, switched.content
+    assert (note.status_code, note.json()["note"]) == (200, "5")
+    assert (renamed.status_code, renamed.json()["name"], renamed.json()["enabled"]) == (200, "42", False)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/connections/", "post"),
+        ("/api/v1/connections/{connection}/", "patch"),
+        ("/api/v1/netsuite/suiteql/", "post"),
+        ("/api/v1/schedules/", "post"),
+    ],
+)
+def test_an_endpoint_with_typed_fields_takes_json_only(world, owner, in_tenant, path, method):
+    # A form's values are all text: its "5" would always be refused as no number, so the form is
+    # refused as such (415), as the tenant settings are.
+    watch = WriteWatch(world.tenant, in_tenant)
+    path = path.format(connection=world.connection.pk)
+
+    response = getattr(owner, method)(path, "name=x&every_hours=6", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 415, response.content
+    assert "application/x-www-form-urlencoded" in response.json()["detail"]
+    assert watch.changed() == []
+
+
+def test_every_body_with_a_number_or_a_boolean_is_offered_as_json_only(owner):
+    schema = json.loads(owner.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    components = schema["components"]["schemas"]
+
+    typed, offered = [], {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+            properties = components[ref.rsplit("/", 1)[-1]].get("properties", {}) if ref else {}
+            if any(field.get("type") in ("integer", "boolean") for field in properties.values()):
+                typed.append(f"{method.upper()} {path}")
+                offered[f"{method.upper()} {path}"] = list(content)
+
+    assert {"POST /api/v1/connections/", "POST /api/v1/netsuite/suiteql/", "POST /api/v1/schedules/"} <= set(typed)
+    assert offered == {operation: ["application/json"] for operation in typed}

@@ -14,12 +14,14 @@ from connections.filters import SyncJobFilter
 from connections.sync.runner import sync_start
 from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
+from ecomops.api.parsers import JSONParser
 from ecomops.api.permissions import TenantPermission
 from ecomops.api.serializers import NoInput
 
 
 class ConnectionListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
+    parser_classes = [JSONParser]  # typed fields (a number, a boolean): a form's text is refused as such, 415
     required_perms = {"GET": ["connections.view_connection"], "POST": ["connections.add_connection"]}
 
     @extend_schema(responses={200: s.ConnectionOutput(many=True)})
@@ -38,6 +40,7 @@ class ConnectionListView(APIView):
 
 class ConnectionDetailView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
+    parser_classes = [JSONParser]  # typed fields (a number, a boolean): a form's text is refused as such, 415
     required_perms = {
         "GET": ["connections.view_connection"],
         "PATCH": ["connections.change_connection"],

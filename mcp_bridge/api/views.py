@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecomops.api.filters import StrictFilterBackend
+from ecomops.api.parsers import JSONParser
 from ecomops.api.permissions import TenantPermission
 from ecomops.api.serializers import NoInput
 from mcp_bridge import selectors, services
@@ -35,6 +36,7 @@ class ScheduleQueuedNothing(APIException):
 
 class ScheduleListView(ListAPIView):
     permission_classes = [IsAuthenticated, TenantPermission]
+    parser_classes = [JSONParser]  # typed fields (a number, a boolean): a form's text is refused as such, 415
     required_perms = {"GET": [selectors.VIEW_SCHEDULE], "POST": ["mcp_bridge.add_schedule"]}
     serializer_class = s.ScheduleOutput
     filter_backends = [StrictFilterBackend]

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from connections.models import Connection
 from ecomops.api.filters import check_list_query
 from ecomops.api.pagination import Pagination
+from ecomops.api.parsers import JSONParser
 from ecomops.api.permissions import TenantPermission
 from ecomops.api.serializers import NoInput
 from ecomops.tenancy import current_tenant, current_tenant_id
@@ -219,6 +220,7 @@ class SuiteQLView(APIView):
     """One read-only SELECT against a NetSuite connection; rows come back as NetSuite sends them."""
 
     permission_classes = [IsAuthenticated, TenantPermission]
+    parser_classes = [JSONParser]  # typed fields (a number, a boolean): a form's text is refused as such, 415
     required_perms = {"POST": ["netsuite.run_suiteql"]}
 
     @extend_schema(request=s.SuiteQLInput, responses={200: s.SuiteQLOutput})
