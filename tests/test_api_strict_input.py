@@ -4,11 +4,13 @@
   (``POST /recon/runs/?payout_ids=po_1`` ran over every payout), so it is a 400 naming them.
 * A JSON value of another type than the field takes: ``"5"`` for a number, ``5`` for a text,
   ``"false"`` for a boolean. DRF would turn each into the field's type.
+* A whole number in the query written otherwise than in ASCII digits (``+5``, ``1_0``, ``²``).
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -304,3 +306,21 @@ def test_every_body_with_a_number_or_a_boolean_is_offered_as_json_only(owner):
 
     assert {"POST /api/v1/connections/", "POST /api/v1/netsuite/suiteql/", "POST /api/v1/schedules/"} <= set(typed)
     assert offered == {operation: ["application/json"] for operation in typed}
+
+
+# --- whole numbers in the query --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["²", "٣", "1_0", "+5", " 5", "9" * 5000],
+    ids=["superscript", "arabic_indic", "underscore", "plus", "space", "5000_digits"],
+)
+def test_a_page_size_or_line_limit_that_is_no_plain_whole_number_is_a_400(world, owner, value):
+    # int() takes most of these (one of another script's digits too); "²" passed str.isdigit()
+    # and then failed int() with a 500, as 5,000 digits did.
+    paged = owner.get(f"/api/v1/recon/runs/?page_size={quote(value)}")
+    explained = owner.get(f"/api/v1/recon/payouts/{world.payout.pk}/explain/?line_limit={quote(value)}")
+
+    assert (paged.status_code, list(paged.json())) == (400, ["page_size"])
+    assert (explained.status_code, list(explained.json())) == (400, ["line_limit"])

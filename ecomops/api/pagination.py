@@ -9,6 +9,8 @@ trusts its own size miss rows or page for ever. A page past the last is DRF's 40
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from ecomops.api.filters import whole_number
+
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
@@ -18,14 +20,15 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        size = whole_number(raw)
+        if size is None or not 1 <= size <= self.max_page_size:
             raise ValidationError(
                 {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}, not {raw[:20]!r}."]}
             )
-        return int(raw)
+        return size
 
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param, "1")
-        if raw not in self.last_page_strings and not raw.strip().isdigit():
+        if raw not in self.last_page_strings and whole_number(raw) is None:
             raise ValidationError({self.page_query_param: [f"A page number (1, 2, ...) or 'last', not {raw[:20]!r}."]})
         return super().get_page_number(request, paginator)

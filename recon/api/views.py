@@ -16,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ecomops.api.filters import StrictFilterBackend
+from ecomops.api.filters import StrictFilterBackend, whole_number
 from ecomops.api.permissions import TenantPermission
 from recon import selectors, services
 from recon.api import serializers as s
@@ -173,10 +173,9 @@ class PayoutExplainView(APIView):
     )
     def get(self, request, pk):
         raw = request.query_params.get("line_limit", "1000")
-        try:
-            limit = int(raw)
-        except ValueError:
-            raise ValidationError({"line_limit": [f"{raw!r} is not a whole number."]}) from None
+        limit = whole_number(raw)
+        if limit is None:
+            raise ValidationError({"line_limit": [f"{raw[:20]!r} is not a whole number."]})
         if not 1 <= limit <= 10_000:
             raise ValidationError({"line_limit": ["line_limit must be between 1 and 10000."]})
         return Response(selectors.payout_explain(user=request.user, payout_id=pk, line_limit=limit))
