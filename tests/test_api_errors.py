@@ -252,3 +252,59 @@ def test_a_failure_before_the_view_is_a_json_500_under_the_api(api_as, tenant_a,
     }
     assert "went away" not in api.content.decode()
     assert (page.status_code, page["Content-Type"]) == (500, "text/html; charset=utf-8")
+
+
+SERVER_ERROR = {
+    "detail": "The server failed to complete the request. Quote the correlation id when you report it.",
+    "code": "server_error",
+}
+
+
+def _fail_in(where: str, monkeypatch) -> str:
+    """Make one part of a request fail (fault injection: no real input makes these fail), and
+    answer the path that reaches it."""
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the database went away: password=sk_live_Leaked_42")
+
+    if where == "middleware":  # before any view: the tenant's middleware
+        monkeypatch.setattr("ecomops.middleware.resolve_tenant", failing)
+        return "/api/v1/recon/runs/"
+    if where == "view":  # a view of the API that is no DRF view: the catch-all's
+        monkeypatch.setattr("ecomops.api.not_found.resolve", failing)
+        return "/api/v1/no-such-endpoint"
+    monkeypatch.setattr("recon.api.views.selectors.recon_run_list", failing)  # inside a DRF view
+    return "/api/v1/recon/runs/"
+
+
+@pytest.mark.parametrize("where", ["middleware", "view", "drf_view"])
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "*/*"])
+def test_with_debug_on_a_failure_under_the_api_is_still_its_json_500_without_the_traceback(
+    api_as, tenant_a, monkeypatch, settings, where, accept
+):
+    from rest_framework.test import APIClient
+
+    settings.DEBUG = True  # as `make run` serves: Django would answer its debug page
+    path = _fail_in(where, monkeypatch)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=api_as(tenant_a.owner, tenant_a.tenant)._credentials["HTTP_AUTHORIZATION"])
+
+    response = client.get(path, HTTP_ACCEPT=accept, HTTP_X_CORRELATION_ID="req-debug-500")
+
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    assert response.json() == {**SERVER_ERROR, "correlation_id": "req-debug-500"}
+    assert response["X-Correlation-ID"] == "req-debug-500"
+    for leak in ("went away", "Leaked", "Traceback", "RuntimeError", "Bearer"):
+        assert leak not in response.content.decode()
+
+
+def test_with_debug_on_pages_keep_django_s_debug_page(tenant_a, monkeypatch, settings):
+    from django.test import Client
+
+    settings.DEBUG = True
+    _fail_in("middleware", monkeypatch)
+
+    page = Client(raise_request_exception=False).get("/login/")
+
+    assert (page.status_code, page["Content-Type"]) == (500, "text/html; charset=utf-8")
+    assert "RuntimeError" in page.content.decode()  # the developer's page, outside the API

@@ -1,8 +1,12 @@
-"""What every API request passes through before its view.
+"""What every API request passes through before its view, and after it.
 
 * ``WriteQueryMiddleware``: a write (POST, PUT, PATCH, DELETE) reads its input from the JSON
   body alone; a query string on one would be ignored (``POST /recon/runs/?payout_ids=po_1``
   ran over every payout), so it is refused before the view runs and nothing is done.
+* ``ServerErrorMiddleware``: a failure outside a DRF view's own exception handling (in a
+  middleware, in a plain view) is answered in the API's JSON with ``DEBUG`` on too, where
+  Django would answer its debug page: the request's values (credentials included) and the
+  traceback.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from ecomops.api.handlers import server_error
+
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAMES_SHOWN, _NAME_LENGTH = 10, 40
+CORRELATION_HEADER = "X-Correlation-ID"
 
 
 def _api(request: HttpRequest) -> bool:
@@ -62,3 +69,28 @@ class WriteQueryMiddleware:
         body = {name: [each] for name in names[:_NAMES_SHOWN]}
         body.update(detail=message, code="query_on_write")
         return JsonResponse(body, status=400)
+
+
+class ServerErrorMiddleware:
+    """Under ``/api/``, a 500 that is not the API's JSON (Django's debug page when ``DEBUG`` is
+    on; DRF's browsable page for a client asking for HTML) is replaced by the JSON
+    ``handler500`` answers with ``DEBUG`` off: the correlation id, nothing of the failure.
+
+    First in ``MIDDLEWARE``, so it sees what every other middleware answers: Django turns a
+    failure into a response at the middleware it happened in, so a 500 page can only be
+    replaced, not prevented. Django has logged the failure by then, with its traceback.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 500 or not _api(request):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        replaced = server_error(request)
+        if CORRELATION_HEADER in response:
+            replaced[CORRELATION_HEADER] = response[CORRELATION_HEADER]
+        return replaced

@@ -85,6 +85,8 @@ TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
+    # First: it sees what every other middleware answers (a 500 under /api/ is JSON, DEBUG or not).
+    "ecomops.api.middleware.ServerErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ecomops.middleware.CorrelationIdMiddleware",
