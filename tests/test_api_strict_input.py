@@ -324,3 +324,25 @@ def test_a_page_size_or_line_limit_that_is_no_plain_whole_number_is_a_400(world,
 
     assert (paged.status_code, list(paged.json())) == (400, ["page_size"])
     assert (explained.status_code, list(explained.json())) == (400, ["line_limit"])
+
+
+# --- what else every answer has ----------------------------------------------------------------
+
+
+def test_a_posting_settings_field_the_endpoint_does_not_know_is_refused(world, owner):
+    # {"mode": "automatic"} (a misspelt posting_mode) was read as no change asked for
+    before = owner.get("/api/v1/netsuite/settings/").json()
+
+    misspelt = owner.patch("/api/v1/netsuite/settings/", {"posting_mode": "manual", "mode": "x"}, format="json")
+
+    assert misspelt.status_code == 400
+    assert misspelt.json()["mode"] == ["Unknown field."]
+    assert owner.get("/api/v1/netsuite/settings/").json() == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health/", "/api/v1/recon/runs/", "/api/v1/nothing-here/"])
+def test_a_browser_asking_for_html_gets_json(owner, path):
+    answer = owner.get(path, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+
+    assert answer["Content-Type"] == "application/json"
+    json.loads(answer.content)

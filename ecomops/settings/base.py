@@ -191,6 +191,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["ecomops.api.filters.StrictFilterBackend"],  # an unknown filter is a 400
+    # JSON only: "every answer under /api/ is JSON", a browser's included (no browsable API pages,
+    # whose forms would post what a script cannot see). The schema and its docs have their own.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "ecomops.api.parsers.JSONParser",  # DRF's, refusing what would fail later (too deep, lone surrogates)
         "rest_framework.parsers.FormParser",

@@ -136,5 +136,5 @@ class SuiteQLOutput(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class PostingSettings(serializers.Serializer):
+class PostingSettings(StrictInput):
     posting_mode = serializers.ChoiceField(choices=POSTING_MODES)
