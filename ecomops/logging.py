@@ -36,6 +36,14 @@ SECRET_VALUE_PATTERNS = [
     re.compile(r"\b(client_assertion=)[A-Za-z0-9._~%+/=-]+"),  # OAuth 2.0 client assertion in a form body
     re.compile(r"(?i)(x-shopify-access-token\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\,;|&}]+"),  # any token shape
     re.compile(r"()\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),  # a JWT (access tokens, assertions)
+    # a query parameter whose name says it is a secret, in a logged path or URL (`?password=...`,
+    # `&api_key=...`), whatever its value looks like; the API refuses such writes, but the request
+    # is logged before that
+    re.compile(
+        r"([?&][^=&\s#\"']*?(?:password|secret|token|api_?key|private_key|signing_key|credential|signature)"
+        r"[^=&\s#\"']*=)[^&\s#\"']+",
+        re.I,
+    ),
 ]
 
 

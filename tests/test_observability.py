@@ -119,6 +119,21 @@ def test_masked_values_and_ordinary_words_are_left_as_they_are():
     assert mask_secret_values(prose) == prose
 
 
+def test_a_secret_named_query_parameter_is_masked_in_the_request_log(api, db):
+    # A client that puts credentials in the URL: the request is logged before anything refuses it.
+    stream, handler = _capture_json_logs()
+    try:
+        api.post("/api/v1/auth/login/?password=LEAKCANARYpw1&month=2026-10", {}, format="json")
+        api.get("/api/v1/health/?api_key=LEAKCANARYk2&access_token=LEAKCANARYt3")
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    logged = stream.getvalue()
+    assert "LEAKCANARY" not in logged
+    assert "/api/v1/auth/login/?password=[redacted]&month=2026-10" in logged  # the rest of the path stays
+    assert "/api/v1/health/?api_key=[redacted]&access_token=[redacted]" in logged
+
+
 @pytest.mark.parametrize(
     "token",
     [
