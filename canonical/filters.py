@@ -27,9 +27,18 @@ def parse_bool(value: str) -> bool:
     raise forms.ValidationError("Enter true or false.", code="invalid")
 
 
+class YesNoSelect(forms.Select):
+    """What a yes/no filter offers on a page: any, yes or no (the API takes the words of ``parse_bool``)."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
 class StrictBooleanField(forms.CharField):
     """Django-filter's own boolean filter reads anything it does not know as "no filter",
     so ``?cancelled=abc`` listed every order; here it is an error naming the field."""
+
+    widget = YesNoSelect
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -91,7 +100,20 @@ class DisputeFilter(CanonicalFilter):
         fields = [*COMMON, "currency", "status", "payment_source_id"]
 
 
+def offered(label: str, values: tuple[str, ...]) -> forms.Select:
+    """A page's dropdown of the values a column holds once normalized; the API's filter still
+    takes any value as an exact match (one it does not hold lists nothing)."""
+    return forms.Select(choices=[("", label), *((v, v.replace("_", " ")) for v in values)])
+
+
+# The canonical values of a payout, whatever the processor (``connections.*.normalize``).
+PAYOUT_STATUSES = ("paid", "in_transit", "pending", "failed", "canceled")
+PAYOUT_METHODS = ("standard", "instant")
+
+
 class PayoutFilter(CanonicalFilter):
+    status = django_filters.CharFilter(widget=offered("Any status", PAYOUT_STATUSES))
+    method = django_filters.CharFilter(widget=offered("Any method", PAYOUT_METHODS))
     arrival_after = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte", label="Arrives from")
     arrival_before = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte", label="Arrives by")
 

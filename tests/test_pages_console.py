@@ -109,6 +109,36 @@ def test_data_page_filters_sorts_paginates_and_partial(console, tenant_a):
     assert "txn_0" in partial.content.decode()
 
 
+def test_payouts_are_filtered_by_status_method_and_automatic_from_dropdowns(console, tenant_a, in_tenant):
+    # A controller picks "in transit" or "instant" from a list, not by guessing the stored word.
+    from recon.tests.factories import payout_row
+
+    with in_tenant(tenant_a.tenant):
+        upsert_rows(
+            [
+                payout_row("po_paid", 1000),
+                payout_row("po_on_its_way", 2000, status="in_transit"),
+                payout_row("po_instant", 3000, method="instant", automatic=False),
+            ],
+            connection_id=console.pk,
+            tenant_id=console.tenant_id,
+        )
+    client = signed_in("accountant@acme.example.com")
+
+    page = client.get("/data/", {"table": "payouts"}).content.decode()
+    on_its_way = client.get("/data/", {"table": "payouts", "status": "in_transit"}).content.decode()
+    by_hand = client.get("/data/", {"table": "payouts", "method": "instant", "automatic": "false"}).content.decode()
+
+    assert '<option value="in_transit">in transit</option>' in page
+    assert '<option value="instant">instant</option>' in page
+    assert '<option value="false">No</option>' in page
+    assert '<option value="in_transit" selected>in transit</option>' in on_its_way
+    assert ("po_on_its_way" in on_its_way, "po_paid" in on_its_way) == (True, False)
+    assert "1 rows" in by_hand
+    assert "po_instant" in by_hand
+    assert '<option value="false" selected>No</option>' in by_hand
+
+
 def test_data_page_dropdowns_offer_any_not_dashes(console, tenant_a, api_as):
     client = signed_in("accountant@acme.example.com")
 
