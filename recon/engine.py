@@ -227,6 +227,25 @@ _SYSTEM_AUDIT = """
 """
 
 
+# An exception's subject (``e``) is no longer stored: a source removed it (a dispute on a test
+# order, found after it was stored), so the note closing the exception says so. A probe of
+# the subject's table by primary key, for the few exceptions a run closes.
+_SUBJECT_GONE = "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.tenant_id = %(t)s AND x.id = e.subject_id)"
+_SUBJECT_GONE = "CASE e.subject_type {whens} ELSE false END".format(
+    whens=" ".join(
+        f"WHEN '{kind}' THEN {_SUBJECT_GONE.format(table=table)}"
+        for kind, table in (
+            ("payout", "canonical_payout"),
+            ("payout_line", "canonical_payoutline"),
+            ("payment", "canonical_payment"),
+            ("order", "canonical_order"),
+            ("refund", "canonical_refund"),
+            ("dispute", "canonical_dispute"),
+        )
+    )
+)
+
+
 # A person resolved it, and the engine now finds more wrong than was there then (``f`` the
 # finding, ``e`` the exception as last seen): it is reopened, since what the person accepted is
 # no longer what is there. The same or less leaves a person's resolution alone. With one
@@ -1339,7 +1358,11 @@ class Engine:
         result.exceptions_auto_resolved = self._exec(
             f"""
             WITH gone AS (
-                SELECT e.id, e.state FROM recon_reconexception e
+                SELECT e.id, e.state, CASE WHEN {_SUBJECT_GONE} THEN
+                           format('cause gone: the %%s is no longer stored (run %%s)',
+                                  replace(e.subject_type, '_', ' '), %(run)s::text)
+                       ELSE %(note)s END AS note
+                FROM recon_reconexception e
                 WHERE e.tenant_id = %(t)s AND e.state IN ('open', 'acknowledged') AND {self._in_scope()}
                   AND e.last_seen_run_id IS DISTINCT FROM %(run)s
                 FOR UPDATE
@@ -1347,12 +1370,12 @@ class Engine:
             closed AS (
                 UPDATE recon_reconexception e SET state = 'resolved', resolved_by_kind = 'system',
                        resolved_by_id = NULL, resolved_by_email = '', resolved_at = %(now)s,
-                       state_changed_at = %(now)s, system_note = %(note)s
+                       state_changed_at = %(now)s, system_note = gone.note
                 FROM gone
                 WHERE e.tenant_id = %(t)s AND e.id = gone.id
-                RETURNING e.id, e.payout_id, e.reason, e.subject_ref, gone.state AS previous
+                RETURNING e.id, e.payout_id, e.reason, e.subject_ref, gone.state AS previous, gone.note
             ),
-            audited AS ({_SYSTEM_AUDIT.format(rows="closed", to="'resolved'", note="%(note)s")})
+            audited AS ({_SYSTEM_AUDIT.format(rows="closed", to="'resolved'", note="r.note")})
             INSERT INTO recon_closed SELECT payout_id FROM closed
             """
         )

@@ -426,7 +426,9 @@ def test_a_test_orders_dispute_stored_before_is_removed_by_the_sync_and_its_exce
     run = reconcile()
     exception.refresh_from_db()
     assert (exception.state, exception.resolved_by_kind) == ("resolved", "system")
-    assert exception.system_note == f"cause gone (run {run.pk})"
+    assert exception.system_note == f"cause gone: the dispute is no longer stored (run {run.pk})"
+    closed = AuditEvent.objects.get(action="recon.exception_resolved", target_id=str(exception.pk))
+    assert closed.detail["note"] == exception.system_note
     assert {d.source_id: d.content_hash for d in Dispute.objects.filter(connection=shop)} == real
     assert (
         set(ReconException.objects.filter(reason="dispute_open", state="open").values_list("subject_ref", flat=True))
