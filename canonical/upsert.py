@@ -219,7 +219,15 @@ def upsert_rows(
     result = UpsertResult()
     for kind, batch in sorted(by_kind.items(), key=lambda item: WRITE_ORDER.index(item[0])):
         result += _upsert_kind(kind, list(batch.values()), connection_id, tenant_id, subsidiary_id, synced_at)
-    _refresh_refund_status(by_kind, connection_id, tenant_id)
+    # An order whose refund status changed is an order changed, even when its own row was not
+    # rewritten (a webhook's sync read only the refund): counted as updated, once.
+    orders = by_kind.get("order", {})
+    for source_id, written_now in _refresh_refund_status(by_kind, connection_id, tenant_id, synced_at):
+        if written_now:
+            continue  # created or updated by this batch, and counted so already
+        result.updated += 1
+        if source_id in orders:
+            result.unchanged -= 1  # the batch read it unchanged; its status was not
     return result
 
 
@@ -403,9 +411,12 @@ _REFUND_STATUS_SQL = refund_status_sql(_TOUCHED_ORDERS_SQL)
 
 
 def _refresh_refund_status(
-    by_kind: dict[str, dict[str, CanonicalRow]], connection_id: uuid.UUID, tenant_id: uuid.UUID
-) -> int:
+    by_kind: dict[str, dict[str, CanonicalRow]], connection_id: uuid.UUID, tenant_id: uuid.UUID, synced_at: datetime
+) -> list[tuple[str, bool]]:
     """Set the refund status of the orders a batch touched from their payments' refunds.
+
+    Returns each order it changed: its source id, and whether the batch itself had just written
+    its row (``synced_at`` is the batch's).
 
     An order is touched by its own row, by a row of one of its payments or by a row of one
     of their refunds, so whichever of them is written last (a refund read by a webhook's
@@ -425,7 +436,7 @@ def _refresh_refund_status(
     """
     touch = _refunds_touched(by_kind)
     if not touch:
-        return 0
+        return []
     params = {
         "t": tenant_id,
         "c": connection_id,
@@ -439,17 +450,18 @@ def _refresh_refund_status(
         cursor.execute(_REFUND_STATUS_SQL, params)
         changes = cursor.fetchall()
         if not changes:
-            return 0
+            return []
         ids, statuses = zip(*changes, strict=True)
         cursor.execute(
             """
             UPDATE canonical_order o SET financial_status = v.status
             FROM unnest(%(ids)s::uuid[], %(statuses)s::text[]) AS v(id, status)
             WHERE o.tenant_id = %(t)s AND o.id = v.id
+            RETURNING o.source_id, o.synced_at = %(synced)s
             """,
-            {"t": tenant_id, "ids": list(ids), "statuses": list(statuses)},
+            {"t": tenant_id, "ids": list(ids), "statuses": list(statuses), "synced": synced_at},
         )
-        return cursor.rowcount
+        return cursor.fetchall()
 
 
 @dataclass

@@ -175,3 +175,50 @@ def test_a_line_synced_before_its_payment_is_linked_once_it_changes(stripe_conn)
 
     assert unchanged == (None, None, None)
     assert _links()["txn_1"] == ("ch_1", None, None)
+
+
+def test_an_order_whose_refund_status_changes_is_counted_as_updated_once(stripe_conn):
+    # What a sync job reports: a refund read alone (a webhook's sync) changes its order too.
+    from canonical.models import Order
+    from recon.tests.factories import order_row, payment_row, refund_row
+
+    order, charge = order_row("pi_1", total=10000), payment_row("ch_1", order="pi_1", amount=10000)
+    _write(stripe_conn, [order, charge])
+
+    refund_alone = _write(stripe_conn, [refund_row("re_1", payment="ch_1", amount=4000)])
+    order_unchanged_and_refund = _write(
+        stripe_conn,
+        [
+            order,
+            charge,
+            refund_row("re_1", payment="ch_1", amount=4000),
+            refund_row("re_2", payment="ch_1", amount=6000),
+        ],
+    )
+    read_again = _write(stripe_conn, [order, refund_row("re_2", payment="ch_1", amount=6000)])
+
+    # the refund is new, and the order changed: paid -> partially refunded
+    assert (refund_alone.created, refund_alone.updated, refund_alone.unchanged) == (1, 1, 0)
+    # the order and the charge were read unchanged, re_1 too, re_2 is new: the order changed all the same
+    assert (order_unchanged_and_refund.created, order_unchanged_and_refund.updated) == (1, 1)
+    assert order_unchanged_and_refund.unchanged == 2
+    assert Order.objects.get(source_id="pi_1").financial_status == "refunded"
+    # nothing changed: nothing counted
+    assert (read_again.created, read_again.updated, read_again.unchanged) == (0, 0, 2)
+
+
+def test_an_order_written_and_refunded_in_one_batch_is_counted_once(stripe_conn):
+    from canonical.models import Order
+    from recon.tests.factories import order_row, payment_row, refund_row
+
+    result = _write(
+        stripe_conn,
+        [
+            order_row("pi_2", total=5000),
+            payment_row("ch_2", order="pi_2", amount=5000),
+            refund_row("re_3", payment="ch_2", amount=5000),
+        ],
+    )
+
+    assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
+    assert Order.objects.get(source_id="pi_2").financial_status == "refunded"
