@@ -14,7 +14,7 @@ from connections.models import CREDENTIAL_FIELDS, Connection, SyncJob, WebhookEv
 from connections.providers import CREDENTIAL_ADDRESS_FIELDS
 from connections.services import EDITABLE_FIELDS, connection_delete, connection_test, connection_update
 from connections.sync.runner import sync_start
-from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin
+from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin, ServiceFormMixin, ServiceRefusal
 from tenants.services import ServiceError
 
 CREDENTIAL_INPUT_PREFIX = "new_"
@@ -43,14 +43,6 @@ def _credential_input(name: str) -> forms.CharField:
         widget=widget,
         help_text="Leave blank to keep the stored value.",
     )
-
-
-class _ServiceRefusal(Exception):
-    """A ServiceError from save_model, carried out of the admin's transaction (see changeform_view)."""
-
-    def __init__(self, error: ServiceError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class ConnectionForm(forms.ModelForm):
@@ -98,7 +90,7 @@ class ConnectionForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(ConsoleModelAdmin):
+class ConnectionAdmin(ServiceFormMixin, ConsoleModelAdmin):
     """Settings and credentials are editable here; every write goes through the services, so
     it is validated and audited as the API's is. Credentials are never shown, only which fields
     are set (masked); a change of the address they are sent to needs them typed in again."""
@@ -156,20 +148,8 @@ class ConnectionAdmin(ConsoleModelAdmin):
                 f"Changing {' or '.join(CREDENTIAL_ADDRESS_FIELDS[obj.provider])} needs the credentials typed "
                 "in again: stored ones are never sent to a new address."
             )
-        form.service_error = getattr(request, "_connection_service_error", None)
+        form.service_error = self.service_error(request)  # shown as the form's error
         return form
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
-    ) -> HttpResponse:
-        # The service refuses only once the form is valid and save_model runs, where the admin
-        # can no longer show a form error. The refusal leaves the admin's transaction (nothing
-        # was written), and the same POST is shown again with the refusal as the form's error.
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _ServiceRefusal as refusal:
-            request._connection_service_error = refusal.error
-            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Connection, form: ConnectionForm, change: bool) -> None:
         # Only what the form changed goes to the service: an untouched field is not rewritten,
@@ -181,13 +161,13 @@ class ConnectionAdmin(ConsoleModelAdmin):
         try:
             connection_update(actor=request.user, connection=obj, credentials=credentials, **changes)
         except ServiceError as exc:
-            raise _ServiceRefusal(exc) from exc
+            raise ServiceRefusal(exc) from exc
         obj.refresh_from_db()  # as saved, for the admin's log entry and message
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
         try:
             return super().delete_view(request, object_id, extra_context)
-        except _ServiceRefusal as refusal:  # e.g. the connection has synced data
+        except ServiceRefusal as refusal:  # e.g. the connection has synced data
             self.message_user(request, str(refusal), messages.ERROR)
             return HttpResponseRedirect(request.path.removesuffix("delete/"))
 
@@ -196,7 +176,7 @@ class ConnectionAdmin(ConsoleModelAdmin):
         try:
             connection_delete(actor=request.user, connection=obj)
         except ServiceError as exc:
-            raise _ServiceRefusal(exc) from exc
+            raise ServiceRefusal(exc) from exc
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset.order_by("pk"):

@@ -14,7 +14,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.contrib.messages import ERROR
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from ecomops.tenancy import current_tenant
 
@@ -139,6 +139,36 @@ class PlatformAdmin(ConsoleModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+class ServiceRefusal(Exception):
+    """A service's refusal (``tenants.services.ServiceError``) raised in ``save_model`` or
+    ``delete_model``, carried out of the admin's transaction: nothing was written."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class ServiceFormMixin:
+    """For an admin whose writes go through a service: the service refuses only once the form is
+    valid and ``save_model`` runs, where the admin can no longer show a form error. The refusal
+    (``ServiceRefusal``) leaves the admin's transaction, and the same POST is shown again, with
+    ``service_error(request)`` for the form to put on the field it names."""
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefusal as refusal:
+            request._service_refusal = refusal.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def service_error(request: HttpRequest) -> Exception | None:
+        """The refusal of this request's first attempt, if the service refused it."""
+        return getattr(request, "_service_refusal", None)
 
 
 class ReadOnlyTenantAdmin(ConsoleModelAdmin):

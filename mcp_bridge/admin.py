@@ -9,11 +9,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from connections import selectors as connection_selectors
 from connections.models import PAYMENT_PROVIDERS
-from ecomops.admin_site import ReadOnlyTenantAdmin
+from ecomops.admin_site import ReadOnlyTenantAdmin, ServiceFormMixin, ServiceRefusal
 from mcp_bridge.models import MAX_EVERY_HOURS, Schedule, ScheduleKind
 from mcp_bridge.services import (
     schedule_create,
@@ -25,14 +25,6 @@ from mcp_bridge.services import (
 from tenants.services import ServiceError
 
 ADD_FIELDS = ["kind", "every_hours", "daily_at", "time_zone", "connection_ids"]
-
-
-class _ServiceRefusal(Exception):
-    """A ServiceError from save_model, carried out of the admin's transaction (see changeform_view)."""
-
-    def __init__(self, error: ServiceError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class ScheduleAddForm(forms.ModelForm):
@@ -109,7 +101,7 @@ class ScheduleAddForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ReadOnlyTenantAdmin):
+class ScheduleAdmin(ServiceFormMixin, ReadOnlyTenantAdmin):
     list_display = [
         "kind",
         "when",
@@ -184,26 +176,14 @@ class ScheduleAdmin(ReadOnlyTenantAdmin):
             provider__in=PAYMENT_PROVIDERS, enabled=True
         )
         form.connection_choices = [(str(c.pk), f"{c.name} ({c.get_provider_display()})") for c in enabled]
-        form.service_error = getattr(request, "_schedule_service_error", None)
+        form.service_error = self.service_error(request)  # shown on the field it names
         return form
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context=None
-    ) -> HttpResponse:
-        # The service refuses only once the form is valid and save_model runs, where the admin can
-        # no longer show a form error. The refusal leaves the admin's transaction (nothing was
-        # written), and the same POST is shown again with the refusal on the field it names.
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _ServiceRefusal as refusal:
-            request._schedule_service_error = refusal.error
-            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Schedule, form: ScheduleAddForm, change: bool) -> None:
         # Only an add reaches here: without the change permission Django refuses a change's POST.
         try:
             schedule = schedule_create(actor=request.user, **form.service_arguments())
         except ServiceError as exc:
-            raise _ServiceRefusal(exc) from exc
+            raise ServiceRefusal(exc) from exc
         obj.pk = schedule.pk
         obj.refresh_from_db()  # as created, for the admin's log entry and message
