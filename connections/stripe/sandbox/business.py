@@ -65,6 +65,9 @@ INSTANT_PAYOUT_DAY = 5
 MIN_BALANCE_HOLD_DAY, MIN_BALANCE_RELEASE_DAY = 6, 8
 MIN_BALANCE_HOLD = 10_000
 MIN_DAYS_FOR_ALL_CASES = 11
+# At most this many quiet days for :meth:`StripeBusiness.settle`: the last sales are paid out
+# within four, and refunds and disputes scheduled after them within a week or so more.
+MAX_QUIET_DAYS = 14
 
 # Orders whose currency and fate are fixed so the traps above have something to act on:
 # (day, order number within the day) -> presentment currency.
@@ -379,6 +382,10 @@ class StripeBusiness:
     statuses (``pending``/``available`` balance transactions, ``in_transit``/``paid``
     payouts) are as of ``now``. The generator needs :data:`MIN_DAYS_FOR_ALL_CASES` days
     for every trap (failed payout, instant payout, won and lost disputes, ...) to exist.
+
+    With ``settle`` the business does not stop on its last day of sales, with the payouts of
+    its last days still in transit and their lines still waiting: it goes on for quiet days
+    (:meth:`settle`) until everything has been paid out and has arrived.
     """
 
     def __init__(
@@ -387,6 +394,8 @@ class StripeBusiness:
         days: int = 30,
         start: date = DEFAULT_START,
         orders_per_day: int = 20,
+        *,
+        settle: bool = False,
     ) -> None:
         if days < 0 or orders_per_day < 0:
             raise ValueError("days and orders_per_day must be >= 0")
@@ -413,7 +422,10 @@ class StripeBusiness:
         self._payout_by_day: dict[int, Obj] = {}
         self._held = 0  # minimum balance currently held back
         self._forced: dict[tuple[int, int], Obj] = {}  # (day, n) -> charge of a forced order
+        self._quiet = False  # set while settle() runs: days without new orders
         self.advance(days)
+        if settle:
+            self.settle()
 
     # ----------------------------------------------------------------- Ledger protocol
 
@@ -467,6 +479,35 @@ class StripeBusiness:
         self.now = self.start_ts + self.days * DAY
         self._refresh_statuses()
         return added
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left on its way: every balance transaction paid out, every payout arrived (or failed)."""
+        on_their_way = ("pending", "in_transit")
+        return not self._unpaid and all(p["status"] not in on_their_way for p in self.cols["payouts"].items)
+
+    def settle(self, max_days: int = MAX_QUIET_DAYS) -> int:
+        """Wind the business down: quiet days, with no new orders, until it is :attr:`settled`
+        (at most ``max_days`` of them); return how many it took.
+
+        What was already scheduled still happens on those days, as it would: refunds, disputes
+        opened, decided or reinstated, and the daily payouts that carry them. With no
+        sales left to cover a negative balance, Stripe withdraws it from the bank account the
+        next day (what it does for a US account), as an automatic payout of a negative amount
+        that pays out those lines like any other payout. A business of N days settled is not
+        the business of N + M days: its quiet days have no orders.
+        """
+        if max_days < 0:
+            raise ValueError("max_days must be >= 0")
+        quiet = 0
+        self._quiet = True
+        try:
+            while quiet < max_days and not self.settled:
+                self.advance(1)
+                quiet += 1
+        finally:
+            self._quiet = False
+        return quiet
 
     def refund(self, charge_id: str, amount: int | None = None) -> Obj:
         """Refund ``amount`` of a succeeded charge (the rest of it if None), now, as
@@ -611,9 +652,12 @@ class StripeBusiness:
             self._schedule(day, 9 * 3600, "payout_failure", prio=1)
         if day == INSTANT_PAYOUT_DAY:
             self._schedule(day, 14 * 3600, "instant_payout", prio=1)
-        count = max(0, self.orders_per_day + rng.randint(-3, 3)) if self.orders_per_day else 0
-        if day in (0, 1) and self.orders_per_day:
-            count = max(count, 1 + max(n for d, n in _FORCED_ORDERS if d == day))
+        if self._quiet:
+            count = 0  # winding down: no new orders, what is scheduled still happens
+        else:
+            count = max(0, self.orders_per_day + rng.randint(-3, 3)) if self.orders_per_day else 0
+            if day in (0, 1) and self.orders_per_day:
+                count = max(count, 1 + max(n for d, n in _FORCED_ORDERS if d == day))
         for n, second in enumerate(sorted(rng.randint(3600, 23 * 3600) for _ in range(count))):
             self._schedule(day, second, "order", day, n)
         for second, _prio, _seq, kind, args in sorted(self._scheduled.pop(day, [])):
@@ -1063,8 +1107,10 @@ class StripeBusiness:
                 )
             )
             total -= self._held
-        if total <= 0:
-            return  # nothing to pay: the lines wait for a later payout
+        if total == 0 or (total < 0 and not self._quiet):
+            # Nothing to pay, or a negative balance the next days' sales will cover: the lines
+            # wait for a later payout. Winding down, no sale will: see settle().
+            return
         payout, own = self._new_payout(ts + 1, total, automatic=True, arrival=start + 2 * DAY)
         paid = {id(bt) for bt in lines}
         self._unpaid = [bt for bt in self._unpaid if id(bt) not in paid]
@@ -1571,8 +1617,13 @@ def build_business(
     start: date = DEFAULT_START,
     orders_per_day: int = 20,
     scale_objects: int | None = None,
+    *,
+    settle: bool = False,
 ) -> StripeBusiness | ScaleLedger:
-    """The small simulated business, or a :class:`ScaleLedger` of ``scale_objects`` lines."""
+    """The small simulated business (wound down after its ``days`` with ``settle``, see
+    :meth:`StripeBusiness.settle`), or a :class:`ScaleLedger` of ``scale_objects`` lines."""
     if scale_objects is not None:
+        if settle:
+            raise ValueError("settle is for the small business; the scale ledger has nothing to wind down")
         return ScaleLedger(scale_objects, seed=seed, start=start, days=days)
-    return StripeBusiness(seed=seed, days=days, start=start, orders_per_day=orders_per_day)
+    return StripeBusiness(seed=seed, days=days, start=start, orders_per_day=orders_per_day, settle=settle)

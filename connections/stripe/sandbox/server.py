@@ -441,15 +441,17 @@ def build_stripe_sandbox(
     start: date = DEFAULT_START,
     orders_per_day: int = 20,
     timezone: str | None = None,
+    settle: bool = False,
 ) -> StripeSandbox:
     """A Stripe sandbox app over a seeded business (or a lazy ledger of ``scale_objects`` lines),
-    its account kept in ``timezone`` (an IANA name; the ledger's ``Etc/UTC`` if None).
+    its account kept in ``timezone`` (an IANA name; the ledger's ``Etc/UTC`` if None). With
+    ``settle`` the business winds down after its ``days``, until everything is paid out.
 
     Serve it with ``stripe_sandbox_server(app).start()`` (``.url`` is the base address for
     ``StripeClient(base_addresses={"api": url})``); requests must carry ``api_key``.
     """
     ledger = build_business(
-        seed=seed, days=days, start=start, orders_per_day=orders_per_day, scale_objects=scale_objects
+        seed=seed, days=days, start=start, orders_per_day=orders_per_day, scale_objects=scale_objects, settle=settle
     )
     return StripeSandbox(ledger, api_key=api_key, timezone=timezone)
 

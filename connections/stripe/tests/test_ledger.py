@@ -15,6 +15,7 @@ import pytest
 
 from connections.stripe.sandbox.business import (
     DISPUTE_FEE,
+    MAX_QUIET_DAYS,
     MIN_BALANCE_HOLD,
     MIN_DAYS_FOR_ALL_CASES,
     ScaleLedger,
@@ -22,7 +23,7 @@ from connections.stripe.sandbox.business import (
     convert,
     instant_payout_fee,
 )
-from connections.stripe.sandbox.server import build_stripe_sandbox, stripe_sandbox_server
+from connections.stripe.sandbox.server import StripeSandbox, build_stripe_sandbox, stripe_sandbox_server
 from connections.stripe.tests.helpers import API_KEY, control, http, list_all
 
 
@@ -455,3 +456,78 @@ def test_refunds_add_up_to_the_charge_and_no_further(server) -> None:
     assert (refunded["amount_refunded"], refunded["refunded"]) == (charge["amount"], True)
     status, body = http(server, "/__sandbox__/refund", key=None, method="POST", payload={"charge": charge["id"]})
     assert (status, body["error"]) == (400, f"Charge {charge['id']} has already been refunded.")
+
+
+# --------------------------------------------------------------------------- settling (the demo's)
+
+ON_THEIR_WAY = ("pending", "in_transit")
+SETTLE_SEED = 7
+
+
+def test_a_business_that_stops_on_its_last_day_leaves_its_last_payouts_on_their_way() -> None:
+    business = StripeBusiness(seed=SETTLE_SEED, days=30)
+
+    assert [p["status"] for p in business.cols["payouts"].items if p["status"] in ON_THEIR_WAY] == ["in_transit"]
+    assert not business.settled
+
+
+def test_a_settled_business_ends_with_every_payout_arrived_and_every_line_paid_out() -> None:
+    business = StripeBusiness(seed=SETTLE_SEED, days=30, settle=True)
+    end_of_sales = business.start_ts + 30 * 86_400
+
+    with stripe_sandbox_server(StripeSandbox(business, api_key=API_KEY)) as server:
+        objects = {resource: list_all(server, resource) for resource in ("balance_transactions", "charges", "payouts")}
+        # every payout arrived (or failed, as one of them does after it was paid)
+        assert [p["id"] for p in objects["payouts"] if p["status"] not in ("paid", "failed")] == []
+        # every balance transaction was paid out, once, by a payout that pays exactly their net
+        paid_in: dict[str, str] = {}
+        for payout in objects["payouts"]:
+            if not payout["automatic"]:
+                continue
+            lines = _payout_lines(server, payout["id"])
+            own = [bt for bt in lines if bt["id"] == payout["balance_transaction"]]
+            assert [(bt["type"], bt["net"]) for bt in own] == [("payout", -payout["amount"])], payout["id"]
+            others = [bt for bt in lines if bt["id"] != payout["balance_transaction"]]
+            assert others, payout["id"]
+            assert sum(bt["net"] for bt in others) == payout["amount"], payout["id"]
+            for bt in lines:
+                assert bt["id"] not in paid_in, f"{bt['id']} in {paid_in.get(bt['id'])} and {payout['id']}"
+                paid_in[bt["id"]] = payout["id"]
+        assert [bt["id"] for bt in objects["balance_transactions"] if bt["id"] not in paid_in] == []
+        assert {bt["status"] for bt in objects["balance_transactions"]} == {"available"}
+        # so the balance holds nothing, available or pending
+        _status, balance = http(server, "/v1/balance")
+        assert (balance["available"][0]["amount"], balance["pending"][0]["amount"]) == (0, 0)
+
+    # the quiet days took no new order, but what was scheduled happened, refunds or disputes,
+    # and the negative balance they left was withdrawn from the bank: a payout of a negative amount
+    assert [c["id"] for c in objects["charges"] if c["created"] >= end_of_sales] == []
+    after_sales = [bt for bt in objects["balance_transactions"] if bt["created"] >= end_of_sales]
+    assert {bt["type"] for bt in after_sales} - {"payout"}
+    withdrawals = [p for p in objects["payouts"] if p["amount"] < 0]
+    assert withdrawals
+    assert all(p["automatic"] and p["status"] == "paid" for p in withdrawals)
+
+
+def test_settling_only_adds_quiet_days_to_the_business() -> None:
+    plain = StripeBusiness(seed=SETTLE_SEED, days=30)
+    settled = StripeBusiness(seed=SETTLE_SEED, days=30, settle=True)
+
+    def identity(business: StripeBusiness, resource: str) -> list[tuple]:
+        return [(o["id"], o["created"], o.get("amount")) for o in business.cols[resource].items]
+
+    for resource in ("balance_transactions", "charges", "payment_intents", "refunds", "disputes", "payouts"):
+        before = identity(plain, resource)
+        assert identity(settled, resource)[: len(before)] == before, resource
+    assert settled.days > plain.days == 30
+
+
+def test_settling_stops_after_at_most_the_quiet_days_it_is_given() -> None:
+    business = StripeBusiness(seed=SETTLE_SEED, days=30)
+
+    assert business.settle(max_days=2) == 2
+    assert (business.days, business.settled) == (32, False)
+    quiet = business.settle()
+    assert 0 < quiet <= MAX_QUIET_DAYS
+    assert business.settled
+    assert business.settle() == 0  # settled stays settled
