@@ -12,7 +12,8 @@ ledger rules the simulation keeps, and the tests check:
 
 * every balance transaction has ``net == amount - fee``;
 * a payout's ``net`` is exactly the sum of the net of the balance transactions it pays out
-  (its own ``TRANSFER`` line, ``-net``, excluded), and its summary buckets add up to it;
+  (its own ``TRANSFER`` line, ``-net``, excluded), and its summary buckets add up to it (for
+  a ``WITHDRAWAL``, which only a shop winding down makes, to ``-net``: ``signed_net``);
 * a balance transaction is paid out once, and only after it is available (two days after
   it happened, as Shopify's default US schedule does; a failed payout's money comes back at
   once and rides on the next payout as "retried payouts").
@@ -39,6 +40,9 @@ SHOP_NAME = "EcomOps Demo Outfitters"
 CHARGEBACK_FEE_MINOR = 1500  # Shopify Payments US chargeback fee, $15.00
 PAYOUT_DELAY = timedelta(days=2)  # a charge is available for payout two days after it happened
 PAYOUT_HOUR = 6  # payouts are issued at 06:00 UTC
+# At most this many quiet days for ShopifyBusiness.settle: the last sales are paid out within
+# four, and refunds and disputes scheduled after them within a week or so more.
+MAX_QUIET_DAYS = 14
 
 # (code, weight, presentment units per 1 USD). Fixed per order once chosen: Shopify converts a
 # refund at the order's rate, so a full refund returns exactly what was charged in USD.
@@ -264,12 +268,17 @@ class Payout:
     id: int
     issued_at: datetime
     status: str  # ShopifyPaymentsPayoutStatus: SCHEDULED, PAID, FAILED
-    net: int
+    net: int  # what reaches the bank (DEPOSIT) or is taken from it (WITHDRAWAL): never negative
     currency: str = SHOP_CURRENCY
-    transaction_type: str = "DEPOSIT"
+    transaction_type: str = "DEPOSIT"  # ShopifyPaymentsPayoutTransactionType: DEPOSIT, WITHDRAWAL
     line_ids: list[int] = field(default_factory=list)  # balance transactions it pays out, TRANSFER line excluded
     transfer_line_id: int | None = None
     summary: dict[str, tuple[int, int]] = field(default_factory=dict)  # bucket -> (gross, fee)
+
+    @property
+    def signed_net(self) -> int:
+        """What its lines add up to: ``net`` for a deposit, ``-net`` for a withdrawal."""
+        return -self.net if self.transaction_type == "WITHDRAWAL" else self.net
 
 
 @dataclass
@@ -299,10 +308,21 @@ class _Plan:
 
 
 class ShopifyBusiness:
-    """The simulated shop. Build with ``ShopifyBusiness(seed=..., days=...)``; grow with ``advance``."""
+    """The simulated shop. Build with ``ShopifyBusiness(seed=..., days=...)``; grow with ``advance``.
+
+    With ``settle`` the shop does not stop on its last day of sales, its last payout still
+    scheduled and its last lines waiting: it goes on for quiet days (:meth:`settle`) until
+    everything has been paid out.
+    """
 
     def __init__(
-        self, *, seed: int = 20260701, days: int = 30, start: date = date(2026, 6, 1), orders_per_day: int = 20
+        self,
+        *,
+        seed: int = 20260701,
+        days: int = 30,
+        start: date = date(2026, 6, 1),
+        orders_per_day: int = 20,
+        settle: bool = False,
     ):
         self.seed = seed
         self.start = start
@@ -329,7 +349,10 @@ class ShopifyBusiness:
         }
         self._order_numbers = itertools.count(1001)
         self._report: DayReport | None = None
+        self._quiet = False  # set while settle() runs: days without new orders
         self.advance(days)
+        if settle:
+            self.settle()
 
     # ----------------------------------------------------------------- public API
 
@@ -341,6 +364,33 @@ class ShopifyBusiness:
     def advance(self, days: int = 1) -> list[DayReport]:
         """Simulate ``days`` more days and say what each one created and changed."""
         return [self._simulate_day() for _ in range(days)]
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left on its way: every balance transaction paid out, no payout still scheduled."""
+        return not self._unpaid and all(payout.status != "SCHEDULED" for payout in self.payouts.values())
+
+    def settle(self, max_days: int = MAX_QUIET_DAYS) -> list[DayReport]:
+        """Wind the shop down: quiet days, with no new orders, until it is :attr:`settled` (at
+        most ``max_days`` of them); say what each one created and changed.
+
+        What was already scheduled still happens on those days, as it would: captures, refunds,
+        disputes opened, decided or reinstated, the account's own events, and the daily payout
+        cycle that pays them out and marks the payout before it paid. With no sales left to
+        cover a negative balance, Shopify takes it from the bank account: a payout of type
+        ``WITHDRAWAL``, its ``net`` what it takes, that pays out those lines like any other.
+        A shop of N days settled is not the shop of N + M days: its quiet days have no orders.
+        """
+        if max_days < 0:
+            raise ValueError("max_days must be >= 0")
+        reports: list[DayReport] = []
+        self._quiet = True
+        try:
+            while len(reports) < max_days and not self.settled:
+                reports.append(self._simulate_day())
+        finally:
+            self._quiet = False
+        return reports
 
     def payout_lines(self, payout_id: int, *, include_transfer: bool = False) -> list[BalanceTransaction]:
         """The balance transactions a payout pays out (optionally with its own TRANSFER line)."""
@@ -438,7 +488,8 @@ class ShopifyBusiness:
 
         self._schedule(day_start + timedelta(hours=PAYOUT_HOUR), self._payout_cycle)
         self._schedule_scenario_events(index, day_start)
-        for when, plan in self._plan_orders(index, day_start):
+        # Winding down (settle): no new orders; what is scheduled still happens.
+        for when, plan in [] if self._quiet else self._plan_orders(index, day_start):
             self._schedule(when, lambda at, plan=plan: self._create_order(at, plan))
 
         while self._events and self._events[0][0] < day_end:
@@ -849,9 +900,18 @@ class ShopifyBusiness:
                 payout.status = "PAID"
         eligible = [i for i in self._unpaid if self.balance_transactions[i].available_at <= at]
         net = sum(self.balance_transactions[i].net for i in eligible)
-        if not eligible or net <= 0:
-            return  # nothing to pay, or a negative balance: carried to the next day
-        payout = Payout(id=next(self._ids["payout"]), issued_at=at, status="SCHEDULED", net=net, line_ids=eligible)
+        if not eligible or net == 0 or (net < 0 and not self._quiet):
+            # Nothing to pay, or a negative balance the next days' sales will cover: carried to
+            # the next day. Winding down, no sale will: it is withdrawn (see settle()).
+            return
+        payout = Payout(
+            id=next(self._ids["payout"]),
+            issued_at=at,
+            status="SCHEDULED",
+            net=abs(net),
+            transaction_type="DEPOSIT" if net > 0 else "WITHDRAWAL",
+            line_ids=eligible,
+        )
         eligible_set = set(eligible)
         self._unpaid = [i for i in self._unpaid if i not in eligible_set]
         summary = {bucket: (0, 0) for bucket in (*SUMMARY_BUCKETS, "adjustments")}

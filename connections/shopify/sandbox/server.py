@@ -971,9 +971,11 @@ def build_shopify_sandbox(
     retry_after_seconds: float = 2.0,
     shop_domain: str = DEFAULT_SHOP_DOMAIN,
     iana_timezone: str = "Etc/UTC",
+    settle: bool = False,
 ) -> ShopifySandbox:
-    """A sandbox app over a freshly generated business; serve it with ``SandboxServer(app).start()``."""
-    business = ShopifyBusiness(seed=seed, days=days, start=start, orders_per_day=orders_per_day)
+    """A sandbox app over a freshly generated business; serve it with ``SandboxServer(app).start()``.
+    With ``settle`` the business winds down after its ``days``, until everything is paid out."""
+    business = ShopifyBusiness(seed=seed, days=days, start=start, orders_per_day=orders_per_day, settle=settle)
     return ShopifySandbox(
         business,
         access_token=access_token,

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from connections.shopify.sandbox.business import SUMMARY_BUCKETS, ShopifyBusiness
+from connections.shopify.sandbox.business import MAX_QUIET_DAYS, SUMMARY_BUCKETS, ShopifyBusiness
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,72 @@ def test_advance_reports_created_and_updated_orders() -> None:
     assert all(i not in before for i in report.orders_created)
     changed = {o.id for o in business.orders.values() if o.id in before and o.updated_at != before[o.id]}
     assert changed == set(report.orders_updated)
+
+
+# --------------------------------------------------------------------------- settling (the demo's)
+
+
+def test_a_shop_that_stops_on_its_last_day_leaves_its_last_payout_scheduled() -> None:
+    business = ShopifyBusiness(seed=7, days=30)
+
+    assert [p.status for p in business.payouts.values() if p.status == "SCHEDULED"] == ["SCHEDULED"]
+    assert not business.settled
+
+
+@pytest.fixture(scope="module")
+def settled() -> ShopifyBusiness:
+    return ShopifyBusiness(seed=7, days=30, settle=True)
+
+
+def test_a_settled_shop_ends_with_every_payout_paid_and_every_line_paid_out(settled: ShopifyBusiness) -> None:
+    assert {p.status for p in settled.payouts.values()} == {"PAID", "FAILED"}
+    paid = Counter(line_id for payout in settled.payouts.values() for line_id in payout.line_ids)
+    transfers = {payout.transfer_line_id for payout in settled.payouts.values()}
+    assert [i for i in settled.balance_transactions if i not in paid and i not in transfers] == []
+    assert [line_id for line_id, count in paid.items() if count > 1] == []
+    for payout in settled.payouts.values():
+        lines = settled.payout_lines(payout.id)
+        assert all(line.payout_id == payout.id and line.available_at <= payout.issued_at for line in lines)
+        assert payout.net > 0
+        assert payout.signed_net == sum(line.net for line in lines), payout.id
+        assert sum(gross - fee for gross, fee in payout.summary.values()) == payout.signed_net, payout.id
+        transfer = settled.balance_transactions[payout.transfer_line_id]
+        assert (transfer.type, transfer.amount, transfer.payout_id) == ("TRANSFER", -payout.signed_net, payout.id)
+    # the whole balance went out: what came in, less what the payouts took to the bank
+    assert sum(line.net for line in settled.balance_transactions.values()) == 0
+
+
+def test_a_settled_shops_quiet_days_take_no_order_and_withdraw_a_negative_balance(settled: ShopifyBusiness) -> None:
+    end_of_sales = ShopifyBusiness(seed=7, days=30).now
+
+    assert settled.now > end_of_sales
+    assert [o.name for o in settled.orders.values() if o.created_at >= end_of_sales] == []
+    after_sales = [line for line in settled.balance_transactions.values() if line.transaction_date >= end_of_sales]
+    assert {line.type for line in after_sales} - {"TRANSFER"}  # refunds, captures or disputes scheduled before
+    withdrawals = [p for p in settled.payouts.values() if p.transaction_type == "WITHDRAWAL"]
+    assert withdrawals
+    assert all(p.status == "PAID" and p.signed_net == -p.net < 0 for p in withdrawals)
+
+
+def test_settling_only_adds_quiet_days_to_the_shop(settled: ShopifyBusiness) -> None:
+    plain = ShopifyBusiness(seed=7, days=30)
+
+    assert list(settled.orders)[: len(plain.orders)] == list(plain.orders)
+    assert [(o.id, o.total) for o in settled.orders.values()] == [(o.id, o.total) for o in plain.orders.values()]
+    lines = [(x.id, x.type, x.amount, x.fee) for x in plain.balance_transactions.values()]
+    assert [(x.id, x.type, x.amount, x.fee) for x in settled.balance_transactions.values()][: len(lines)] == lines
+    assert [(p.id, p.net) for p in settled.payouts.values()][: len(plain.payouts)] == [
+        (p.id, p.net) for p in plain.payouts.values()
+    ]
+
+
+def test_settling_stops_after_at_most_the_quiet_days_it_is_given() -> None:
+    business = ShopifyBusiness(seed=7, days=30)
+
+    assert len(business.settle(max_days=2)) == 2
+    assert (business.days_simulated, business.settled) == (32, False)
+    reports = business.settle()
+    assert 0 < len(reports) <= MAX_QUIET_DAYS
+    assert all(report.orders_created == [] for report in reports)
+    assert business.settled
+    assert business.settle() == []  # settled stays settled
