@@ -1,7 +1,10 @@
 """Serve the Stripe, Shopify and NetSuite sandboxes on loopback ports (development only).
 
 With ``--configure-demo`` the demo tenant's connections are pointed at them, so `make run`
-gives a business to sync, reconcile and post without any outside account.
+gives a business to sync, reconcile and post without any outside account. It also turns on
+``--settle``: after their days of sales the Stripe and Shopify businesses go on for a few
+quiet days, without new orders, until every payout has arrived, so the month of their last
+payouts (and every month before) holds no payout still on its way and can be closed.
 """
 
 from __future__ import annotations
@@ -36,16 +39,25 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--days", type=at_least(0), default=30, help="days of business each sandbox holds")
         parser.add_argument(
+            "--settle",
+            action="store_true",
+            help=(
+                "after the days of sales, run quiet days with no new orders (scheduled refunds and disputes "
+                "still happen) until every payout has arrived and nothing waits to be paid out "
+                "(at most 14 days), so the last month can be closed"
+            ),
+        )
+        parser.add_argument(
             "--configure-demo",
             action="store_true",
-            help="create or update the demo tenant's connections to point at these sandboxes",
+            help="create or update the demo tenant's connections to point at these sandboxes (implies --settle)",
         )
 
     def handle(self, *args, **options) -> None:
         if not getattr(settings, "ECOMOPS_SANDBOXES_ALLOWED", False):
             raise CommandError("The sandboxes are development fakes and never run under production settings.")
-        from connections.shopify.sandbox.server import DEFAULT_ACCESS_TOKEN, build_shopify_sandbox
-        from connections.stripe.sandbox.server import DEFAULT_API_KEY, build_stripe_sandbox
+        from connections.shopify.sandbox.server import DEFAULT_ACCESS_TOKEN
+        from connections.stripe.sandbox.server import DEFAULT_API_KEY
         from netsuite.sandbox.server import build_netsuite_sandbox
 
         data_dir = Path(settings.BASE_DIR) / ".data"
@@ -58,17 +70,7 @@ class Command(BaseCommand):
             token_secret=_demo_secret("token_secret"),
             db_path=str(data_dir / "netsuite-sandbox.sqlite3"),
         )
-        apps = {
-            "stripe": build_stripe_sandbox(seed=options["seed"], days=options["days"]),
-            "shopify": build_shopify_sandbox(
-                seed=options["seed"],
-                days=options["days"],
-                start=date(2024, 1, 1),
-                maximum_available=20000.0,
-                restore_rate=2000.0,
-            ),
-            "netsuite": netsuite.app,
-        }
+        apps = {**self._processor_apps(options), "netsuite": netsuite.app}
         servers: dict[str, SandboxServer] = {}
         for name, app in apps.items():
             port = options[f"{name}_port"]
@@ -92,6 +94,26 @@ class Command(BaseCommand):
         finally:
             for server in servers.values():
                 server.stop()
+
+    @staticmethod
+    def _processor_apps(options: dict) -> dict:
+        """The Stripe and Shopify sandbox apps the options ask for, their businesses settled
+        with ``--settle`` or ``--configure-demo`` (the demo's last month must be closable)."""
+        from connections.shopify.sandbox.server import build_shopify_sandbox
+        from connections.stripe.sandbox.server import build_stripe_sandbox
+
+        settle = options["settle"] or options["configure_demo"]
+        return {
+            "stripe": build_stripe_sandbox(seed=options["seed"], days=options["days"], settle=settle),
+            "shopify": build_shopify_sandbox(
+                seed=options["seed"],
+                days=options["days"],
+                start=date(2024, 1, 1),
+                maximum_available=20000.0,
+                restore_rate=2000.0,
+                settle=settle,
+            ),
+        }
 
     def _configure_demo(self, servers, stripe_key: str, shopify_token: str, ns_credentials) -> None:
         from connections.models import Connection
