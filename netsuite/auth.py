@@ -329,9 +329,15 @@ class ClientCredentialsAuth(httpx.Auth):
             value = str(payload["access_token"])
             lifetime = float(payload.get("expires_in", 3600))  # NetSuite sends "3600" as a string
         except (KeyError, TypeError, ValueError) as exc:
+            unusable = f"{type(exc).__name__}: {exc}"
+        else:
+            unusable = None
+        if unusable is not None:
+            # Raised outside the handler: the parse error quotes the answer unscrubbed (and a
+            # JSONDecodeError keeps all of it), so it must not be chained to ours.
             raise NetSuiteError(
-                response.status_code, "INVALID_TOKEN_RESPONSE", scrub(f"unusable token response: {exc}", secrets)
-            ) from exc
+                response.status_code, "INVALID_TOKEN_RESPONSE", scrub(f"unusable token response: {unusable}", secrets)
+            )
         self.tokens_fetched += 1
         self._sent.append(value)
         # Measure the lifetime from before the request: the token may be older than it looks.

@@ -15,6 +15,11 @@ What it promises (DESIGN §6):
   :class:`~netsuite.slots.SlotProvider` (in-process by default, PostgreSQL across
   processes). The slot is held only while a request is on the wire, not while backing off.
 * Every attempt can be handed to ``on_exchange`` as a redacted :class:`Exchange`.
+* Errors name what failed (the httpx exception's type and its scrubbed message) but chain no
+  library exception: those quote what came back (a garbled status line, a body in
+  ``JSONDecodeError.doc``) unscrubbed, and a traceback prints every exception in the chain.
+  So they are raised after the ``except`` block, not in it, which would set ``__context__``
+  even with ``from None``.
 """
 
 from __future__ import annotations
@@ -297,18 +302,24 @@ class NetSuiteClient:
         # Build anew each time: the auth flow then signs with a fresh nonce/timestamp.
         request = self._http.build_request(method, path, params=params, content=content, headers=headers)
         started = time.monotonic()
+        failure: NetSuiteClientError | None = None
         try:
             with self.slots.acquire(self.account_id, self.max_concurrency):
                 response = self._http.send(request)
                 response.read()
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # lost, refused, garbled, or a body that cannot be decoded
             # httpx quotes what came back in some of its messages (a garbled status line).
             secrets = self._secrets(request)
             self._capture(request, attempt, operation, error=exc, started=started, secrets=secrets)
             why = scrub(f"{type(exc).__name__}: {exc}", secrets)
             if idempotent or _never_sent(exc):
-                raise NetSuiteTransportError(f"{label}: {why}") from exc
-            raise OutcomeUnknownError(label, why) from exc
+                failure = NetSuiteTransportError(f"{label}: {why}")
+            else:
+                failure = OutcomeUnknownError(label, why)
+        if failure is not None:
+            # Raised here, not in the handler: httpx's exception, which quotes what came back
+            # unscrubbed, must not ride along as the cause or context of ours.
+            raise failure
         secrets = self._secrets(response.request)
         for earlier in response.history:  # e.g. the 401 before a token refresh
             earlier_secrets = [*secrets, *self._secrets(earlier.request)]
@@ -330,8 +341,10 @@ class NetSuiteClient:
         except NetSuiteProtocolError as exc:
             why = scrub(str(exc), secrets)  # e.g. quotes the Location header
             if idempotent:
-                raise _RetryableProtocolError(f"{label}: {why}") from exc
-            raise OutcomeUnknownError(label, f"{type(exc).__name__}: {why}") from exc
+                failure = _RetryableProtocolError(f"{label}: {why}")
+            else:
+                failure = OutcomeUnknownError(label, f"{type(exc).__name__}: {why}")
+        raise failure  # outside the handler: the unscrubbed parse error is not chained to it
 
     def _secrets(self, request: httpx.Request) -> list[str]:
         """The credential values a request carried: whatever answers it may quote them back."""
@@ -420,4 +433,5 @@ def _expect_json(response: httpx.Response) -> Any:
     try:
         return jsonio.loads(response.content)
     except ValueError as exc:
-        raise NetSuiteProtocolError(f"unparseable JSON from NetSuite: {exc}") from exc
+        reason = str(exc)  # where parsing stopped; the exception also keeps the whole body (.doc)
+    raise NetSuiteProtocolError(f"unparseable JSON from NetSuite: {reason}")

@@ -261,7 +261,11 @@ def _expect_page(response: httpx.Response) -> dict[str, Any]:
     try:
         page = jsonio.loads(response.content)
     except ValueError as exc:
-        raise NetSuiteProtocolError(f"unparseable SuiteQL page: {exc}") from exc
+        reason = str(exc)  # where parsing stopped; the exception also keeps the whole body (.doc)
+    else:
+        reason = None
+    if reason is not None:
+        raise NetSuiteProtocolError(f"unparseable SuiteQL page: {reason}")
     if not isinstance(page, dict) or not isinstance(page.get("items"), list):
         raise NetSuiteProtocolError("SuiteQL answer has no items list")
     return page
