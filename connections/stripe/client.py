@@ -19,7 +19,9 @@ shapes the normalizers and the sandbox are written for). What it adds:
 * **Rate limit.** One token bucket per instance (``rate_limit`` requests/s, default 25 as
   in Stripe test mode; live mode allows 100), shared by every thread using the instance.
 * **Clear errors.** Everything that fails raises :class:`StripeSyncError` with the HTTP
-  status, Stripe's error code and the page cursor, and never the API key.
+  status, Stripe's error code and the page cursor, and never the API key: not in its
+  message, nor in a chained stripe-python or urllib3 exception (none is chained; they quote
+  what came back, and a traceback prints the whole chain).
 
 Speed: objects come from the request ``StripeClient.raw_request`` makes, and the JSON body
 is parsed once, with orjson, into plain dicts, skipping stripe-python's stdlib parse and its
@@ -186,14 +188,19 @@ class Urllib3Client(stripe.HTTPClient):
                 method.upper(), url, headers=dict(headers or {}), body=post_data, preload_content=True, redirect=False
             )
         except urllib3.exceptions.SSLError as exc:
-            raise stripe.APIConnectionError(
+            failure = stripe.APIConnectionError(
                 f"Could not verify Stripe's TLS certificate ({type(exc).__name__})", should_retry=False
-            ) from exc
+            )
         except urllib3.exceptions.HTTPError as exc:
-            raise stripe.APIConnectionError(
+            failure = stripe.APIConnectionError(
                 f"Unexpected error communicating with Stripe ({type(exc).__name__}: {exc})", should_retry=True
-            ) from exc
-        return response.data, response.status, response.headers
+            )
+        else:
+            return response.data, response.status, response.headers
+        # Raised outside the handler so that urllib3's exception is not chained to it: it quotes
+        # what came back (a garbled status line quoting the request, key and all), and StripeApi
+        # scrubs only the message it is handed.
+        raise failure
 
     def request_stream(self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None) -> Any:
         raise NotImplementedError("streamed Stripe responses are not used by this client")
@@ -282,26 +289,29 @@ class StripeApi:
     ) -> Any:
         self.limiter.acquire()
         self.stats.add(requests=1)
+        # Failures are raised after the except blocks, never in them: stripe-python's errors
+        # and orjson's keep what came back unscrubbed (an error message quoting the request's
+        # Authorization header, a body whole in JSONDecodeError.doc), and a traceback prints
+        # every exception chained as __cause__ or __context__ (which `from None` still sets).
         try:
             body = self._raw_get(path, params)
         except stripe.APIConnectionError as exc:
-            raise _Retryable(
-                StripeSyncError(
-                    f"Could not reach Stripe at {self.base_url}: {self._redact(exc.user_message or str(exc))}",
-                    resource=resource,
-                    cursor=cursor,
-                    retryable=True,
-                )
-            ) from exc
+            error = StripeSyncError(
+                f"Could not reach Stripe at {self.base_url}: {self._redact(exc.user_message or str(exc))}",
+                resource=resource,
+                cursor=cursor,
+                retryable=True,
+            )
         except stripe.StripeError as exc:
             error = self._error(exc, resource, cursor)
-            if error.retryable:
-                raise _Retryable(error) from exc
-            raise error from exc
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise self._malformed(path, resource, cursor, page=page) from exc
+        else:
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                error = self._malformed(path, resource, cursor, page=page)
+        if error.retryable:
+            raise _Retryable(error)
+        raise error
 
     def _raw_get(self, path: str, params: dict[str, Any]) -> bytes | str:
         """``StripeClient.raw_request`` without its second JSON parse: the body of a 2xx.
@@ -363,7 +373,7 @@ class StripeApi:
             error = exc.error
             error.message = f"{error.message}; gave up after {self.max_retries + 1} attempts"
             error.args = (error.message,)
-            raise error from exc.__cause__
+        raise error  # outside the handler: the internal _Retryable is not its context
 
     # ----------------------------------------------------------------- lists
 
