@@ -311,10 +311,14 @@ class ShopifyClient:
     def _execute_once(self, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
         self._wait_for_budget(query, variables)
         self.stats.requests += 1
+        # Failures are raised after the except blocks, never in them: urllib's, http.client's
+        # and orjson's exceptions keep what came back unscrubbed (a garbled status line quoting
+        # the token header, a body whole in JSONDecodeError.doc), and a traceback prints every
+        # exception chained as __cause__ or __context__ (which `from None` still sets).
         try:
             raw = self._post(query, variables)
         except urllib.error.HTTPError as exc:
-            raise self._http_error(exc) from exc
+            failure = self._http_error(exc)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             # Refused, reset, dropped or silent before a complete answer: transient for a
             # read-only query.
@@ -322,15 +326,21 @@ class ShopifyClient:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
             if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
                 reason = f"no answer within {self.timeout:g} s (timed out)"
-            raise _TransientError(self._scrub(f"could not reach Shopify at {self.endpoint}: {reason}")) from exc
+            failure = _TransientError(self._scrub(f"could not reach Shopify at {self.endpoint}: {reason}"))
+        else:
+            failure = None
+        if failure is not None:
+            raise failure
 
         try:
             payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+        except orjson.JSONDecodeError:
             start = self._scrub(raw)[:60]  # masked before it is cut: a cut token is no longer found
-            raise ShopifySyncError(
+            failure = ShopifySyncError(
                 f"Shopify answered with a body that is not valid JSON ({len(raw)} characters, starting {start!r})"
-            ) from exc
+            )
+        if failure is not None:
+            raise failure
         if not isinstance(payload, dict):
             raise ShopifySyncError(f"Shopify answered with {type(payload).__name__}, not a JSON object")
         self._record_cost(query, variables, payload)
