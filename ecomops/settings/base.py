@@ -194,6 +194,7 @@ REST_FRAMEWORK = {
     # JSON only: "every answer under /api/ is JSON", a browser's included (no browsable API pages,
     # whose forms would post what a script cannot see). The schema and its docs have their own.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ecomops.api.negotiation.FirstRendererFallback",  # JSON, not a 406
     "DEFAULT_PARSER_CLASSES": [
         "ecomops.api.parsers.JSONParser",  # DRF's, refusing what would fail later (too deep, lone surrogates)
         "rest_framework.parsers.FormParser",
