@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ecomops.api.serializers import StrictInput, StrictIntegerField, StrictUUIDField
+from ecomops.api.serializers import StrictInput, StrictUUIDField
 from mcp_bridge.models import Schedule, ScheduleKind
 from mcp_bridge.services import MAX_CONNECTIONS
 
@@ -17,7 +17,7 @@ from mcp_bridge.services import MAX_CONNECTIONS
 class ScheduleCreateInput(StrictInput):
     # Plain strings in the schema, not enums: an enum named "kind" collides with other apps' kinds.
     kind = serializers.CharField(max_length=40, help_text=f"What it starts: {' or '.join(ScheduleKind.values)}.")
-    every_hours = StrictIntegerField(
+    every_hours = serializers.IntegerField(  # a JSON integer only: StrictInput refuses "5"
         required=False, allow_null=True, help_text="Every this many hours (1 to 168); or give daily_at."
     )
     daily_at = serializers.CharField(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ecomops.api.serializers import StrictInput, StrictIntegerField
+from ecomops.api.serializers import StrictInput
 from tenants.models import EMAIL_MAX_LENGTH, RECON_SETTING_BOUNDS, Membership, Role, Tenant
 
 
@@ -34,9 +34,12 @@ class TenantOutput(serializers.ModelSerializer):
         fields = ["id", "slug", "name", "plan", *RECON_SETTING_BOUNDS]
 
 
-def _recon_setting(name: str, help_text: str) -> StrictIntegerField:
+def _recon_setting(name: str, help_text: str) -> serializers.IntegerField:
+    """A JSON integer in its bounds (StrictInput refuses "5", 5.0 and true)."""
     low, high = RECON_SETTING_BOUNDS[name]
-    return StrictIntegerField(required=False, min_value=low, max_value=high, help_text=f"{help_text} ({low}..{high}).")
+    return serializers.IntegerField(
+        required=False, min_value=low, max_value=high, help_text=f"{help_text} ({low}..{high})."
+    )
 
 
 class TenantUpdateInput(StrictInput):
