@@ -59,7 +59,7 @@ from typing import Any
 import structlog
 from django.db import connection as db
 
-from canonical.models import DISPUTE_CATEGORIES, PAYMENT_CATEGORIES, REFUND_CATEGORIES
+from canonical.models import CANONICAL_MODELS, DISPUTE_CATEGORIES, PAYMENT_CATEGORIES, REFUND_CATEGORIES
 from recon.money import exponent_sql
 
 
@@ -230,18 +230,11 @@ _SYSTEM_AUDIT = """
 # An exception's subject (``e``) is no longer stored: a source removed it (a dispute on a test
 # order, found after it was stored), so the note closing the exception says so. A probe of
 # the subject's table by primary key, for the few exceptions a run closes.
-_SUBJECT_GONE = "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.tenant_id = %(t)s AND x.id = e.subject_id)"
 _SUBJECT_GONE = "CASE e.subject_type {whens} ELSE false END".format(
     whens=" ".join(
-        f"WHEN '{kind}' THEN {_SUBJECT_GONE.format(table=table)}"
-        for kind, table in (
-            ("payout", "canonical_payout"),
-            ("payout_line", "canonical_payoutline"),
-            ("payment", "canonical_payment"),
-            ("order", "canonical_order"),
-            ("refund", "canonical_refund"),
-            ("dispute", "canonical_dispute"),
-        )
+        f"WHEN '{kind}' THEN NOT EXISTS (SELECT 1 FROM {model._meta.db_table} x"
+        " WHERE x.tenant_id = %(t)s AND x.id = e.subject_id)"
+        for kind, model in CANONICAL_MODELS.items()
     )
 )
 
