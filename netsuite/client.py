@@ -284,6 +284,9 @@ class NetSuiteClient:
         except NetSuiteError as exc:
             exc.attempts = attempts
             raise
+        except _RetryableProtocolError as exc:
+            # The retry marker is this module's business: callers get the public class.
+            raise NetSuiteProtocolError(f"{exc} (after {attempts} attempts)") from None
         return result  # type: ignore[return-value]
 
     def _attempt(

@@ -435,3 +435,21 @@ def test_a_token_endpoint_quoting_the_assertion_keeps_it_out_of_the_error(sandbo
     assert (refused.value.code, refused.value.detail) == ("invalid_grant", "bad [REDACTED]")
     assert sent[0] not in json.dumps(captured[0].to_dict())
     assert json.loads(captured[0].response_body)["error_description"] == "bad [REDACTED]"
+
+
+def test_a_read_answered_with_garbage_every_time_raises_the_public_protocol_error() -> None:
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, content=b"<html>maintenance</html>", headers={"Content-Type": "text/html"})
+
+    policy = RetryPolicy(max_attempts=3, base_delay=0, max_delay=0)
+    with quoting_client(answer, retry_budget=policy) as client, pytest.raises(NetSuiteProtocolError) as garbled:
+        client.get("account", "101")
+
+    assert type(garbled.value) is NetSuiteProtocolError  # not the client's internal retry marker
+    assert len(calls) == 3  # a read is safe to repeat: every attempt was made
+    assert str(garbled.value).startswith("GET /services/rest/record/v1/account/101: unparseable JSON from NetSuite")
+    assert str(garbled.value).endswith("(after 3 attempts)")
+    assert garbled.value.__cause__ is None and garbled.value.__suppress_context__
