@@ -71,23 +71,30 @@ def netsuite_base_url(account_id: str) -> str:
 
 @dataclass(frozen=True)
 class TbaCredentials:
-    """The four TBA secrets plus the account they belong to. Secrets are kept out of repr."""
+    """The four TBA secrets plus the account they belong to; only the account is in repr.
+
+    A key or token id is half of a credential pair (and what NetSuite's login audit trail
+    names), so it stays out of tracebacks and error trackers' frame locals with the secrets.
+    """
 
     account_id: str
-    consumer_key: str
+    consumer_key: str = field(repr=False)
     consumer_secret: str = field(repr=False)
-    token_id: str
+    token_id: str = field(repr=False)
     token_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class TbaSignature:
-    """A computed TBA signature with what went into it (useful for debugging and tests)."""
+    """A computed TBA signature with what went into it (useful for debugging and tests).
 
-    base_string: str
-    signature: str
-    oauth_params: tuple[tuple[str, str], ...]
-    authorization: str
+    Every part names the consumer key and token id, so none is in repr.
+    """
+
+    base_string: str = field(repr=False)
+    signature: str = field(repr=False)
+    oauth_params: tuple[tuple[str, str], ...] = field(repr=False)
+    authorization: str = field(repr=False)
 
 
 def tba_oauth_params(consumer_key: str, token_id: str, nonce: str, timestamp: str) -> list[tuple[str, str]]:

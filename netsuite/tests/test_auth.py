@@ -39,6 +39,17 @@ def test_tba_vector_base_string_and_signature_byte_for_byte() -> None:
     assert 'oauth_signature="i7MEtGwhCTIZbTsTrNGw9LdcERn4wsjt5C7TxmKWIfU%3D"' in signed.authorization
 
 
+def test_tba_credentials_and_signature_reprs_name_no_part_of_a_credential() -> None:
+    # Tracebacks and error trackers' frame locals print these objects with repr().
+    v = _vector()
+    credentials = TbaCredentials("1234567", v["consumer_key"], v["consumer_secret"], v["token_id"], v["token_secret"])
+    signed = sign_tba(v["method"], v["url"], credentials, nonce=v["nonce"], timestamp=v["timestamp"])
+    shown = repr(credentials) + repr(signed) + str(credentials) + str(signed)
+    for value in (v["consumer_key"], v["consumer_secret"], v["token_id"], v["token_secret"], signed.signature):
+        assert value not in shown
+    assert repr(credentials) == "TbaCredentials(account_id='1234567')"
+
+
 def test_tba_auth_flow_signs_the_vector_request_identically() -> None:
     v = _vector()
     credentials = TbaCredentials("1234567", v["consumer_key"], v["consumer_secret"], v["token_id"], v["token_secret"])
