@@ -452,4 +452,5 @@ def test_a_read_answered_with_garbage_every_time_raises_the_public_protocol_erro
     assert len(calls) == 3  # a read is safe to repeat: every attempt was made
     assert str(garbled.value).startswith("GET /services/rest/record/v1/account/101: unparseable JSON from NetSuite")
     assert str(garbled.value).endswith("(after 3 attempts)")
-    assert garbled.value.__cause__ is None and garbled.value.__suppress_context__
+    assert garbled.value.__cause__ is None
+    assert garbled.value.__suppress_context__
