@@ -218,8 +218,12 @@ def test_a_surrogate_pair_is_one_character_and_is_stored(api_as, tenant_a):
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).name == "Acme \U0001f600"
 
 
+@pytest.mark.parametrize("debug", [False, True])
 @pytest.mark.parametrize("host", ["elsewhere.example", "a\x00b", "x" * 300])
-def test_a_host_not_served_is_a_json_400_under_the_api_and_django_s_page_elsewhere(api_as, tenant_a, host):
+def test_a_host_not_served_is_a_json_400_under_the_api_and_django_s_page_elsewhere(
+    api_as, tenant_a, settings, host, debug
+):
+    settings.DEBUG = debug  # with DEBUG on, Django's page would list the request's headers
     client = api_as(tenant_a.owner, tenant_a.tenant)
 
     api = client.get("/api/v1/recon/runs/", HTTP_HOST=host)
@@ -227,7 +231,28 @@ def test_a_host_not_served_is_a_json_400_under_the_api_and_django_s_page_elsewhe
 
     assert (api.status_code, api["Content-Type"]) == (400, "application/json")
     assert api.json() == {"detail": "The Host header names no site this server answers for.", "code": "bad_request"}
+    assert "Bearer" not in api.content.decode()
     assert (page.status_code, page["Content-Type"]) == (400, "text/html; charset=utf-8")
+
+
+def test_with_debug_on_a_404_raised_before_the_view_is_the_api_s_json_404(api_as, tenant_a, monkeypatch, settings):
+    # Fault injection (a monkeypatch): no middleware of the project raises a 404 today; one
+    # that did would get Django's debug page, which lists the request's headers.
+    from django.http import Http404
+    from rest_framework.test import APIClient
+
+    def not_there(request):
+        raise Http404("no tenant at secret-host")
+
+    settings.DEBUG = True
+    monkeypatch.setattr("ecomops.middleware.resolve_tenant", not_there)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=api_as(tenant_a.owner, tenant_a.tenant)._credentials["HTTP_AUTHORIZATION"])
+
+    api = client.get("/api/v1/recon/runs/", HTTP_ACCEPT="text/html")
+
+    assert (api.status_code, api["Content-Type"]) == (404, "application/json")
+    assert api.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 def test_a_failure_before_the_view_is_a_json_500_under_the_api(api_as, tenant_a, monkeypatch):

@@ -3,19 +3,21 @@
 * ``WriteQueryMiddleware``: a write (POST, PUT, PATCH, DELETE) reads its input from the JSON
   body alone; a query string on one would be ignored (``POST /recon/runs/?payout_ids=po_1``
   ran over every payout), so it is refused before the view runs and nothing is done.
-* ``ServerErrorMiddleware``: a failure outside a DRF view's own exception handling (in a
-  middleware, in a plain view) is answered in the API's JSON with ``DEBUG`` on too, where
-  Django would answer its debug page: the request's values (credentials included) and the
-  traceback.
+* ``JsonErrorMiddleware``: a failure outside a DRF view's own exception handling (in a
+  middleware, in a plain view), and a request Django refuses itself (a ``Host`` it does not
+  serve) or a 404 raised in a middleware, is answered in the API's JSON with ``DEBUG`` on
+  too, where Django would answer its debug page: the request's values (the
+  ``Authorization`` header included) and the traceback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ecomops.api.handlers import server_error
+from ecomops.api.handlers import bad_request, server_error
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAMES_SHOWN, _NAME_LENGTH = 10, 40
@@ -71,13 +73,15 @@ class WriteQueryMiddleware:
         return JsonResponse(body, status=400)
 
 
-class ServerErrorMiddleware:
-    """Under ``/api/``, a 500 that is not the API's JSON (Django's debug page when ``DEBUG`` is
-    on; DRF's browsable page for a client asking for HTML) is replaced by the JSON
-    ``handler500`` answers with ``DEBUG`` off: the correlation id, nothing of the failure.
+class JsonErrorMiddleware:
+    """Under ``/api/``, an error answer that is not the API's JSON (Django's debug page when
+    ``DEBUG`` is on; DRF's browsable page for a client asking for HTML) is replaced by the
+    JSON Django's handlers answer with ``DEBUG`` off: for a 500 the correlation id and
+    nothing of the failure, for a 400 why the request was refused, for a 404 that nothing is
+    there.
 
     First in ``MIDDLEWARE``, so it sees what every other middleware answers: Django turns a
-    failure into a response at the middleware it happened in, so a 500 page can only be
+    failure into a response at the middleware it happened in, so an error page can only be
     replaced, not prevented. Django has logged the failure by then, with its traceback.
     """
 
@@ -86,11 +90,28 @@ class ServerErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code != 500 or not _api(request):
+        if response.status_code not in REPLACED or not _api(request):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        replaced = server_error(request)
+        replaced = REPLACED[response.status_code](request)
         if CORRELATION_HEADER in response:
             replaced[CORRELATION_HEADER] = response[CORRELATION_HEADER]
         return replaced
+
+
+def _refused(request: HttpRequest) -> HttpResponse:
+    # Django's debug page does not say which refusal it was; the one the API names is a Host
+    # it does not serve, which asking for the host again tells.
+    try:
+        request.get_host()
+    except DisallowedHost as exc:
+        return bad_request(request, exc)
+    return bad_request(request, SuspiciousOperation())
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
+
+REPLACED: dict[int, Callable[[HttpRequest], HttpResponse]] = {400: _refused, 404: _not_found, 500: server_error}

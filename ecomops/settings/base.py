@@ -86,7 +86,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
     # First: it sees what every other middleware answers (a 500 under /api/ is JSON, DEBUG or not).
-    "ecomops.api.middleware.ServerErrorMiddleware",
+    "ecomops.api.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ecomops.middleware.CorrelationIdMiddleware",
