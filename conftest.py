@@ -98,6 +98,23 @@ def worlds(django_db_setup, django_db_blocker):
     return {"a": a, "b": b, "both": both}
 
 
+@pytest.fixture(autouse=True)
+def _users_without_cached_permissions(request):
+    """The worlds' users are session-wide objects: a permission a test cached on one (a role it
+    changed, a grant it made and rolled back) must not answer in the next test."""
+    if "worlds" in request.fixturenames:
+        from tenants.permissions import forget_cached_permissions
+
+        worlds = request.getfixturevalue("worlds")
+        users = [worlds["both"]]
+        for world in (worlds["a"], worlds["b"]):
+            users += [world.owner, world.admin, world.accountant, world.viewer]
+        for user in users:
+            forget_cached_permissions(user)
+            for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+                user.__dict__.pop(attr, None)
+
+
 @pytest.fixture
 def tenant_a(worlds, db) -> TenantWorld:
     return worlds["a"]
