@@ -57,7 +57,10 @@ def enqueue(func: str, *, tenant_id: Any, queue: str = "default", on_commit: boo
 
 
 def run_tenant_task(func: str, tenant_id: str, kwargs: dict[str, Any], correlation_id: str = "") -> Any:
-    """Run one queued job inside its tenant. Called by the django-q2 worker."""
+    """Run one queued job inside its tenant. Called by the django-q2 worker.
+
+    A job whose tenant was deleted since it was queued is skipped (logged ``task_skipped``).
+    """
     import uuid
 
     from ecomops.tenancy import tenant_context
@@ -68,7 +71,12 @@ def run_tenant_task(func: str, tenant_id: str, kwargs: dict[str, Any], correlati
         correlation_id=correlation_id or uuid.uuid4().hex, task=func, tenant_id=tenant_id
     )
     try:
-        tenant = Tenant.objects.get(pk=tenant_id)
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            # Deleted after the task was queued: there is nothing left to work on, and a
+            # failure would be retried and reported for ever.
+            logger.warning("task_skipped", reason="the tenant no longer exists")
+            return None
         with tenant_context(tenant):
             logger.info("task_started")
             result = import_string(func)(**kwargs)
