@@ -252,6 +252,19 @@ class PostedEntry:
 _LABEL_PREFIXES = tuple((f"{category.label} - ", category) for category in (BANK, *CATEGORIES))
 
 
+def stored_entry_body(posting: NetsuitePosting) -> dict[str, Any] | None:
+    """The journal entry a sent posting's stored exchange holds (numbers as exact ``Decimal``),
+    or None: the request body of the upsert, or the answer of the lookup (a GET) that found it
+    in NetSuite after a send without a definite answer."""
+    request, response = posting.request or {}, posting.response or {}
+    source = response if request.get("method") == "GET" else request
+    try:
+        body = json.loads(source.get("body") or "", parse_float=Decimal)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | None = None) -> PostedEntry | None:
     """What a sent posting's stored request told NetSuite, or None if it cannot be read back.
 
@@ -260,11 +273,9 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
     posted even after the GL mapping has changed. A posting found in NetSuite after a send
     without a definite answer keeps the lookup (a GET) instead: its answer is the entry.
     """
-    request, response = posting.request or {}, posting.response or {}
-    source = response if request.get("method") == "GET" else request
+    body = stored_entry_body(posting)
     try:
-        body = json.loads(source.get("body") or "", parse_float=Decimal)
-        items = body["line"]["items"]
+        items = body["line"]["items"]  # type: ignore[index]
         subsidiary_id, currency_id = str(body["subsidiary"]["id"]), str(body["currency"]["id"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return None

@@ -46,6 +46,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
@@ -72,6 +73,7 @@ from netsuite.journal import (
     UnbalancedEntryError,
     UnmappedAccountError,
     build_journal_entry,
+    currency_exponent,
     external_id_for,
     unexplained_minor,
 )
@@ -87,6 +89,7 @@ from netsuite.selectors import (
     posted_entry,
     processor_exponent,
     reversal_summary,
+    stored_entry_body,
     summarize,
 )
 from tenants.services import ServiceError, parse_ids
@@ -700,6 +703,100 @@ def _refuse_a_closed_month(tenant_id: Any, label: str, kind: str, entry_date: da
             f"{label}: {what} is dated {entry_date.isoformat()}, and {first_day:%Y-%m} is closed; nothing was sent. "
             f"Reopen {first_day:%Y-%m} to post it.",
         )
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    account_id: str
+    memo: str
+    debit_minor: int
+    credit_minor: int
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A posting's journal entry, line by line, for a person about to approve or check it.
+
+    ``origin``: ``sent``, the entry NetSuite holds (a posted posting's stored exchange);
+    ``to_send``, what approving or retrying it would send as things stand now, built by the
+    very code that sends it; ``blocked``, nothing would be sent, and ``blocked_reason`` says why.
+    """
+
+    origin: str
+    external_id: str
+    currency: str
+    tran_date: str = ""
+    subsidiary_id: str = ""
+    currency_id: str = ""
+    memo: str = ""
+    lines: tuple[EntryLine, ...] = ()
+    blocked_code: str = ""
+    blocked_reason: str = ""
+
+    @property
+    def debit_minor(self) -> int:
+        return sum(line.debit_minor for line in self.lines)
+
+    @property
+    def credit_minor(self) -> int:
+        return sum(line.credit_minor for line in self.lines)
+
+
+def posting_entry(*, posting: NetsuitePosting) -> EntryView:
+    """The posting's journal entry as NetSuite holds it, or as a send would build it now."""
+    payout = Payout.objects.get(pk=posting.payout_id)
+    override = processor_exponent(payout)
+    if posting.state == PostingState.POSTED:
+        body = stored_entry_body(posting)
+        view = _entry_view(body, "sent", posting.external_id, posting.currency, override) if body else None
+        if view is not None:
+            return view
+    try:
+        prepared = prepare_entry(posting, payout)
+    except PostingBlocked as blocked:
+        return EntryView(
+            origin="blocked",
+            external_id=posting.external_id,
+            currency=posting.currency,
+            blocked_code=blocked.code,
+            blocked_reason=blocked.message,
+        )
+    view = _entry_view(prepared.body, "to_send", posting.external_id, prepared.currency, override)
+    if view is None:  # the builder's own body: unreadable only if the builder broke
+        raise JournalBuildError(f"the entry built for posting {posting.pk} cannot be read back")
+    return view
+
+
+def _entry_view(
+    body: dict[str, Any], origin: str, external_id: str, currency: str, override: int | None
+) -> EntryView | None:
+    """An entry body (amounts as Decimal, as built or as stored) in minor units; None if unreadable."""
+    def minor(value: Any) -> int:
+        return int(Decimal(str(value or 0)).scaleb(exponent).to_integral_exact())
+
+    try:
+        exponent = currency_exponent(currency, override)
+        lines = tuple(
+            EntryLine(
+                account_id=str((item.get("account") or {}).get("id") or ""),
+                memo=str(item.get("memo") or ""),
+                debit_minor=minor(item.get("debit")),
+                credit_minor=minor(item.get("credit")),
+            )
+            for item in body["line"]["items"]
+        )
+        return EntryView(
+            origin=origin,
+            external_id=str(body.get("externalId") or external_id),
+            currency=currency.upper(),
+            tran_date=str(body.get("tranDate") or ""),
+            subsidiary_id=str((body.get("subsidiary") or {}).get("id") or ""),
+            currency_id=str((body.get("currency") or {}).get("id") or ""),
+            memo=str(body.get("memo") or ""),
+            lines=lines,
+        )
+    except (KeyError, TypeError, AttributeError, InvalidOperation, ArithmeticError, JournalBuildError):
+        return None
 
 
 def _original_entry(payout: Payout) -> PostedEntry | None:

@@ -27,6 +27,7 @@ from ecomops.pages import (
     tenant_page,
 )
 from netsuite import selectors as netsuite_selectors
+from netsuite import services as netsuite_services
 from netsuite.models import NetsuitePosting, PostingState
 from recon import selectors, services
 from recon.close import Month, month_close, month_close_history, month_of, month_to_open, parse_month
@@ -202,7 +203,23 @@ def _payout_postings(request: HttpRequest, payout_id: str) -> list[NetsuitePosti
     says where it stands in NetSuite and leads to it; None for a role that may not see postings."""
     if not request.user.has_perm("netsuite.view_netsuiteposting"):
         return None
-    return list(netsuite_selectors.posting_list(user=request.user, filters={"payout": payout_id}).order_by("kind"))
+    postings = list(netsuite_selectors.posting_list(user=request.user, filters={"payout": payout_id}).order_by("kind"))
+    for posting in postings:  # each entry line by line: what a person approves, or what NetSuite holds
+        entry = netsuite_services.posting_entry(posting=posting)
+        posting.entry = entry
+        posting.entry_lines = [
+            {
+                "line": line,
+                "debit": format_minor(line.debit_minor, entry.currency, posting.source) if line.debit_minor else "",
+                "credit": format_minor(line.credit_minor, entry.currency, posting.source) if line.credit_minor else "",
+            }
+            for line in entry.lines
+        ]
+        posting.entry_totals = (
+            format_minor(entry.debit_minor, entry.currency, posting.source),
+            format_minor(entry.credit_minor, entry.currency, posting.source),
+        )
+    return postings
 
 
 # The payouts a month's page lists (the CSV has them all).

@@ -106,6 +106,37 @@ class PostingsBulkInput(StrictInput):
     action = serializers.ChoiceField(choices=list(BULK_ACTIONS), help_text="approve drafts, or retry failed postings")
 
 
+class EntryLineOutput(serializers.Serializer):
+    account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
+    memo = serializers.CharField()
+    debit_minor = serializers.IntegerField()
+    credit_minor = serializers.IntegerField()
+
+
+class PostingEntryOutput(serializers.Serializer):
+    """A posting's journal entry, line by line, in minor units of its currency."""
+
+    posting = serializers.UUIDField(source="posting_id")
+    state = serializers.CharField()
+    origin = serializers.ChoiceField(
+        choices=["sent", "to_send", "blocked"],
+        help_text="sent: the entry NetSuite holds; to_send: what approving or retrying the posting would send "
+        "now; blocked: nothing would be sent (see blocked).",
+    )
+    external_id = serializers.CharField()
+    tran_date = serializers.CharField(allow_blank=True)
+    subsidiary_id = serializers.CharField(allow_blank=True)
+    currency = serializers.CharField()
+    currency_id = serializers.CharField(allow_blank=True, help_text="The NetSuite internal id of the currency.")
+    memo = serializers.CharField(allow_blank=True)
+    lines = EntryLineOutput(many=True)
+    debit_minor = serializers.IntegerField()
+    credit_minor = serializers.IntegerField()
+    blocked = serializers.DictField(
+        child=serializers.CharField(), allow_null=True, help_text="Why nothing would be sent: code and detail."
+    )
+
+
 class PostingsBulkOutput(serializers.Serializer):
     changed = serializers.ListField(child=serializers.UUIDField(), help_text="approved or queued again, in that order")
     skipped = serializers.ListField(

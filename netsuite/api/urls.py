@@ -11,6 +11,7 @@ urlpatterns = [
     path("postings/compute/", views.PostingComputeView.as_view(), name="api-postings-compute"),
     path("postings/bulk/", views.PostingsBulkView.as_view(), name="api-postings-bulk"),
     path("postings/<uuid:pk>/", views.PostingDetailView.as_view(), name="api-posting-detail"),
+    path("postings/<uuid:pk>/entry/", views.PostingEntryView.as_view(), name="api-posting-entry"),
     path("postings/<uuid:pk>/approve/", views.PostingApproveView.as_view(), name="api-posting-approve"),
     path("postings/<uuid:pk>/retry/", views.PostingRetryView.as_view(), name="api-posting-retry"),
 ]

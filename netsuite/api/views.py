@@ -7,6 +7,7 @@ permissions per method; ids of another tenant answer 404 like missing ones.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -120,6 +121,28 @@ class PostingDetailView(APIView):
     @extend_schema(responses={200: s.PostingDetailOutput})
     def get(self, request, pk):
         return Response(s.PostingDetailOutput(selectors.posting_get(user=request.user, pk=pk)).data)
+
+
+class PostingEntryView(APIView):
+    """The posting's journal entry: what NetSuite holds, or what approving or retrying would send."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"GET": ["netsuite.view_netsuiteposting"]}
+
+    @extend_schema(responses={200: s.PostingEntryOutput})
+    def get(self, request, pk):
+        posting = selectors.posting_get(user=request.user, pk=pk)
+        entry = services.posting_entry(posting=posting)
+        blocked = {"code": entry.blocked_code, "detail": entry.blocked_reason} if entry.origin == "blocked" else None
+        data = {
+            **asdict(entry),
+            "posting_id": posting.pk,
+            "state": posting.state,
+            "debit_minor": entry.debit_minor,
+            "credit_minor": entry.credit_minor,
+            "blocked": blocked,
+        }
+        return Response(s.PostingEntryOutput(data).data)
 
 
 class PostingApproveView(APIView):

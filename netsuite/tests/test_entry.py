@@ -1,0 +1,121 @@
+"""A posting's journal entry, line by line, before it is approved and after it is posted: the
+API (``GET /api/v1/postings/<id>/entry/``) and the payout page, against the NetSuite sandbox
+over real HTTP.
+
+Hand-computed: a payout of one 100.00 USD charge with a 3.20 fee (2.9% + 0.30) pays 96.80 to
+the bank. Its entry debits the bank (101) 96.80 and the fees (601) 3.20, and credits clearing
+(110) with the gross 100.00: 100.00 each side.
+"""
+
+from __future__ import annotations
+
+import html
+
+from conftest import signed_in
+from netsuite.models import NetsuitePosting, PostingKind
+from netsuite.services import gl_mapping_update, posting_approve, posting_send, postings_after_recon
+from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
+
+ENTRY_LINES = [
+    {"account_id": "101", "memo": "Payout to bank - stripe payout po_ent_1", "debit_minor": 9680, "credit_minor": 0},
+    {"account_id": "110", "memo": "Gross charges - stripe payout po_ent_1", "debit_minor": 0, "credit_minor": 10000},
+    {"account_id": "601", "memo": "Processor fees - stripe payout po_ent_1", "debit_minor": 320, "credit_minor": 0},
+]
+
+
+def _draft(posting, source_id: str = "po_ent_1") -> NetsuitePosting:  # type: ignore[no-untyped-def]
+    write_payouts(posting.stripe, PayoutSpec(source_id))
+    reconcile()
+    postings_after_recon()
+    return NetsuitePosting.objects.get(source_id=source_id, kind=PostingKind.PAYOUT)
+
+
+def test_a_draft_shows_the_entry_approving_it_would_send_and_once_posted_what_netsuite_holds(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+    client = api_as(posting.world.accountant, posting.world.tenant)
+
+    before = client.get(f"/api/v1/postings/{draft.pk}/entry/")
+    queued = posting_approve(posting=draft, actor=posting.world.accountant)
+    sent = posting_send(posting_id=queued.pk, client=posting.client())
+    after = client.get(f"/api/v1/postings/{draft.pk}/entry/")
+
+    assert before.status_code == 200, before.content
+    assert before.json() == {
+        "posting": str(draft.pk),
+        "state": "draft",
+        "origin": "to_send",
+        "external_id": draft.external_id,
+        "tran_date": "2026-11-03",
+        "subsidiary_id": "1",
+        "currency": "USD",
+        "currency_id": "1",
+        "memo": "EcomOps: stripe payout po_ent_1 arriving 2026-11-03",
+        "lines": ENTRY_LINES,
+        "debit_minor": 10000,
+        "credit_minor": 10000,
+        "blocked": None,
+    }
+    assert sent.state == "posted"
+    assert after.status_code == 200, after.content
+    assert after.json() == {**before.json(), "state": "posted", "origin": "sent"}
+
+
+def test_a_posted_entry_shows_what_netsuite_holds_after_the_mapping_changed(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+    posting_send(posting_id=posting_approve(posting=draft, actor=posting.world.accountant).pk, client=posting.client())
+    gl_mapping_update(actor=posting.world.admin, mapping=posting.mapping, bank_account="120")  # a new bank account
+    second = _draft(posting, "po_ent_2")
+    client = api_as(posting.world.viewer, posting.world.tenant)
+
+    held = client.get(f"/api/v1/postings/{draft.pk}/entry/").json()
+    to_send = client.get(f"/api/v1/postings/{second.pk}/entry/").json()
+
+    assert (held["origin"], held["lines"][0]["account_id"]) == ("sent", "101")  # what was posted stays
+    assert (to_send["origin"], to_send["lines"][0]["account_id"]) == ("to_send", "120")
+
+
+def test_a_draft_that_cannot_be_sent_says_why_and_shows_no_lines(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+    gl_mapping_update(actor=posting.world.admin, mapping=posting.mapping, processor_fees_account="")
+
+    entry = api_as(posting.world.accountant, posting.world.tenant).get(f"/api/v1/postings/{draft.pk}/entry/").json()
+
+    assert entry["origin"] == "blocked"
+    assert entry["lines"] == []
+    assert (entry["debit_minor"], entry["credit_minor"]) == (0, 0)
+    assert entry["blocked"]["code"] == "unmapped_account"
+    assert "processor_fees" in entry["blocked"]["detail"]
+    assert NetsuitePosting.objects.get(pk=draft.pk).state == "draft"  # looking changes nothing
+
+
+def test_an_unknown_or_another_tenant_s_posting_is_a_404(posting, api_as, tenant_b) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+
+    other = api_as(tenant_b.owner, tenant_b.tenant).get(f"/api/v1/postings/{draft.pk}/entry/")
+    unknown = api_as(posting.world.owner, posting.world.tenant).get(
+        "/api/v1/postings/00000000-0000-0000-0000-000000000000/entry/"
+    )
+
+    assert (other.status_code, unknown.status_code) == (404, 404)
+    assert other.json() == unknown.json()  # the same answer: nothing says the posting exists elsewhere
+
+
+def test_the_payout_page_shows_the_entry_line_by_line_before_it_is_approved(posting) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+
+    browser = signed_in("accountant@acme.example.com")
+    page = html.unescape(browser.get(f"/recon/payouts/{draft.payout_id}/").content.decode())
+
+    assert "Payout entry: as approving it would send it</h3>" in page
+    assert "2026-11-03 · subsidiary 1 · USD (currency 1) · external id " + draft.external_id in page
+    for account, memo, debit, credit in (
+        ("101", "Payout to bank - stripe payout po_ent_1", "96.80 USD", ""),
+        ("110", "Gross charges - stripe payout po_ent_1", "", "100.00 USD"),
+        ("601", "Processor fees - stripe payout po_ent_1", "3.20 USD", ""),
+    ):
+        row = (
+            f'<tr><td>{account}</td><td class="small">{memo}</td><td class="num">{debit}</td>'
+            f'<td class="num">{credit}</td></tr>'
+        )
+        assert row in page
+    assert '<th colspan="2">Total</th><td class="num">100.00 USD</td><td class="num">100.00 USD</td>' in page
