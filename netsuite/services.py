@@ -771,6 +771,7 @@ def _entry_view(
     body: dict[str, Any], origin: str, external_id: str, currency: str, override: int | None
 ) -> EntryView | None:
     """An entry body (amounts as Decimal, as built or as stored) in minor units; None if unreadable."""
+
     def minor(value: Any) -> int:
         return int(Decimal(str(value or 0)).scaleb(exponent).to_integral_exact())
 

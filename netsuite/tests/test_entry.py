@@ -119,3 +119,11 @@ def test_the_payout_page_shows_the_entry_line_by_line_before_it_is_approved(post
         )
         assert row in page
     assert '<th colspan="2">Total</th><td class="num">100.00 USD</td><td class="num">100.00 USD</td>' in page
+
+
+def test_each_row_of_the_postings_page_leads_to_its_entry(posting) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+
+    page = signed_in("accountant@acme.example.com").get("/postings/").content.decode()
+
+    assert f'<a href="/recon/payouts/{draft.payout_id}/#entry-payout">The entry, line by line</a>' in page
