@@ -16,6 +16,7 @@ from django.http import QueryDict
 
 from canonical.exports import csv_response, table_columns
 from canonical.filters import FILTERS
+from canonical.models import Payout
 from canonical.selectors import FilterError, table_rows
 from connections.models import Connection, Provider
 from ecomops.tenancy import current_tenant_id
@@ -23,6 +24,8 @@ from mcp_bridge import selectors as schedule_selectors
 from mcp_bridge import services as schedule_services
 from mcp_bridge.governance import RowLimit, Tool, ToolCall, ToolRefusal, bad_param
 from mcp_bridge.models import Schedule, ScheduleKind
+from netsuite import selectors as netsuite_selectors
+from netsuite import services as netsuite_services
 from recon import selectors as recon_selectors
 from recon import services as recon_services
 from recon.filters import ReconExceptionFilter
@@ -31,13 +34,34 @@ from recon.models import RunTrigger
 # --------------------------------------------------------------------------- recon.explain_payout
 
 
-def explain_payout(call: ToolCall) -> dict[str, Any]:
-    reference = call.params["payout"]
+def _one_payout(reference: str) -> Payout:
+    """The payout a tool's ``payout`` parameter names (its id, or its processor id)."""
     payouts = recon_services.resolve_payouts([reference], field="payout")
     if len(payouts) > 1:  # one source id from two accounts
         choices = ", ".join(f"{p.pk} ({p.connection.name})" for p in payouts)
         raise bad_param("payout", f"{reference} names {len(payouts)} payouts; give one of their ids: {choices}.")
-    return recon_selectors.payout_explain(user=call.user, payout_id=payouts[0].pk, line_limit=call.params["line_limit"])
+    return payouts[0]
+
+
+def explain_payout(call: ToolCall) -> dict[str, Any]:
+    payout = _one_payout(call.params["payout"])
+    return recon_selectors.payout_explain(user=call.user, payout_id=payout.pk, line_limit=call.params["line_limit"])
+
+
+# --------------------------------------------------------------------------- netsuite.journal_entries
+
+
+def journal_entries(call: ToolCall) -> dict[str, Any]:
+    payout = _one_payout(call.params["payout"])
+    postings = netsuite_selectors.posting_list(user=call.user, filters={"payout": str(payout.pk)}).order_by("kind")
+    entries = [netsuite_services.posting_entry(posting=posting).as_data(posting) for posting in postings]
+    data: dict[str, Any] = {
+        "payout": {"id": payout.pk, "source_id": payout.source_id, "status": payout.status},
+        "entries": entries,
+    }
+    if not entries:
+        data["note"] = "No journal entry yet: a payout gets one once it is reconciled."
+    return data
 
 
 # --------------------------------------------------------------------------- recon.exceptions
@@ -391,6 +415,20 @@ TOOLS = [
         },
         permissions=("recon.run_recon",),
         read_only=False,
+    ),
+    Tool(
+        name="netsuite.journal_entries",
+        description=(
+            "A payout's NetSuite journal entries line by line (account, memo, debit and credit in minor units): "
+            "as approving or retrying would send them now (origin to_send), as NetSuite holds them once posted "
+            "(sent), or why nothing would be sent (blocked)."
+        ),
+        run=journal_entries,
+        properties={
+            "payout": {"type": "string", "description": "The payout's id or its processor id (po_..., a Shopify GID)."},
+        },
+        required=("payout",),
+        permissions=("netsuite.view_netsuiteposting",),
     ),
     Tool(
         name="netsuite.suiteql",

@@ -44,7 +44,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -740,6 +740,20 @@ class EntryView:
     @property
     def credit_minor(self) -> int:
         return sum(line.credit_minor for line in self.lines)
+
+    def as_data(self, posting: NetsuitePosting) -> dict[str, Any]:
+        """The entry as the API and the MCP tool answer it."""
+        data = asdict(self)
+        del data["blocked_code"], data["blocked_reason"]  # said once, as "blocked"
+        return {
+            **data,
+            "posting": posting.pk,
+            "kind": posting.kind,
+            "state": posting.state,
+            "debit_minor": self.debit_minor,
+            "credit_minor": self.credit_minor,
+            "blocked": {"code": self.blocked_code, "detail": self.blocked_reason} if self.origin == "blocked" else None,
+        }
 
 
 def posting_entry(*, posting: NetsuitePosting) -> EntryView:

@@ -77,6 +77,7 @@ def _valid(world) -> dict[str, dict[str, Any]]:
     """Valid parameters per tool, so a hostile value in one reaches what reads the others."""
     return {
         "recon.explain_payout": {"payout": "po_hostile_1"},
+        "netsuite.journal_entries": {"payout": "po_hostile_1"},
         "netsuite.suiteql": {"query": "SELECT id FROM account"},
         "report.export": {"table": "payouts"},
         "schedule.create": {"kind": "recon.run", "every_hours": 6},

@@ -53,6 +53,8 @@ def world(django_db_setup, django_db_blocker):
     from ecomops.sandbox_http import SandboxServer
     from netsuite.connection import forget_shared_clients
     from netsuite.sandbox import build_netsuite_sandbox
+    from netsuite.services import gl_mapping_create, postings_after_recon
+    from netsuite.tests.factories import full_mapping_values
     from recon.tests.factories import connection, payout_own_line, payout_row, reconcile, sale, write
     from tenants.models import Membership, Role, Tenant, User
     from tenants.services import tenant_create
@@ -91,6 +93,15 @@ def world(django_db_setup, django_db_blocker):
                     "token_secret": credentials.token_secret,
                 },
             )
+            # the four payouts that add up get draft journal entries to look at
+            gl_mapping_create(
+                actor=users[OWNER],
+                connection=stripe,
+                netsuite_connection=netsuite,
+                subsidiary_id="1",
+                **full_mapping_values(credentials),
+            )
+            postings_after_recon()
     yield World(pro, trial, users[OWNER], netsuite, type("Sandbox", (), {"app": app})())
     server.stop()
     forget_shared_clients()
@@ -155,6 +166,7 @@ def test_tools_list_shows_the_tools_the_role_allows(server):
         "recon.exceptions",
         "recon.month_close",
         "recon.run",
+        "netsuite.journal_entries",
         "netsuite.suiteql",
         "report.export",
         "schedule.create",
@@ -176,6 +188,25 @@ def test_explain_payout_by_processor_id_says_how_short_it_is(server, world, live
     event = events(world, correlation_id=payload(result)["correlation_id"])[0]
     assert (event.outcome, event.actor_kind, event.actor_email) == ("success", "mcp", OWNER)
     assert event.target_id == "recon.explain_payout"
+
+
+def test_journal_entries_show_a_draft_line_by_line_as_approving_it_would_send_it(server):
+    # po_mcp_1: one 100.00 sale with a 3.20 fee paid out as 96.80; bank and fees debited,
+    # clearing credited with the gross (the sandbox's seeded accounts 101, 601 and 110)
+    data = payload(server.call("netsuite.journal_entries", {"payout": "po_mcp_1"}))["result"]
+    no_entry = payload(server.call("netsuite.journal_entries", {"payout": "po_mcp_5"}))["result"]  # 50.00 short
+
+    assert data["payout"]["source_id"] == "po_mcp_1"
+    [entry] = data["entries"]
+    assert (entry["kind"], entry["state"], entry["origin"], entry["blocked"]) == ("payout", "draft", "to_send", None)
+    assert [(x["account_id"], x["debit_minor"], x["credit_minor"]) for x in entry["lines"]] == [
+        ("101", 9680, 0),
+        ("110", 0, 10000),
+        ("601", 320, 0),
+    ]
+    assert (entry["debit_minor"], entry["credit_minor"]) == (10000, 10000)
+    assert no_entry["entries"] == []
+    assert no_entry["note"] == "No journal entry yet: a payout gets one once it is reconciled."
 
 
 def test_explain_payout_of_a_payout_not_in_the_tenant_is_a_tool_error_naming_it(server):

@@ -106,7 +106,7 @@ class PostingsBulkInput(StrictInput):
     action = serializers.ChoiceField(choices=list(BULK_ACTIONS), help_text="approve drafts, or retry failed postings")
 
 
-class EntryLineOutput(serializers.Serializer):
+class EntryLineOutput(serializers.Serializer):  # netsuite.services.EntryLine
     account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
     memo = serializers.CharField()
     debit_minor = serializers.IntegerField()
@@ -116,7 +116,8 @@ class EntryLineOutput(serializers.Serializer):
 class PostingEntryOutput(serializers.Serializer):
     """A posting's journal entry, line by line, in minor units of its currency."""
 
-    posting = serializers.UUIDField(source="posting_id")
+    posting = serializers.UUIDField()
+    kind = serializers.CharField()
     state = serializers.CharField()
     origin = serializers.ChoiceField(
         choices=["sent", "to_send", "blocked"],

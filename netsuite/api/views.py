@@ -7,7 +7,6 @@ permissions per method; ids of another tenant answer 404 like missing ones.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -132,17 +131,7 @@ class PostingEntryView(APIView):
     @extend_schema(responses={200: s.PostingEntryOutput})
     def get(self, request, pk):
         posting = selectors.posting_get(user=request.user, pk=pk)
-        entry = services.posting_entry(posting=posting)
-        blocked = {"code": entry.blocked_code, "detail": entry.blocked_reason} if entry.origin == "blocked" else None
-        data = {
-            **asdict(entry),
-            "posting_id": posting.pk,
-            "state": posting.state,
-            "debit_minor": entry.debit_minor,
-            "credit_minor": entry.credit_minor,
-            "blocked": blocked,
-        }
-        return Response(s.PostingEntryOutput(data).data)
+        return Response(s.PostingEntryOutput(services.posting_entry(posting=posting).as_data(posting)).data)
 
 
 class PostingApproveView(APIView):

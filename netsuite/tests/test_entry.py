@@ -42,6 +42,7 @@ def test_a_draft_shows_the_entry_approving_it_would_send_and_once_posted_what_ne
     assert before.status_code == 200, before.content
     assert before.json() == {
         "posting": str(draft.pk),
+        "kind": "payout",
         "state": "draft",
         "origin": "to_send",
         "external_id": draft.external_id,
