@@ -128,3 +128,34 @@ def test_each_row_of_the_postings_page_leads_to_its_entry(posting) -> None:  # t
     page = signed_in("accountant@acme.example.com").get("/postings/").content.decode()
 
     assert f'<a href="/recon/payouts/{draft.payout_id}/#entry-payout">The entry, line by line</a>' in page
+
+
+def test_the_reversal_of_a_payout_that_failed_after_posting_shows_the_bank_line_taken_back(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    from canonical.upsert import upsert_rows
+    from netsuite.tests.factories import build_payout_rows
+
+    draft = _draft(posting)
+    posting_send(posting_id=posting_approve(posting=draft, actor=posting.world.accountant).pk, client=posting.client())
+    failed = build_payout_rows(PayoutSpec("po_ent_1", status="failed"))  # days later the bank returns the money
+    upsert_rows(
+        [r for r in failed.rows if r.kind == "payout"],
+        connection_id=posting.stripe.pk,
+        tenant_id=posting.stripe.tenant_id,
+        subsidiary_id="1",
+    )
+    reconcile()
+    postings_after_recon()
+    reversal = NetsuitePosting.objects.get(source_id="po_ent_1", kind=PostingKind.REVERSAL)
+
+    entry = api_as(posting.world.accountant, posting.world.tenant).get(f"/api/v1/postings/{reversal.pk}/entry/").json()
+    browser = signed_in("accountant@acme.example.com")
+    page = html.unescape(browser.get(f"/recon/payouts/{draft.payout_id}/").content.decode())
+
+    assert (entry["kind"], entry["state"], entry["origin"]) == ("reversal", "draft", "to_send")
+    assert [(x["account_id"], x["debit_minor"], x["credit_minor"]) for x in entry["lines"]] == [
+        ("101", 0, 9680),  # the bank line of the posted entry, credited back
+        ("110", 9680, 0),  # into the processor balance (clearing)
+    ]
+    assert entry["memo"] == "EcomOps: reversal of failed stripe payout po_ent_1"
+    assert "Payout entry: as NetSuite holds it</h3>" in page
+    assert "entry: as approving it would send it</h3>" in page
