@@ -26,7 +26,7 @@ from canonical.models import Payout, PayoutLine
 from ecomops.money import minor_exponent
 from ecomops.tenancy import current_tenant_id
 from netsuite.filters import GlMappingFilter, PostingFilter
-from netsuite.journal import BANK, CATEGORIES, JournalBuildError, PayoutSummary, currency_exponent
+from netsuite.journal import BANK, CATEGORIES, Category, JournalBuildError, PayoutSummary, currency_exponent
 from netsuite.models import GlMapping, NetsuitePosting, PostingState
 
 # Where a line's *amount* goes, by reporting category (both providers' vocabularies; see
@@ -252,6 +252,11 @@ class PostedEntry:
 _LABEL_PREFIXES = tuple((f"{category.label} - ", category) for category in (BANK, *CATEGORIES))
 
 
+def line_category(memo: str) -> Category | None:
+    """The category of an entry line, told by its memo (None for a line not built here)."""
+    return next((c for prefix, c in _LABEL_PREFIXES if memo.startswith(prefix)), None)
+
+
 def stored_entry_body(posting: NetsuitePosting) -> dict[str, Any] | None:
     """The journal entry a sent posting's stored exchange holds (numbers as exact ``Decimal``),
     or None: the request body of the upsert, or the answer of the lookup (a GET) that found it
@@ -284,7 +289,7 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
     bank_minor: int | None = None
     for item in items:
         memo, account = str(item.get("memo") or ""), str((item.get("account") or {}).get("id") or "")
-        category = next((c for prefix, c in _LABEL_PREFIXES if memo.startswith(prefix)), None)
+        category = line_category(memo)
         if category is None or not account:
             continue
         accounts.setdefault(category.account, account)

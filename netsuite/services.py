@@ -83,6 +83,7 @@ from netsuite.selectors import (
     LINE_GROUPS_SUBQUERY,
     LineGroup,
     PostedEntry,
+    line_category,
     line_group_parameters,
     line_groups,
     payout_summary,
@@ -708,6 +709,7 @@ def _refuse_a_closed_month(tenant_id: Any, label: str, kind: str, entry_date: da
 @dataclass(frozen=True)
 class EntryLine:
     account_id: str
+    mapped_as: str  # the GL mapping's field the account comes from (bank_account...); "" if not told
     memo: str
     debit_minor: int
     credit_minor: int
@@ -781,6 +783,11 @@ def posting_entry(*, posting: NetsuitePosting) -> EntryView:
     return view
 
 
+def _mapped_as(memo: str) -> str:
+    category = line_category(memo)
+    return f"{category.account}_account" if category else ""
+
+
 def _entry_view(
     body: dict[str, Any], origin: str, external_id: str, currency: str, override: int | None
 ) -> EntryView | None:
@@ -794,6 +801,7 @@ def _entry_view(
         lines = tuple(
             EntryLine(
                 account_id=str((item.get("account") or {}).get("id") or ""),
+                mapped_as=_mapped_as(str(item.get("memo") or "")),
                 memo=str(item.get("memo") or ""),
                 debit_minor=minor(item.get("debit")),
                 credit_minor=minor(item.get("credit")),

@@ -210,6 +210,7 @@ def _payout_postings(request: HttpRequest, payout_id: str) -> list[NetsuitePosti
         posting.entry_lines = [
             {
                 "line": line,
+                "mapped_as": line.mapped_as.replace("_", " "),
                 "debit": format_minor(line.debit_minor, entry.currency, posting.source) if line.debit_minor else "",
                 "credit": format_minor(line.credit_minor, entry.currency, posting.source) if line.credit_minor else "",
             }

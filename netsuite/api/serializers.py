@@ -108,6 +108,9 @@ class PostingsBulkInput(StrictInput):
 
 class EntryLineOutput(serializers.Serializer):  # netsuite.services.EntryLine
     account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
+    mapped_as = serializers.CharField(
+        allow_blank=True, help_text="The GL mapping's field the account comes from (bank_account, ...)."
+    )
     memo = serializers.CharField()
     debit_minor = serializers.IntegerField()
     credit_minor = serializers.IntegerField()

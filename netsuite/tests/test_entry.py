@@ -17,9 +17,27 @@ from netsuite.services import gl_mapping_update, posting_approve, posting_send, 
 from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
 
 ENTRY_LINES = [
-    {"account_id": "101", "memo": "Payout to bank - stripe payout po_ent_1", "debit_minor": 9680, "credit_minor": 0},
-    {"account_id": "110", "memo": "Gross charges - stripe payout po_ent_1", "debit_minor": 0, "credit_minor": 10000},
-    {"account_id": "601", "memo": "Processor fees - stripe payout po_ent_1", "debit_minor": 320, "credit_minor": 0},
+    {
+        "account_id": "101",
+        "mapped_as": "bank_account",
+        "memo": "Payout to bank - stripe payout po_ent_1",
+        "debit_minor": 9680,
+        "credit_minor": 0,
+    },
+    {
+        "account_id": "110",
+        "mapped_as": "clearing_account",
+        "memo": "Gross charges - stripe payout po_ent_1",
+        "debit_minor": 0,
+        "credit_minor": 10000,
+    },
+    {
+        "account_id": "601",
+        "mapped_as": "processor_fees_account",
+        "memo": "Processor fees - stripe payout po_ent_1",
+        "debit_minor": 320,
+        "credit_minor": 0,
+    },
 ]
 
 
@@ -109,17 +127,17 @@ def test_the_payout_page_shows_the_entry_line_by_line_before_it_is_approved(post
 
     assert "Payout entry: as approving it would send it</h3>" in page
     assert "2026-11-03 · subsidiary 1 · USD (currency 1) · external id " + draft.external_id in page
-    for account, memo, debit, credit in (
-        ("101", "Payout to bank - stripe payout po_ent_1", "96.80 USD", ""),
-        ("110", "Gross charges - stripe payout po_ent_1", "", "100.00 USD"),
-        ("601", "Processor fees - stripe payout po_ent_1", "3.20 USD", ""),
+    for account, mapped_as, memo, debit, credit in (
+        ("101", "bank account", "Payout to bank - stripe payout po_ent_1", "96.80 USD", ""),
+        ("110", "clearing account", "Gross charges - stripe payout po_ent_1", "", "100.00 USD"),
+        ("601", "processor fees account", "Processor fees - stripe payout po_ent_1", "3.20 USD", ""),
     ):
         row = (
-            f'<tr><td>{account}</td><td class="small">{memo}</td><td class="num">{debit}</td>'
-            f'<td class="num">{credit}</td></tr>'
+            f'<tr><td>{account} <span class="small muted">{mapped_as}</span></td><td class="small">{memo}</td>'
+            f'<td class="num">{debit}</td><td class="num">{credit}</td></tr>'
         )
         assert row in page
-    assert '<th colspan="2">Total</th><td class="num">100.00 USD</td><td class="num">100.00 USD</td>' in page
+    assert '<th colspan="2">Total</th><th class="num">100.00 USD</th><th class="num">100.00 USD</th>' in page
 
 
 def test_each_row_of_the_postings_page_leads_to_its_entry(posting) -> None:  # type: ignore[no-untyped-def]
