@@ -143,6 +143,10 @@ def posting_act(request: HttpRequest, pk: str, action: str) -> HttpResponse:
             flash = done
         except ServiceError as exc:
             error = str(exc)
+    # Pressed under the entry on its payout's page (no htmx there): back to that entry.
+    back = "postings"
+    if request.POST.get("back") == "payout":
+        back = f"{reverse('recon-payout', args=[posting.payout_id])}#entry-{posting.kind}"
     return action_answer(
-        request, row="netsuite/_posting_row.html", context={"p": posting}, flash=flash, error=error, back="postings"
+        request, row="netsuite/_posting_row.html", context={"p": posting}, flash=flash, error=error, back=back
     )

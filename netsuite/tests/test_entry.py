@@ -177,3 +177,24 @@ def test_the_reversal_of_a_payout_that_failed_after_posting_shows_the_bank_line_
     assert entry["memo"] == "EcomOps: reversal of failed stripe payout po_ent_1"
     assert "Payout entry: as NetSuite holds it</h3>" in page
     assert "entry: as approving it would send it</h3>" in page
+
+
+def test_an_entry_is_approved_under_it_on_its_payout_page_which_then_says_so(posting) -> None:  # type: ignore[no-untyped-def]
+    draft = _draft(posting)
+    at = f"/recon/payouts/{draft.payout_id}/"
+    accountant = signed_in("accountant@acme.example.com")
+
+    before = accountant.get(at).content.decode()
+    viewer = signed_in("viewer@acme.example.com").get(at).content.decode()
+    answer = accountant.post(f"/postings/{draft.pk}/approve/", {"back": "payout"})
+    after = html.unescape(accountant.get(answer["Location"]).content.decode())
+
+    assert f'<form method="post" action="/postings/{draft.pk}/approve/">' in before
+    assert "Approve this entry</button>" in before
+    assert (answer.status_code, answer["Location"]) == (302, f"{at}#entry-payout")
+    assert NetsuitePosting.objects.get(pk=draft.pk).state == "approved"
+    assert "Approved: it is being sent." in after
+    assert "Payout entry: as it is being sent</h3>" in after
+    assert "Approve this entry" not in after
+    assert "Payout entry: as approving it would send it</h3>" in viewer  # a viewer sees the entry
+    assert "Approve this entry" not in viewer  # and no button
