@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -257,6 +257,41 @@ def line_category(memo: str) -> Category | None:
     return next((c for prefix, c in _LABEL_PREFIXES if memo.startswith(prefix)), None)
 
 
+@dataclass(frozen=True)
+class EntryLine:
+    """One line of a journal entry, in minor units of the entry's currency."""
+
+    account_id: str
+    mapped_as: str  # the GL mapping's field the account comes from (bank_account...); "" if not told
+    memo: str
+    debit_minor: int
+    credit_minor: int
+
+
+def entry_lines(body: dict[str, Any], currency: str, override: int | None) -> tuple[EntryLine, ...] | None:
+    """An entry body's lines (amounts as Decimal, as built or as stored) in minor units; None if
+    unreadable."""
+    try:
+        exponent = currency_exponent(currency, override)
+        lines = []
+        for item in body["line"]["items"]:
+            memo = str(item.get("memo") or "")
+            category = line_category(memo)
+            debit, credit = (Decimal(str(item.get(side) or 0)).scaleb(exponent) for side in ("debit", "credit"))
+            lines.append(
+                EntryLine(
+                    account_id=str((item.get("account") or {}).get("id") or ""),
+                    mapped_as=f"{category.account}_account" if category else "",
+                    memo=memo,
+                    debit_minor=int(debit.to_integral_exact()),
+                    credit_minor=int(credit.to_integral_exact()),
+                )
+            )
+    except (KeyError, TypeError, AttributeError, InvalidOperation, ArithmeticError, JournalBuildError):
+        return None
+    return tuple(lines)
+
+
 def stored_entry_body(posting: NetsuitePosting) -> dict[str, Any] | None:
     """The journal entry a sent posting's stored exchange holds (numbers as exact ``Decimal``),
     or None: the request body of the upsert, or the answer of the lookup (a GET) that found it
@@ -300,6 +335,57 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
             except (InvalidOperation, ArithmeticError):
                 return None
     return PostedEntry(subsidiary_id, currency_id, accounts, bank_minor)
+
+
+# A payout fails days after it was paid, never months: how far before a month a payout may have
+# arrived whose reversal is dated in it.
+REVERSAL_LOOKBACK_DAYS = 92
+
+
+def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
+    """What NetSuite holds of the entries dated from ``first`` to ``last``: debits and credits
+    per processor, currency and account, as the entries were sent, to tie out against NetSuite's own
+    account activity for the period. An entry not posted yet is not counted; one whose stored
+    exchange cannot be read is counted in ``unreadable``."""
+    tenant_id = current_tenant_id()
+    postings = (
+        NetsuitePosting.objects.filter(
+            tenant_id=tenant_id,
+            state=PostingState.POSTED,
+            arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
+            arrival_date__lte=last,
+        )
+        .only("request", "response", "currency", "source")
+        .order_by("pk")
+    )
+    accounts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    entries = unreadable = 0
+    for posting in postings.iterator(chunk_size=500):
+        body = stored_entry_body(posting)
+        override = minor_exponent(posting.currency, "stripe") if posting.source == "stripe" else None
+        lines = entry_lines(body, posting.currency, override) if body else None
+        try:
+            dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            dated = None
+        if lines is None or dated is None:
+            unreadable += 1
+            continue
+        if not first <= dated <= last:
+            continue
+        entries += 1
+        for line in lines:
+            # per processor too: minor units are the processor's (Stripe books ISK in two decimals)
+            total = accounts.setdefault(
+                (posting.source, posting.currency.upper(), line.account_id, line.mapped_as),
+                {"source": posting.source, "currency": posting.currency.upper(), "account_id": line.account_id,
+                 "mapped_as": line.mapped_as, "debit_minor": 0, "credit_minor": 0, "lines": 0},
+            )  # fmt: skip
+            total["debit_minor"] += line.debit_minor
+            total["credit_minor"] += line.credit_minor
+            total["lines"] += 1
+    rows = sorted(accounts.values(), key=lambda r: (r["source"], r["currency"], r["account_id"], r["mapped_as"]))
+    return {"entries": entries, "unreadable": unreadable, "accounts": rows}
 
 
 # ------------------------------------------------------------------------- user-facing lists

@@ -46,7 +46,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
@@ -73,7 +72,6 @@ from netsuite.journal import (
     UnbalancedEntryError,
     UnmappedAccountError,
     build_journal_entry,
-    currency_exponent,
     external_id_for,
     unexplained_minor,
 )
@@ -81,9 +79,10 @@ from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting, PostingE
 from netsuite.redact import Exchange
 from netsuite.selectors import (
     LINE_GROUPS_SUBQUERY,
+    EntryLine,
     LineGroup,
     PostedEntry,
-    line_category,
+    entry_lines,
     line_group_parameters,
     line_groups,
     payout_summary,
@@ -707,15 +706,6 @@ def _refuse_a_closed_month(tenant_id: Any, label: str, kind: str, entry_date: da
 
 
 @dataclass(frozen=True)
-class EntryLine:
-    account_id: str
-    mapped_as: str  # the GL mapping's field the account comes from (bank_account...); "" if not told
-    memo: str
-    debit_minor: int
-    credit_minor: int
-
-
-@dataclass(frozen=True)
 class EntryView:
     """A posting's journal entry, line by line, for a person about to approve or check it.
 
@@ -783,31 +773,14 @@ def posting_entry(*, posting: NetsuitePosting) -> EntryView:
     return view
 
 
-def _mapped_as(memo: str) -> str:
-    category = line_category(memo)
-    return f"{category.account}_account" if category else ""
-
-
 def _entry_view(
     body: dict[str, Any], origin: str, external_id: str, currency: str, override: int | None
 ) -> EntryView | None:
     """An entry body (amounts as Decimal, as built or as stored) in minor units; None if unreadable."""
-
-    def minor(value: Any) -> int:
-        return int(Decimal(str(value or 0)).scaleb(exponent).to_integral_exact())
-
+    lines = entry_lines(body, currency, override)
+    if lines is None:
+        return None
     try:
-        exponent = currency_exponent(currency, override)
-        lines = tuple(
-            EntryLine(
-                account_id=str((item.get("account") or {}).get("id") or ""),
-                mapped_as=_mapped_as(str(item.get("memo") or "")),
-                memo=str(item.get("memo") or ""),
-                debit_minor=minor(item.get("debit")),
-                credit_minor=minor(item.get("credit")),
-            )
-            for item in body["line"]["items"]
-        )
         return EntryView(
             origin=origin,
             external_id=str(body.get("externalId") or external_id),
@@ -818,7 +791,7 @@ def _entry_view(
             memo=str(body.get("memo") or ""),
             lines=lines,
         )
-    except (KeyError, TypeError, AttributeError, InvalidOperation, ArithmeticError, JournalBuildError):
+    except (TypeError, AttributeError):
         return None
 
 

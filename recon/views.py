@@ -303,6 +303,15 @@ def close_page(request: HttpRequest) -> HttpResponse:
             for key in ("paid", "failed", "posted", "not_posted")
         }
         total["display"]["processor"] = Provider(total["source"]).label
+    for account in (close["posted_by_account"] or {}).get("accounts", []):
+        account["display"] = {
+            "processor": Provider(account["source"]).label,
+            "mapped_as": account["mapped_as"].replace("_", " "),
+            **{
+                side: format_minor(account[f"{side}_minor"], account["currency"], account["source"])
+                for side in ("debit", "credit")
+            },
+        }
     context = {
         "close": close,
         "shown": shown,

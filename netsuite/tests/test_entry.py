@@ -198,3 +198,53 @@ def test_an_entry_is_approved_under_it_on_its_payout_page_which_then_says_so(pos
     assert "Approve this entry" not in after
     assert "Payout entry: as approving it would send it</h3>" in viewer  # a viewer sees the entry
     assert "Approve this entry" not in viewer  # and no button
+
+
+def _post(posting, draft: NetsuitePosting) -> None:  # type: ignore[no-untyped-def]
+    queued = posting_approve(posting=draft, actor=posting.world.accountant)
+    assert posting_send(posting_id=queued.pk, client=posting.client()).state == "posted"
+
+
+def test_the_month_close_ties_out_what_netsuite_holds_per_account(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    from canonical.upsert import upsert_rows
+    from netsuite.tests.factories import build_payout_rows
+
+    # po_ent_1: 100.00 less 3.20 of fees; po_ent_2: 200.00 less 6.10 (2.9% + 0.30); both posted.
+    # po_ent_1 then fails and its reversal is posted; po_ent_3 stays a draft (not in NetSuite).
+    _post(posting, _draft(posting, "po_ent_1"))
+    write_payouts(posting.stripe, PayoutSpec("po_ent_2", charges=(20000,)), PayoutSpec("po_ent_3"))
+    reconcile()
+    postings_after_recon()
+    _post(posting, NetsuitePosting.objects.get(source_id="po_ent_2"))
+    failed = build_payout_rows(PayoutSpec("po_ent_1", status="failed"))
+    upsert_rows(
+        [r for r in failed.rows if r.kind == "payout"],
+        connection_id=posting.stripe.pk,
+        tenant_id=posting.stripe.tenant_id,
+        subsidiary_id="1",
+    )
+    reconcile()
+    postings_after_recon()
+    _post(posting, NetsuitePosting.objects.get(source_id="po_ent_1", kind=PostingKind.REVERSAL))
+    assert NetsuitePosting.objects.get(source_id="po_ent_3").state == "draft"
+
+    client = api_as(posting.world.accountant, posting.world.tenant)
+    november = client.get("/api/v1/recon/close/", {"month": "2026-11"}).json()["posted_by_account"]
+    october = client.get("/api/v1/recon/close/", {"month": "2026-10"}).json()["posted_by_account"]
+    page = html.unescape(signed_in("accountant@acme.example.com").get("/close/", {"month": "2026-11"}).content.decode())
+
+    assert (november["entries"], november["unreadable"]) == (3, 0)
+    assert [
+        (a["source"], a["currency"], a["account_id"], a["mapped_as"], a["debit_minor"], a["credit_minor"], a["lines"])
+        for a in november["accounts"]
+    ] == [
+        ("stripe", "USD", "101", "bank_account", 9680 + 19390, 9680, 3),  # two deposits, one taken back
+        ("stripe", "USD", "110", "clearing_account", 9680, 10000 + 20000, 3),  # gross sales; the return
+        ("stripe", "USD", "601", "processor_fees_account", 320 + 610, 0, 2),
+    ]
+    assert october == {"entries": 0, "unreadable": 0, "accounts": []}
+    assert "The 3 journal entries posted with a date in 2026-11, reversals included" in page
+    assert (
+        '<tr><td>Stripe</td><td>USD</td><td>101</td><td class="small">bank account</td>'
+        '<td class="num">290.70 USD</td><td class="num">96.80 USD</td><td class="num">3</td></tr>'
+    ) in page

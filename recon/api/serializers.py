@@ -300,6 +300,24 @@ class CloseTotal(serializers.Serializer):
     not_posted_minor = serializers.IntegerField(help_text="Paid out, and not in a posted entry.")
 
 
+class ClosePostedAccount(serializers.Serializer):
+    source = serializers.CharField(help_text="The processor whose payouts the entries book (minor units are its own).")
+    currency = serializers.CharField()
+    account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
+    mapped_as = serializers.CharField(help_text="The GL mapping's field the account comes from (bank_account, ...).")
+    debit_minor = serializers.IntegerField()
+    credit_minor = serializers.IntegerField()
+    lines = serializers.IntegerField()
+
+
+class ClosePostedByAccount(serializers.Serializer):
+    entries = serializers.IntegerField(help_text="Posted entries dated in the month (reversals included).")
+    unreadable = serializers.IntegerField(
+        help_text="Posted entries whose stored exchange cannot be read back: not counted, and their month unknown."
+    )
+    accounts = ClosePostedAccount(many=True, help_text="Per processor, currency and account, as the entries were sent.")
+
+
 class CloseLastRun(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
@@ -326,6 +344,11 @@ class MonthCloseStatus(serializers.Serializer):
     open_exceptions = serializers.IntegerField()
     open_by_reason = serializers.DictField(child=serializers.IntegerField())
     totals = CloseTotal(many=True, help_text="Per processor and currency.")
+    posted_by_account = ClosePostedByAccount(
+        allow_null=True,
+        help_text="What NetSuite holds dated in the month, per account, to tie out against its ledger; "
+        "null: the postings are not yours to see.",
+    )
     last_run = CloseLastRun(allow_null=True)
     closed = CloseRecord(allow_null=True, help_text="null: the month is open.")
 
