@@ -249,6 +249,19 @@ def write_payouts(connection: Any, *specs: PayoutSpec) -> list[PayoutSpec]:
     return list(specs)
 
 
+def fail_payout(connection: Any, source_id: str) -> None:
+    """Days after it was paid, the bank returns the money: the payout is failed at the processor."""
+    from canonical.upsert import upsert_rows
+
+    spec = build_payout_rows(PayoutSpec(source_id, status="failed"))
+    upsert_rows(
+        [r for r in spec.rows if r.kind == "payout"],
+        connection_id=connection.pk,
+        tenant_id=connection.tenant_id,
+        subsidiary_id="1",
+    )
+
+
 def reconcile(actor: Any = None) -> Any:
     """Run the recon engine over everything, as ``manage.py recon`` would; return the run."""
     from recon.services import recon_run_execute, recon_run_start

@@ -14,7 +14,7 @@ import html
 from conftest import signed_in
 from netsuite.models import NetsuitePosting, PostingKind
 from netsuite.services import gl_mapping_update, posting_approve, posting_send, postings_after_recon
-from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
+from netsuite.tests.factories import PayoutSpec, fail_payout, reconcile, write_payouts
 
 ENTRY_LINES = [
     {
@@ -149,18 +149,9 @@ def test_each_row_of_the_postings_page_leads_to_its_entry(posting) -> None:  # t
 
 
 def test_the_reversal_of_a_payout_that_failed_after_posting_shows_the_bank_line_taken_back(posting, api_as) -> None:  # type: ignore[no-untyped-def]
-    from canonical.upsert import upsert_rows
-    from netsuite.tests.factories import build_payout_rows
-
     draft = _draft(posting)
     posting_send(posting_id=posting_approve(posting=draft, actor=posting.world.accountant).pk, client=posting.client())
-    failed = build_payout_rows(PayoutSpec("po_ent_1", status="failed"))  # days later the bank returns the money
-    upsert_rows(
-        [r for r in failed.rows if r.kind == "payout"],
-        connection_id=posting.stripe.pk,
-        tenant_id=posting.stripe.tenant_id,
-        subsidiary_id="1",
-    )
+    fail_payout(posting.stripe, "po_ent_1")  # days later the bank returns the money
     reconcile()
     postings_after_recon()
     reversal = NetsuitePosting.objects.get(source_id="po_ent_1", kind=PostingKind.REVERSAL)
@@ -206,9 +197,6 @@ def _post(posting, draft: NetsuitePosting) -> None:  # type: ignore[no-untyped-d
 
 
 def test_the_month_close_ties_out_what_netsuite_holds_per_account(posting, api_as) -> None:  # type: ignore[no-untyped-def]
-    from canonical.upsert import upsert_rows
-    from netsuite.tests.factories import build_payout_rows
-
     # po_ent_1: 100.00 less 3.20 of fees; po_ent_2: 200.00 less 6.10 (2.9% + 0.30); both posted.
     # po_ent_1 then fails and its reversal is posted; po_ent_3 stays a draft (not in NetSuite).
     _post(posting, _draft(posting, "po_ent_1"))
@@ -216,13 +204,7 @@ def test_the_month_close_ties_out_what_netsuite_holds_per_account(posting, api_a
     reconcile()
     postings_after_recon()
     _post(posting, NetsuitePosting.objects.get(source_id="po_ent_2"))
-    failed = build_payout_rows(PayoutSpec("po_ent_1", status="failed"))
-    upsert_rows(
-        [r for r in failed.rows if r.kind == "payout"],
-        connection_id=posting.stripe.pk,
-        tenant_id=posting.stripe.tenant_id,
-        subsidiary_id="1",
-    )
+    fail_payout(posting.stripe, "po_ent_1")
     reconcile()
     postings_after_recon()
     _post(posting, NetsuitePosting.objects.get(source_id="po_ent_1", kind=PostingKind.REVERSAL))

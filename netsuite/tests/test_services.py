@@ -34,6 +34,7 @@ from netsuite.tests.conftest import FAST_RETRIES, make_posting_world, tba_creden
 from netsuite.tests.factories import (
     PayoutSpec,
     build_payout_rows,
+    fail_payout,
     queued_posting_ids,
     reconcile,
     run_queued_posting_tasks,
@@ -769,14 +770,7 @@ def test_failed_payout_after_posting_is_reversed(posting) -> None:  # type: igno
     postings_after_recon()
     original = posting_send(posting_id=posting_for("po_bounced").pk, client=posting.client())
     assert original.state == PostingState.POSTED
-    # days later the bank returns the money: the payout is failed
-    spec = build_payout_rows(PayoutSpec("po_bounced", status="failed"))
-    upsert_rows(
-        [r for r in spec.rows if r.kind == "payout"],
-        connection_id=posting.stripe.pk,
-        tenant_id=posting.stripe.tenant_id,
-        subsidiary_id="1",
-    )
+    fail_payout(posting.stripe, "po_bounced")  # days later the bank returns the money
     reconcile()
 
     result = postings_after_recon()
@@ -797,13 +791,7 @@ def test_failed_payout_after_posting_is_reversed(posting) -> None:  # type: igno
 
 def _fail_payout(posting, source_id: str) -> None:  # type: ignore[no-untyped-def]
     """The bank returns the money: the payout is failed at the processor."""
-    spec = build_payout_rows(PayoutSpec(source_id, status="failed"))
-    upsert_rows(
-        [r for r in spec.rows if r.kind == "payout"],
-        connection_id=posting.stripe.pk,
-        tenant_id=posting.stripe.tenant_id,
-        subsidiary_id="1",
-    )
+    fail_payout(posting.stripe, source_id)
     reconcile()
 
 
