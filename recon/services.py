@@ -304,10 +304,11 @@ def recon_run_execute(*, run: ReconRun, write_links: str = "auto", now: datetime
     ReconRun.objects.filter(pk=run.pk).update(duration_ms=run.duration_ms, step_timings=run.step_timings)
     if write_links != "skip":
         _write_links(run=run, plan=link_plan)
-    if run.status == RunStatus.COMPLETED:
+    if run.status == RunStatus.COMPLETED and run.trigger != RunTrigger.BENCH:
         # Only a complete, fresh run makes payouts postable: never post on stale data. It
         # speaks only for the connections it read, all fresh; another connection's payouts
-        # wait for a run of their own (they may have been judged on stale data).
+        # wait for a run of their own (they may have been judged on stale data). A benchmark's
+        # run posts nothing: its tenant is dropped when it ends.
         from ecomops.tasks import enqueue as enqueue_task
 
         enqueue_task(
