@@ -19,7 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection as db
-from django.db.models import Count, QuerySet
+from django.db.models import Case, Count, QuerySet, When
+from django.db.models.fields.json import KT
 from django.http import Http404
 
 from canonical.models import Payout, PayoutLine
@@ -298,11 +299,20 @@ def stored_entry_body(posting: NetsuitePosting) -> dict[str, Any] | None:
     in NetSuite after a send without a definite answer."""
     request, response = posting.request or {}, posting.response or {}
     source = response if request.get("method") == "GET" else request
+    return _entry_body(source.get("body") if isinstance(source, dict) else None)
+
+
+def _entry_body(text: Any) -> dict[str, Any] | None:
     try:
-        body = json.loads(source.get("body") or "", parse_float=Decimal)
-    except (ValueError, TypeError, AttributeError):
+        body = json.loads(text or "", parse_float=Decimal)
+    except (ValueError, TypeError):
         return None
     return body if isinstance(body, dict) else None
+
+
+# Of a posting's stored exchange, only the text that holds its entry (read in SQL: the rest of
+# the exchange, headers and all, is not loaded).
+_ENTRY_TEXT = Case(When(request__method="GET", then=KT("response__body")), default=KT("request__body"))
 
 
 def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | None = None) -> PostedEntry | None:
@@ -355,15 +365,16 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
             arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
             arrival_date__lte=last,
         )
-        .only("request", "response", "currency", "source")
+        .annotate(entry_text=_ENTRY_TEXT)
+        .values_list("entry_text", "currency", "source")
         .order_by("pk")
     )
-    accounts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    accounts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     entries = unreadable = 0
-    for posting in postings.iterator(chunk_size=500):
-        body = stored_entry_body(posting)
-        override = minor_exponent(posting.currency, "stripe") if posting.source == "stripe" else None
-        lines = entry_lines(body, posting.currency, override) if body else None
+    for text, currency, source in postings.iterator(chunk_size=500):
+        body = _entry_body(text)
+        override = minor_exponent(currency, "stripe") if source == "stripe" else None
+        lines = entry_lines(body, currency, override) if body else None
         try:
             dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
@@ -377,8 +388,8 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
         for line in lines:
             # per processor too: minor units are the processor's (Stripe books ISK in two decimals)
             total = accounts.setdefault(
-                (posting.source, posting.currency.upper(), line.account_id, line.mapped_as),
-                {"source": posting.source, "currency": posting.currency.upper(), "account_id": line.account_id,
+                (source, currency.upper(), line.account_id, line.mapped_as),
+                {"source": source, "currency": currency.upper(), "account_id": line.account_id,
                  "mapped_as": line.mapped_as, "debit_minor": 0, "credit_minor": 0, "lines": 0},
             )  # fmt: skip
             total["debit_minor"] += line.debit_minor

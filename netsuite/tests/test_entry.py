@@ -225,6 +225,14 @@ def test_the_month_close_ties_out_what_netsuite_holds_per_account(posting, api_a
         ("stripe", "USD", "601", "processor_fees_account", 320 + 610, 0, 2),
     ]
     assert october == {"entries": 0, "unreadable": 0, "accounts": []}
+    # an entry found in NetSuite by a lookup after a send without an answer keeps the lookup (a
+    # GET), whose answer is the entry: read from there, it counts the same
+    found = NetsuitePosting.objects.get(source_id="po_ent_2", kind=PostingKind.PAYOUT)
+    NetsuitePosting.objects.filter(pk=found.pk).update(
+        request={"method": "GET", "url": "https://netsuite.test/journalentry/eid:x", "body": ""},
+        response={"status": 200, "body": found.request["body"]},
+    )
+    assert client.get("/api/v1/recon/close/", {"month": "2026-11"}).json()["posted_by_account"] == november
     assert "The 3 journal entries posted with a date in 2026-11, reversals included" in page
     assert (
         '<tr><td>Stripe</td><td>USD</td><td>101</td><td class="small">bank account</td>'
