@@ -287,7 +287,8 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
     if postings_visible:
         checks.append(_postings_check(posting_counts, has_netsuite, month))
     record = MonthClose.objects.filter(tenant_id=tenant_id, month=month.first, reopened_at__isnull=True).first()
-    if postings_visible:
+    in_netsuite = None
+    if postings_visible and has_netsuite:
         from netsuite.selectors import posted_by_account
 
         in_netsuite = posted_by_account(first=month.first, last=month.last)
@@ -305,7 +306,7 @@ def month_close(*, user: Any, month: Month) -> dict[str, Any] | None:
         "open_by_reason": by_reason,
         "totals": sorted(totals.values(), key=lambda t: (t["source"], t["currency"])),
         # What NetSuite holds dated in the month, per account, to tie out against its ledger.
-        "posted_by_account": in_netsuite if postings_visible else None,
+        "posted_by_account": in_netsuite,
         "last_run": (
             {"id": str(last_run.pk), "status": last_run.status, "finished_at": last_run.finished_at}
             if last_run

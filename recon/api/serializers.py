@@ -347,7 +347,7 @@ class MonthCloseStatus(serializers.Serializer):
     posted_by_account = ClosePostedByAccount(
         allow_null=True,
         help_text="What NetSuite holds dated in the month, per account, to tie out against its ledger; "
-        "null: the postings are not yours to see.",
+        "null: the postings are not yours to see, or no NetSuite connection is enabled.",
     )
     last_run = CloseLastRun(allow_null=True)
     closed = CloseRecord(allow_null=True, help_text="null: the month is open.")

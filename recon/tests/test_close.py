@@ -159,11 +159,13 @@ def test_a_draft_or_failed_entry_and_a_missing_netsuite_connection_keep_the_mont
         from connections.models import Connection
 
         Connection.objects.filter(provider="netsuite").update(enabled=False)
-    none = _checks(client.get("/api/v1/recon/close/", {"month": "2026-09"}).json())["postings"]
+    without = client.get("/api/v1/recon/close/", {"month": "2026-09"}).json()
+    none = _checks(without)["postings"]
 
     assert draft == (False, "0 of 1 posted; 1 awaiting approval.")
     assert failed == (False, "0 of 1 posted; 1 failed.")
     assert none == (False, "No NetSuite connection; 1 entry due.")
+    assert without["posted_by_account"] is None  # no NetSuite to tie out against
 
 
 def test_a_source_not_synced_since_the_month_ended_or_broken_keeps_it_open(october, tenant_a, api_as, in_tenant):
