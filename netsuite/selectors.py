@@ -189,9 +189,14 @@ def summarize(payout: Payout, groups: list[LineGroup], tenant_id: Any) -> Payout
 
 def processor_exponent(payout: Payout) -> int | None:
     """Stripe's own exponent where it differs from ISO 4217 (ISK, HUF... in two decimals)."""
-    if payout.source != "stripe":
+    return source_exponent(payout.source, payout.currency)
+
+
+def source_exponent(source: str, currency: str) -> int | None:
+    """:func:`processor_exponent` for a payout known by its source and currency only."""
+    if source != "stripe":
         return None  # Shopify speaks ISO 4217
-    return minor_exponent(payout.currency, "stripe")
+    return minor_exponent(currency, "stripe")
 
 
 def reversal_summary(*, payout: Payout, bank_minor: int | None = None) -> PayoutSummary:
@@ -373,7 +378,7 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
     entries = unreadable = 0
     for text, currency, source in postings.iterator(chunk_size=500):
         body = _entry_body(text)
-        override = minor_exponent(currency, "stripe") if source == "stripe" else None
+        override = source_exponent(source, currency)
         lines = entry_lines(body, currency, override) if body else None
         try:
             dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
