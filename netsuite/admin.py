@@ -14,7 +14,14 @@ from connections.models import Connection, Provider
 from ecomops.admin_site import ConsoleModelAdmin, ReadOnlyTenantAdmin
 from ecomops.tenancy import current_tenant_id
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
-from netsuite.services import gl_mapping_clean, gl_mapping_create, gl_mapping_update, posting_approve, posting_retry
+from netsuite.services import (
+    gl_mapping_check,
+    gl_mapping_clean,
+    gl_mapping_create,
+    gl_mapping_update,
+    posting_approve,
+    posting_retry,
+)
 from tenants.services import ServiceError
 
 
@@ -65,9 +72,32 @@ class GlMappingAdmin(ConsoleModelAdmin):
         "bank_account",
         "clearing_account",
         "updated_at",
+        "netsuite_check",
     ]
     list_filter = ["connection", "netsuite_connection"]
     search_fields = ["subsidiary_id"]
+    readonly_fields = ["netsuite_check", "checked_at"]
+    actions = ["check_selected"]
+
+    @admin.display(description="NetSuite check")
+    def netsuite_check(self, obj: GlMapping) -> str:
+        if obj.checked_at is None:
+            return "not checked since the last change"
+        return "; ".join(obj.last_check.get("problems") or []) or "every id found and active"
+
+    @admin.action(description="Check the selected mappings' ids against NetSuite", permissions=["change"])
+    def check_selected(self, request: HttpRequest, queryset: QuerySet[GlMapping]) -> None:
+        for mapping in queryset.select_related("connection", "netsuite_connection").order_by("pk"):
+            label = f"{mapping.connection.name} / subsidiary {mapping.subsidiary_id}"
+            try:
+                result = gl_mapping_check(actor=request.user, mapping=mapping)
+            except ServiceError as exc:
+                self.message_user(request, f"{label}: {exc}", messages.ERROR)
+                continue
+            if result.problems:
+                self.message_user(request, f"{label}: {' '.join(result.problems)}", messages.WARNING)
+            else:
+                self.message_user(request, f"{label}: every id found in NetSuite and active.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GlMapping]:
         return super().get_queryset(request).filter(tenant_id=current_tenant_id())

@@ -65,6 +65,10 @@ class GlMapping(TenantScopedModel):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by_id = models.BigIntegerField(null=True, blank=True)  # tenants.User id (public schema)
+    # The last check of the ids against NetSuite (services.gl_mapping_check): what each one names
+    # there and what is wrong with it. Emptied when the mapping changes: it no longer says it.
+    last_check = models.JSONField(default=dict, blank=True, editable=False)
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["connection__name", "subsidiary_id"]
@@ -83,6 +87,14 @@ class GlMapping(TenantScopedModel):
         accounts = {name: (getattr(self, field) or None) for field, name in ACCOUNT_FIELDS.items()}
         currency_ids = {str(code).upper(): str(value) for code, value in (self.currency_ids or {}).items() if value}
         return journal.GlMapping(**accounts, currency_ids=currency_ids)
+
+    def account_names(self) -> dict[str, str]:
+        """NetSuite's name of each account id the last check found (``{"110": "1200 Clearing"}``)."""
+        return {
+            row["internal_id"]: row["name"]
+            for row in (self.last_check or {}).get("accounts", [])
+            if row.get("internal_id") and row.get("name")
+        }
 
 
 class PostingState(models.TextChoices):

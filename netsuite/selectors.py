@@ -13,7 +13,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -272,6 +272,25 @@ class EntryLine:
     memo: str
     debit_minor: int
     credit_minor: int
+    account_name: str = ""  # NetSuite's, as the GL mapping's last check found it; "" if not known
+
+
+def account_names(*, connection_id: Any = None) -> dict[str, str]:
+    """NetSuite's name of each account id the current tenant's GL mappings (of ``connection_id``,
+    or all) were last checked with: ``{"110": "1200 Undeposited Funds"}``."""
+    mappings = GlMapping.objects.filter(tenant_id=current_tenant_id(), checked_at__isnull=False)
+    if connection_id is not None:
+        mappings = mappings.filter(connection_id=connection_id)
+    names: dict[str, str] = {}
+    for mapping in mappings.order_by("-checked_at"):  # the newest check speaks first
+        for account_id, name in mapping.account_names().items():
+            names.setdefault(account_id, name)
+    return names
+
+
+def named_lines(lines: tuple[EntryLine, ...], names: Mapping[str, str]) -> tuple[EntryLine, ...]:
+    """The lines, each with its account's name where ``names`` knows it."""
+    return tuple(replace(line, account_name=names.get(line.account_id, "")) for line in lines)
 
 
 def entry_lines(body: dict[str, Any], currency: str, override: int | None) -> tuple[EntryLine, ...] | None:
@@ -375,6 +394,7 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
         .order_by("pk")
     )
     accounts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    names = account_names()
     entries = unreadable = 0
     for text, currency, source in postings.iterator(chunk_size=500):
         body = _entry_body(text)
@@ -395,7 +415,8 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
             total = accounts.setdefault(
                 (source, currency.upper(), line.account_id, line.mapped_as),
                 {"source": source, "currency": currency.upper(), "account_id": line.account_id,
-                 "mapped_as": line.mapped_as, "debit_minor": 0, "credit_minor": 0, "lines": 0},
+                 "account_name": names.get(line.account_id, ""), "mapped_as": line.mapped_as,
+                 "debit_minor": 0, "credit_minor": 0, "lines": 0},
             )  # fmt: skip
             total["debit_minor"] += line.debit_minor
             total["credit_minor"] += line.credit_minor

@@ -82,9 +82,11 @@ from netsuite.selectors import (
     EntryLine,
     LineGroup,
     PostedEntry,
+    account_names,
     entry_lines,
     line_group_parameters,
     line_groups,
+    named_lines,
     payout_summary,
     posted_entry,
     processor_exponent,
@@ -241,8 +243,10 @@ def gl_mapping_update(*, actor: Any, mapping: GlMapping, **changes: Any) -> GlMa
             setattr(locked, name, value)
         locked.updated_at = timezone.now()
         locked.updated_by_id = getattr(actor, "pk", None)
-        locked.save()
         after = _mapping_detail(locked)
+        if after != before:  # the last check was of other ids
+            locked.last_check, locked.checked_at = {}, None
+        locked.save()
         audit_record(
             action="netsuite.gl_mapping_updated",
             actor=actor,
@@ -274,6 +278,134 @@ def _mapping_detail(mapping: GlMapping) -> dict[str, Any]:
         **{name: getattr(mapping, name) for name in ACCOUNT_FIELDS},
         "currency_ids": dict(mapping.currency_ids or {}),
     }
+
+
+@dataclass(frozen=True)
+class CheckedId:
+    """One id of a mapping as NetSuite knows it. ``status``: ``ok``; ``inactive``; ``missing``
+    (no such record); ``other_currency`` (a currency id whose symbol is another code);
+    ``unmapped`` (an account left empty: only a payout that needs it is refused)."""
+
+    field: str  # the mapping's field: bank_account..., subsidiary_id, or currency_ids.USD
+    internal_id: str
+    status: str
+    name: str = ""  # NetSuite's: "1200 Undeposited Funds", "Parent Company", "EUR"
+    kind: str = ""  # an account's type (Bank, OthCurrAsset, Expense...)
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, in words; "" if nothing."""
+        what = f"{self.field} {self.internal_id}"
+        return {
+            "missing": f"{what}: NetSuite has no such record.",
+            "inactive": f"{what} ({self.name}) is inactive in NetSuite.",
+            "other_currency": f"{what} is {self.name} in NetSuite, not {self.field.rpartition('.')[2]}.",
+        }.get(self.status, "")
+
+
+@dataclass(frozen=True)
+class MappingCheck:
+    """A GL mapping's subsidiary, accounts and currency ids, each looked up in NetSuite."""
+
+    subsidiary: CheckedId
+    accounts: tuple[CheckedId, ...]
+    currencies: tuple[CheckedId, ...]
+    checked_at: datetime
+
+    @property
+    def problems(self) -> list[str]:
+        return [row.problem for row in (self.subsidiary, *self.accounts, *self.currencies) if row.problem]
+
+    def as_data(self) -> dict[str, Any]:
+        """The check as the API answers it and the mapping keeps it (``last_check``)."""
+        return {
+            "ok": not self.problems,
+            "problems": self.problems,
+            "subsidiary": asdict(self.subsidiary),
+            "accounts": [asdict(row) for row in self.accounts],
+            "currencies": [asdict(row) for row in self.currencies],
+            "checked_at": self.checked_at.isoformat(),
+        }
+
+
+def _lookup(client: ConnectionClient, table: str, columns: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """NetSuite's rows of ``table`` with these internal ids (digits only: cleaned on save), by id."""
+    wanted = sorted({i for i in ids if _INTERNAL_ID.match(i)}, key=int)
+    if not wanted:
+        return {}
+    query = f"SELECT id, {columns} FROM {table} WHERE id IN ({', '.join(wanted)})"
+    rows = client.suiteql(query, page_size=len(wanted), retry_policy=INTERACTIVE_RETRIES).all()
+    return {str(row.get("id")): row for row in rows}
+
+
+def _inactive(row: dict[str, Any]) -> bool:
+    return str(row.get("isinactive", "F")).upper() in ("T", "TRUE")
+
+
+def gl_mapping_check(*, actor: Any, mapping: GlMapping) -> MappingCheck:
+    """Look the mapping's subsidiary, accounts and currency ids up in its NetSuite account.
+
+    A mistyped or deactivated id otherwise shows only when NetSuite refuses an entry. The
+    result is kept on the mapping (``last_check``): the entry views name the accounts with it.
+    Audited (``netsuite.gl_mapping_checked``). NetSuite failing is a ServiceError whose
+    ``code`` is ``netsuite_config``, ``netsuite_error`` or ``netsuite_unavailable``, as for
+    SuiteQL; nothing is kept then.
+    """
+    accounts = {name: getattr(mapping, name) for name in ACCOUNT_FIELDS}
+    currency_ids = {str(code).upper(): str(value) for code, value in (mapping.currency_ids or {}).items()}
+
+    def audit(outcome: str, detail: dict[str, Any]) -> None:
+        audit_record(action="netsuite.gl_mapping_checked", actor=actor, target=mapping, outcome=outcome, detail=detail)
+
+    try:
+        client = shared_client(mapping.netsuite_connection)
+        found_accounts = _lookup(
+            client, "account", "acctnumber, accountsearchdisplayname, accttype, isinactive", accounts.values()
+        )
+        found_subsidiaries = _lookup(client, "subsidiary", "name, isinactive", [mapping.subsidiary_id])
+        found_currencies = _lookup(client, "currency", "symbol, isinactive", currency_ids.values())
+    except NetSuiteConfigError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        message = f"The NetSuite connection {mapping.netsuite_connection.name} cannot be used: {exc}"
+        raise ServiceError(message, field="netsuite_connection", code="netsuite_config") from exc
+    except NetSuiteError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
+    except NetSuiteClientError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+
+    def checked(field: str, internal_id: str, row: dict[str, Any] | None, name: str, kind: str = "") -> CheckedId:
+        if not internal_id:
+            return CheckedId(field, "", "unmapped")
+        if row is None:
+            return CheckedId(field, internal_id, "missing")
+        return CheckedId(field, internal_id, "inactive" if _inactive(row) else "ok", name, kind)
+
+    def account(field: str, internal_id: str) -> CheckedId:
+        row = found_accounts.get(internal_id)
+        name = str((row or {}).get("accountsearchdisplayname") or (row or {}).get("acctnumber") or "")
+        return checked(field, internal_id, row, name, str((row or {}).get("accttype") or ""))
+
+    def currency(code: str, internal_id: str) -> CheckedId:
+        row = found_currencies.get(internal_id)
+        symbol = str((row or {}).get("symbol") or "").upper()
+        result = checked(f"currency_ids.{code}", internal_id, row, symbol)
+        return replace(result, status="other_currency") if result.status == "ok" and symbol != code else result
+
+    subsidiary = found_subsidiaries.get(mapping.subsidiary_id)
+    subsidiary_name = str((subsidiary or {}).get("name") or "")
+    result = MappingCheck(
+        subsidiary=checked("subsidiary_id", mapping.subsidiary_id, subsidiary, subsidiary_name),
+        accounts=tuple(account(field, internal_id) for field, internal_id in accounts.items()),
+        currencies=tuple(currency(code, internal_id) for code, internal_id in sorted(currency_ids.items())),
+        checked_at=timezone.now(),
+    )
+    with transaction.atomic():
+        GlMapping.objects.filter(pk=mapping.pk).update(last_check=result.as_data(), checked_at=result.checked_at)
+        audit(Outcome.SUCCESS, {"problems": result.problems})
+    mapping.last_check, mapping.checked_at = result.as_data(), result.checked_at
+    return result
 
 
 def posting_mode_set(*, actor: Any, mode: str) -> str:
@@ -756,7 +888,7 @@ def posting_entry(*, posting: NetsuitePosting) -> EntryView:
         body = stored_entry_body(posting)
         view = _entry_view(body, "sent", posting.external_id, posting.currency, override) if body else None
         if view is not None:
-            return view
+            return _named(view, payout)
     try:
         prepared = prepare_entry(posting, payout)
     except PostingBlocked as blocked:
@@ -770,7 +902,13 @@ def posting_entry(*, posting: NetsuitePosting) -> EntryView:
     view = _entry_view(prepared.body, "to_send", posting.external_id, prepared.currency, override)
     if view is None:  # the builder's own body: unreadable only if the builder broke
         raise JournalBuildError(f"the entry built for posting {posting.pk} cannot be read back")
-    return view
+    return _named(view, payout)
+
+
+def _named(view: EntryView, payout: Payout) -> EntryView:
+    """The entry with NetSuite's account names, as the payout's GL mapping was last checked."""
+    names = account_names(connection_id=payout.connection_id)
+    return replace(view, lines=named_lines(view.lines, names)) if names else view
 
 
 def _entry_view(

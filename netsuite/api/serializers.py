@@ -28,6 +28,7 @@ class GlMappingOutput(serializers.ModelSerializer):
             "currency_ids",
             "created_at",
             "updated_at",
+            "checked_at",
         ]
 
 
@@ -108,6 +109,9 @@ class PostingsBulkInput(StrictInput):
 
 class EntryLineOutput(serializers.Serializer):  # netsuite.services.EntryLine
     account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
+    account_name = serializers.CharField(
+        allow_blank=True, help_text="NetSuite's name of the account, as the GL mapping's last check found it."
+    )
     mapped_as = serializers.CharField(
         allow_blank=True, help_text="The GL mapping's field the account comes from (bank_account, ...)."
     )
@@ -169,6 +173,23 @@ class SuiteQLOutput(serializers.Serializer):
     truncated = serializers.BooleanField()
     truncation_reason = serializers.CharField(allow_null=True)
     warnings = serializers.ListField(child=serializers.CharField())
+
+
+class CheckedIdOutput(serializers.Serializer):
+    field = serializers.CharField(help_text="bank_account..., subsidiary_id, or currency_ids.<ISO code>")
+    internal_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ok", "inactive", "missing", "other_currency", "unmapped"])
+    name = serializers.CharField(help_text="NetSuite's name for it (an account's number and name)")
+    kind = serializers.CharField(help_text="An account's type")
+
+
+class MappingCheckOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+    subsidiary = CheckedIdOutput()
+    accounts = CheckedIdOutput(many=True)
+    currencies = CheckedIdOutput(many=True)
+    checked_at = serializers.DateTimeField()
 
 
 class PostingSettings(StrictInput):

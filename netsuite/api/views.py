@@ -95,6 +95,26 @@ class GlMappingDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class GlMappingCheckView(APIView):
+    """Look the mapping's subsidiary, accounts and currency ids up in NetSuite; keep the answer."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.change_glmapping"]}
+
+    @extend_schema(request=NoInput, responses={200: s.MappingCheckOutput})
+    def post(self, request, pk):
+        mapping = selectors.gl_mapping_get(user=request.user, pk=pk)
+        NoInput(data=request.data).is_valid(raise_exception=True)
+        try:
+            result = services.gl_mapping_check(actor=request.user, mapping=mapping)
+        except ServiceError as exc:
+            answer = {"detail": str(exc), "code": exc.code}
+            if exc.code == "netsuite_config":
+                return Response({**answer, exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(answer, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(s.MappingCheckOutput({**result.as_data(), "checked_at": result.checked_at}).data)
+
+
 class PostingListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["netsuite.view_netsuiteposting"]}

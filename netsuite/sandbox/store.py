@@ -349,6 +349,13 @@ class SandboxStore:
             )
         return ids
 
+    def deactivate(self, table: str, record_id: int) -> None:
+        """Mark an account, subsidiary or currency inactive, as a NetSuite administrator would."""
+        if table not in ("account", "subsidiary", "currency"):
+            raise ValueError(f"{table} records cannot be deactivated here")
+        with self._lock:
+            self._conn.execute(f"UPDATE {table} SET isinactive = 'T' WHERE id = ?", (record_id,))
+
     # -------------------------------------------------------------------------- queries
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -19,6 +19,7 @@ from netsuite.tests.factories import PayoutSpec, fail_payout, reconcile, write_p
 ENTRY_LINES = [
     {
         "account_id": "101",
+        "account_name": "",
         "mapped_as": "bank_account",
         "memo": "Payout to bank - stripe payout po_ent_1",
         "debit_minor": 9680,
@@ -26,6 +27,7 @@ ENTRY_LINES = [
     },
     {
         "account_id": "110",
+        "account_name": "",
         "mapped_as": "clearing_account",
         "memo": "Gross charges - stripe payout po_ent_1",
         "debit_minor": 0,
@@ -33,6 +35,7 @@ ENTRY_LINES = [
     },
     {
         "account_id": "601",
+        "account_name": "",
         "mapped_as": "processor_fees_account",
         "memo": "Processor fees - stripe payout po_ent_1",
         "debit_minor": 320,

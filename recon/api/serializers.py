@@ -304,6 +304,9 @@ class ClosePostedAccount(serializers.Serializer):
     source = serializers.CharField(help_text="The processor whose payouts the entries book (minor units are its own).")
     currency = serializers.CharField()
     account_id = serializers.CharField(help_text="The NetSuite internal id of the account.")
+    account_name = serializers.CharField(
+        allow_blank=True, help_text="NetSuite's name of the account, as the GL mapping's last check found it."
+    )
     mapped_as = serializers.CharField(help_text="The GL mapping's field the account comes from (bank_account, ...).")
     debit_minor = serializers.IntegerField()
     credit_minor = serializers.IntegerField()
