@@ -524,7 +524,8 @@ class NetSuiteSandbox(SandboxApp):
             account_ref = _ref_id(item.get("account"))
             if account_ref is None:
                 raise SandboxHttpError(400, "USER_ERROR", "Please enter value(s) for: Account", f"{where}.account")
-            if self.store.row("account", account_ref) is None:
+            account = self.store.row("account", account_ref)
+            if account is None or account.get("isinactive") == "T":  # an inactive record cannot be referenced
                 raise SandboxHttpError(
                     400, "INVALID_KEY_OR_REF", f"Invalid account reference key {account_ref}.", f"{where}.account"
                 )

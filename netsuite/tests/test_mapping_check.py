@@ -17,7 +17,14 @@ import pytest
 from audit.models import AuditEvent
 from conftest import signed_in
 from netsuite.models import GlMapping, NetsuitePosting, PostingKind
-from netsuite.services import gl_mapping_check, gl_mapping_update, posting_entry, postings_after_recon
+from netsuite.services import (
+    gl_mapping_check,
+    gl_mapping_update,
+    posting_approve,
+    posting_entry,
+    posting_send,
+    postings_after_recon,
+)
 from netsuite.tests.factories import PayoutSpec, reconcile, write_payouts
 
 MAPPINGS = "/api/v1/netsuite/mappings/"
@@ -212,3 +219,21 @@ def test_the_console_checks_the_selected_mappings_and_lists_what_it_found(postin
     assert response.status_code == 302
     assert "Stripe / subsidiary 1: bank_account 101 (1000 Operating Bank) is inactive in NetSuite." in listing
     assert GlMapping.objects.get(pk=posting.mapping.pk).last_check["ok"] is False
+
+
+def test_what_the_check_names_is_what_netsuite_would_refuse_the_entry_for(posting) -> None:  # type: ignore[no-untyped-def]
+    # the fee account is deactivated in NetSuite after the mapping was made
+    write_payouts(posting.stripe, PayoutSpec("po_inactive"))
+    reconcile()
+    postings_after_recon()
+    draft = NetsuitePosting.objects.get(source_id="po_inactive", kind=PostingKind.PAYOUT)
+    posting.sandbox.app.store.deactivate("account", 601)
+
+    check = gl_mapping_check(actor=posting.world.admin, mapping=posting.mapping)
+    approved = posting_approve(posting=draft, actor=posting.world.accountant)
+    sent = posting_send(posting_id=approved.pk, client=posting.client())
+
+    assert check.problems == ["processor_fees_account 601 (6100 Merchant Processing Fees) is inactive in NetSuite."]
+    assert sent.state == "failed"
+    assert "Invalid account reference key 601" in sent.last_error
+    assert posting.sandbox.app.store.count_journals() == 0
