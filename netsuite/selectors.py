@@ -349,25 +349,21 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
     """
     body = stored_entry_body(posting)
     try:
-        items = body["line"]["items"]  # type: ignore[index]
-        subsidiary_id, currency_id = str(body["subsidiary"]["id"]), str(body["currency"]["id"])
+        subsidiary_id, currency_id = str(body["subsidiary"]["id"]), str(body["currency"]["id"])  # type: ignore[index]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    exponent = currency_exponent(posting.currency, currency_exponent_override)
+    lines = entry_lines(body, posting.currency, currency_exponent_override)  # type: ignore[arg-type]
+    if lines is None:
+        return None
     accounts: dict[str, str] = {}
     bank_minor: int | None = None
-    for item in items:
-        memo, account = str(item.get("memo") or ""), str((item.get("account") or {}).get("id") or "")
-        category = line_category(memo)
-        if category is None or not account:
+    for line in lines:
+        if not line.mapped_as or not line.account_id:
             continue
-        accounts.setdefault(category.account, account)
-        if category is BANK:
-            try:
-                signed = Decimal(str(item.get("debit") or 0)) - Decimal(str(item.get("credit") or 0))
-                bank_minor = int(signed.scaleb(exponent).to_integral_exact())
-            except (InvalidOperation, ArithmeticError):
-                return None
+        category = line.mapped_as.removesuffix("_account")
+        accounts.setdefault(category, line.account_id)
+        if category == BANK.account:
+            bank_minor = line.debit_minor - line.credit_minor
     return PostedEntry(subsidiary_id, currency_id, accounts, bank_minor)
 
 

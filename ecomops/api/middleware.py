@@ -17,15 +17,11 @@ from collections.abc import Callable
 from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ecomops.api.handlers import bad_request, server_error
+from ecomops.api.handlers import bad_request, is_api, not_found, server_error
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAMES_SHOWN, _NAME_LENGTH = 10, 40
 CORRELATION_HEADER = "X-Correlation-ID"
-
-
-def _api(request: HttpRequest) -> bool:
-    return request.path_info.startswith("/api/")
 
 
 def _answers(view_func: Callable, method: str) -> bool:
@@ -56,7 +52,7 @@ class WriteQueryMiddleware:
 
     def process_view(self, request: HttpRequest, view_func: Callable, view_args, view_kwargs) -> HttpResponse | None:
         method = request.method or ""
-        if method not in WRITES or not _api(request) or not request.GET or not _answers(view_func, method):
+        if method not in WRITES or not is_api(request) or not request.GET or not _answers(view_func, method):
             return None
         names = [_shown(name) for name in request.GET]
         listed = ", ".join(names[:_NAMES_SHOWN])
@@ -90,7 +86,7 @@ class JsonErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code not in REPLACED or not _api(request):
+        if response.status_code not in REPLACED or not is_api(request):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
@@ -110,8 +106,4 @@ def _refused(request: HttpRequest) -> HttpResponse:
     return bad_request(request, SuspiciousOperation())
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
-
-
-REPLACED: dict[int, Callable[[HttpRequest], HttpResponse]] = {400: _refused, 404: _not_found, 500: server_error}
+REPLACED: dict[int, Callable[[HttpRequest], HttpResponse]] = {400: _refused, 404: not_found, 500: server_error}
