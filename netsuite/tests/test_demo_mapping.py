@@ -1,5 +1,6 @@
 """`manage.py sandbox --configure-demo` leaves the demo tenant able to post: each processor mapped
-onto the NetSuite sandbox's seeded chart of accounts, once, however often it runs."""
+onto the NetSuite sandbox's seeded chart of accounts, once, however often it runs, and checked
+against it."""
 
 from __future__ import annotations
 
@@ -38,3 +39,6 @@ def test_the_demo_maps_each_processor_onto_the_sandbox_chart_once(sandbox, db) -
                 chart["processor_fees"],
             )
             assert mapping.currency_ids == sandbox.credentials.currency_ids()
+            # checked against the sandbox it maps onto: the demo's entries name their accounts
+            assert mapping.last_check["ok"] is True
+            assert mapping.account_names()[chart["bank"]] == "1000 Operating Bank"

@@ -15,11 +15,14 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ecomops.cli import PORT, at_least
 from ecomops.sandbox_http import SandboxServer
+
+logger = structlog.get_logger(__name__)
 
 DEMO_NETSUITE_ACCOUNT = "1234567_SB1"
 
@@ -169,7 +172,8 @@ class Command(BaseCommand):
         """A GL mapping for each processor onto the NetSuite sandbox's seeded chart, so a reconciled
         payout of the demo can be approved and posted; one a person already made is left as it is."""
         from netsuite.models import GlMapping
-        from netsuite.services import gl_mapping_create
+        from netsuite.services import gl_mapping_check, gl_mapping_create
+        from tenants.services import ServiceError
 
         netsuite = connections["NetSuite (sandbox)"]
         accounts = {f"{role}_account": internal_id for role, internal_id in ns_credentials.gl_mapping_ids().items()}
@@ -183,3 +187,9 @@ class Command(BaseCommand):
                     currency_ids=ns_credentials.currency_ids(),
                     **accounts,
                 )
+        # Looked up in the NetSuite sandbox just started: the entries then name their accounts.
+        for mapping in GlMapping.objects.filter(netsuite_connection=netsuite).select_related("netsuite_connection"):
+            try:
+                gl_mapping_check(actor=None, mapping=mapping)
+            except ServiceError as exc:  # the demo runs without the names
+                logger.warning("demo_mapping_not_checked", mapping=str(mapping.pk), error=str(exc))
