@@ -7,6 +7,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# make test's pytest-xdist processes, each with its own test database and queue (0: one process)
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -41,7 +43,7 @@ run: venv ## Serve on http://127.0.0.1:$(PORT) with a worker and the demo tenant
 
 .PHONY: test
 test: venv ## Run the whole test suite (embedded PostgreSQL unless DATABASE_URL is set)
-	@bash scripts/test.sh $(ARGS)
+	@bash scripts/test.sh -n $(TEST_WORKERS) $(ARGS)
 
 .PHONY: lint
 lint: venv ## ruff lint and format check
