@@ -82,6 +82,18 @@ def _make_world(slug: str, name: str, plan: str) -> TenantWorld:
     return TenantWorld(tenant=tenant, **users)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_slot_providers(django_db_setup):  # type: ignore[no-untyped-def]
+    """The NetSuite client's PostgreSQL slot provider keeps a connection per process (any test
+    that sends to NetSuite opens it): close it before the test database is dropped (an open
+    session would block the drop)."""
+    yield
+    from netsuite.connection import close_slot_providers, forget_shared_clients
+
+    forget_shared_clients()
+    close_slot_providers()
+
+
 @pytest.fixture(scope="session")
 def worlds(django_db_setup, django_db_blocker):
     """Tenant A (pro plan) and tenant B (trial), plus a user who belongs to both."""

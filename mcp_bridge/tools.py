@@ -64,6 +64,27 @@ def journal_entries(call: ToolCall) -> dict[str, Any]:
     return data
 
 
+# --------------------------------------------------------------------------- netsuite.verify_entries
+
+
+def verify_entries(call: ToolCall) -> dict[str, Any]:
+    """``netsuite.services.posted_entries_verify`` for one month, as the API and the close page run it."""
+    from django.core.exceptions import ValidationError
+
+    from recon.close import parse_month
+    from tenants.services import ServiceError
+
+    try:
+        month = parse_month(call.params["month"])
+    except ValidationError as exc:
+        raise bad_param("month", " ".join(exc.messages)) from exc
+    try:
+        result = netsuite_services.posted_entries_verify(actor=call.user, first=month.first, last=month.last)
+    except ServiceError as exc:
+        raise ToolRefusal(str(exc), code=exc.code) from exc
+    return {"month": month.label, **result.as_data()}
+
+
 # --------------------------------------------------------------------------- recon.exceptions
 
 _TEXT_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -428,6 +449,18 @@ TOOLS = [
             "payout": {"type": "string", "description": "The payout's id or its processor id (po_..., a Shopify GID)."},
         },
         required=("payout",),
+        permissions=("netsuite.view_netsuiteposting",),
+    ),
+    Tool(
+        name="netsuite.verify_entries",
+        description=(
+            "Whether NetSuite still holds each journal entry posted with a date in the month as it was sent: "
+            "each looked up there and compared account by account (minor units); entries deleted or edited in "
+            "NetSuite since are listed with the accounts that differ."
+        ),
+        run=verify_entries,
+        properties={"month": {"type": "string", "description": "YYYY-MM"}},
+        required=("month",),
         permissions=("netsuite.view_netsuiteposting",),
     ),
     Tool(

@@ -46,6 +46,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
@@ -72,6 +73,7 @@ from netsuite.journal import (
     UnbalancedEntryError,
     UnmappedAccountError,
     build_journal_entry,
+    currency_exponent,
     external_id_for,
     unexplained_minor,
 )
@@ -2263,3 +2265,189 @@ def suiteql_run(*, actor: Any, connection: Connection, query: str, limit: int) -
         truncation_reason=result.truncation_reason,
         warnings=result.warnings,
     )
+
+
+# ---------------------------------------------------------------- what NetSuite holds, checked
+
+VERIFY_BATCH = 500  # entries per SuiteQL lookup (their ids are spelled into the query)
+
+
+@dataclass(frozen=True)
+class AccountDrift:
+    """One account of an entry: net (debit minus credit, minor units) as sent and as held now."""
+
+    account_id: str
+    sent_minor: int
+    held_minor: int
+
+
+@dataclass(frozen=True)
+class EntryDrift:
+    """A posted entry NetSuite no longer holds as it was sent: ``missing`` (deleted there) or
+    ``changed`` (a line's account or amount edited there), with the accounts that differ."""
+
+    posting: NetsuitePosting
+    status: str
+    accounts: tuple[AccountDrift, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntriesVerified:
+    """The posted entries dated in a period, each looked up in NetSuite and compared line by
+    line (per account, in the entry's currency) with what was sent."""
+
+    first: date
+    last: date
+    entries: int  # looked up
+    held: int  # found as sent
+    drift: tuple[EntryDrift, ...]
+    not_checked: int  # posted, but what was sent cannot be read back, or no NetSuite connection maps it now
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "first_day": self.first,
+            "last_day": self.last,
+            "entries": self.entries,
+            "held": self.held,
+            "not_checked": self.not_checked,
+            "drift": [
+                {
+                    "posting": d.posting.pk,
+                    "kind": d.posting.kind,
+                    "payout": d.posting.payout_id,
+                    "source": d.posting.source,
+                    "source_id": d.posting.source_id,
+                    "external_id": d.posting.external_id,
+                    "netsuite_internal_id": d.posting.netsuite_internal_id,
+                    "currency": d.posting.currency.upper(),
+                    "status": d.status,
+                    "accounts": [asdict(a) for a in d.accounts],
+                }
+                for d in self.drift
+            ],
+        }
+
+
+def _sent_by_account(posting: NetsuitePosting, first: date, last: date) -> dict[str, int] | None:
+    """The entry as sent, net per account in minor units, if it is dated in the period; {} if it
+    is not; None if it cannot be read back."""
+    body = stored_entry_body(posting)
+    lines = entry_lines(body, posting.currency, processor_exponent(posting.payout)) if body else None
+    try:
+        dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        dated = None
+    if lines is None or dated is None:
+        return None
+    if not first <= dated <= last:
+        return {}
+    sent: dict[str, int] = {}
+    for line in lines:
+        sent[line.account_id] = sent.get(line.account_id, 0) + line.debit_minor - line.credit_minor
+    return sent
+
+
+def _held_by_account(client: Any, postings: list[NetsuitePosting]) -> dict[str, dict[str, int]]:
+    """What NetSuite holds of these entries, by internal id: net per account in minor units
+    (``transactionline.foreignamount``: the entry's own currency, debit positive). An entry
+    NetSuite no longer has is not in the answer."""
+    held: dict[str, dict[str, int]] = {}
+    exponents = {p.netsuite_internal_id: currency_exponent(p.currency, processor_exponent(p.payout)) for p in postings}
+    ids = sorted(exponents, key=int)
+    for start in range(0, len(ids), VERIFY_BATCH):
+        batch = ids[start : start + VERIFY_BATCH]
+        query = (
+            "SELECT tal.transaction AS entry, tal.account AS account, SUM(tl.foreignamount) AS amount "
+            "FROM transactionaccountingline tal JOIN transactionline tl "
+            "ON tl.transaction = tal.transaction AND tl.id = tal.transactionline "
+            f"WHERE tal.transaction IN ({', '.join(batch)}) GROUP BY tal.transaction, tal.account"
+        )
+        for row in client.suiteql(query, retry_policy=INTERACTIVE_RETRIES).all():
+            entry = str(row.get("entry"))
+            try:
+                amount = Decimal(str(row.get("amount") or 0)).scaleb(exponents.get(entry, 2))
+            except InvalidOperation as exc:
+                raise ServiceError(
+                    f"NetSuite answered an amount that is not a number for entry {entry}.", code="netsuite_error"
+                ) from exc
+            held.setdefault(entry, {})[str(row.get("account"))] = int(amount.to_integral_value())
+    return held
+
+
+def posted_entries_verify(*, actor: Any, first: date, last: date) -> EntriesVerified:
+    """Ask NetSuite whether it still holds each entry posted with a date from ``first`` to
+    ``last`` (reversals included) as it was sent: one deleted or edited in NetSuite since breaks
+    the month's tie-out, and only NetSuite can say so. Read-only there; audited
+    (``netsuite.entries_verified``). NetSuite failing is a ServiceError (``netsuite_config``,
+    ``netsuite_error``, ``netsuite_unavailable``), as for SuiteQL."""
+    from netsuite.selectors import REVERSAL_LOOKBACK_DAYS
+
+    postings = list(
+        NetsuitePosting.objects.filter(
+            tenant_id=current_tenant().pk,
+            state=PostingState.POSTED,
+            arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
+            arrival_date__lte=last,
+        )
+        .select_related("payout")
+        .order_by("arrival_date", "pk")
+    )
+    sent: dict[Any, dict[str, int]] = {}
+    by_netsuite: dict[Any, tuple[GlMapping, list[NetsuitePosting]]] = {}
+    not_checked = 0
+    for posting in postings:
+        accounts = _sent_by_account(posting, first, last)
+        if accounts == {}:
+            continue  # dated in another month
+        try:
+            mapping = _mapping_for(posting.payout) if accounts is not None else None
+        except PostingBlocked:
+            mapping = None
+        if accounts is None or mapping is None or not _INTERNAL_ID.match(posting.netsuite_internal_id):
+            not_checked += 1
+            continue
+        sent[posting.pk] = accounts
+        by_netsuite.setdefault(mapping.netsuite_connection_id, (mapping, []))[1].append(posting)
+
+    def audit(outcome: str, detail: dict[str, Any]) -> None:
+        detail = {"first_day": first.isoformat(), "last_day": last.isoformat(), **detail}
+        audit_record(action="netsuite.entries_verified", actor=actor, outcome=outcome, detail=detail)
+
+    drift: list[EntryDrift] = []
+    try:
+        for mapping, checked in by_netsuite.values():
+            held = _held_by_account(shared_client(mapping.netsuite_connection), checked)
+            for posting in checked:
+                there = held.get(posting.netsuite_internal_id)
+                if there is None:
+                    drift.append(EntryDrift(posting, "missing"))
+                    continue
+                ours = sent[posting.pk]
+                differing = tuple(
+                    AccountDrift(account, ours.get(account, 0), there.get(account, 0))
+                    for account in sorted({*ours, *there}, key=lambda a: (len(a), a))
+                    if ours.get(account, 0) != there.get(account, 0)
+                )
+                if differing:
+                    drift.append(EntryDrift(posting, "changed", differing))
+    except NetSuiteConfigError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"The NetSuite connection cannot be used: {exc}", code="netsuite_config") from exc
+    except NetSuiteError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
+    except NetSuiteClientError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+    entries = len(sent)
+    result = EntriesVerified(first, last, entries, entries - len(drift), tuple(drift), not_checked)
+    audit(
+        Outcome.SUCCESS,
+        {
+            "entries": entries,
+            "held": result.held,
+            "not_checked": not_checked,
+            "drift": [{"external_id": d.posting.external_id, "status": d.status} for d in drift[:100]],
+        },
+    )
+    return result

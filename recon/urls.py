@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     path("recon/payouts/<uuid:pk>/", views.payout_page, name="recon-payout"),
     path("close/", views.close_page, name="close"),
+    path("close/netsuite-check/", views.close_netsuite_check, name="close-netsuite-check"),
     path("close/<str:action>/", views.close_act, name="close-act"),
 ]

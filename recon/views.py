@@ -281,11 +281,16 @@ def close_page(request: HttpRequest) -> HttpResponse:
         # the page itself, with the reason and the month picker, not a bare text answer
         context = {"error": " ".join(exc.messages), "month": month_of(today).previous, "this_month": month_of(today)}
         return render(request, "recon/close_bad_month.html", context, status=400)
-    close = month_close(user=request.user, month=month)
     if request.GET.get("format") == "csv":
         if not request.user.has_perm("tenants.export_data"):
             return render(request, "403.html", status=403)
+        close = month_close(user=request.user, month=month)
         return csv_response(close["payouts"], CLOSE_CSV_COLUMNS, f"close-{month.label}", row=_close_csv_row)
+    return _close_page(request, month, today)
+
+
+def _close_page(request: HttpRequest, month: Month, today: Any, **extra: Any) -> HttpResponse:
+    close = month_close(user=request.user, month=month)
     shown = close["payouts"][:CLOSE_PAGE_ROWS]
     for row in shown:
         row["display"] = {
@@ -319,8 +324,44 @@ def close_page(request: HttpRequest) -> HttpResponse:
         "this_month": month_of(today),
         "can_export": request.user.has_perm("tenants.export_data"),
         "history": month_close_history(user=request.user, month=month),
+        **extra,
     }
     return render(request, "recon/close.html", context)
+
+
+@require_POST
+@tenant_page("netsuite.view_netsuiteposting")
+def close_netsuite_check(request: HttpRequest) -> HttpResponse:
+    """Look the month's posted entries up in NetSuite (``netsuite.services.posted_entries_verify``):
+    the close page's section with the answer (htmx), or the whole page with it."""
+    try:
+        month = parse_month(request.POST.get("month"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("close")
+    try:
+        result = netsuite_services.posted_entries_verify(actor=request.user, first=month.first, last=month.last)
+        check = {"result": result, "error": ""}
+    except ServiceError as exc:
+        check = {"result": None, "error": str(exc)}
+    if check["result"] is not None:
+        check["drift"] = [
+            {
+                "drift": drift,
+                "accounts": [
+                    {
+                        "account_id": account.account_id,
+                        "sent": format_minor(account.sent_minor, drift.posting.currency, drift.posting.source),
+                        "held": format_minor(account.held_minor, drift.posting.currency, drift.posting.source),
+                    }
+                    for account in drift.accounts
+                ],
+            }
+            for drift in result.drift
+        ]
+    if getattr(request, "htmx", False):
+        return render(request, "recon/_close_netsuite_check.html", {"month": month, "check": check})
+    return _close_page(request, month, timezone.localdate(), check=check)
 
 
 @require_POST

@@ -167,6 +167,7 @@ def test_tools_list_shows_the_tools_the_role_allows(server):
         "recon.month_close",
         "recon.run",
         "netsuite.journal_entries",
+        "netsuite.verify_entries",
         "netsuite.suiteql",
         "report.export",
         "schedule.create",
@@ -405,6 +406,33 @@ def test_month_close_says_what_stands_in_the_way_with_its_payouts_capped(server)
     assert (close["payout_total"], len(close["payouts"]), close["truncated"]) == (5, 2, True)  # MCP_DEFAULT_ROWS
     assert body["notices"] == ["The month has 5 payouts; the first 2 are listed (limit)."]
     assert bad.is_error
+    assert payload(bad)["param"] == "month"
+
+
+def test_verify_entries_finds_an_entry_deleted_in_netsuite(server, world, live_db):
+    from netsuite.models import NetsuitePosting
+    from netsuite.services import posting_approve, posting_send
+
+    month = timezone.localdate().strftime("%Y-%m")  # the factory's payouts arrive today
+    with tenant_context(world.pro):
+        draft = NetsuitePosting.objects.get(source_id="po_mcp_4")
+        sent = posting_send(posting_id=posting_approve(posting=draft, actor=world.owner).pk)
+    assert sent.state == "posted"
+
+    held = server.call("netsuite.verify_entries", {"month": month})
+    world.sandbox.app.store.delete_journal(int(sent.netsuite_internal_id))  # someone deletes it in NetSuite
+    gone = server.call("netsuite.verify_entries", {"month": month})
+    bad = server.call("netsuite.verify_entries", {"month": "2026-13"})
+
+    assert not held.is_error, held.content[0].text
+    assert {k: payload(held)["result"][k] for k in ("month", "entries", "held", "drift")} == {
+        "month": month,
+        "entries": 1,
+        "held": 1,
+        "drift": [],
+    }
+    [drift] = payload(gone)["result"]["drift"]
+    assert (drift["source_id"], drift["status"], drift["accounts"]) == ("po_mcp_4", "missing", [])
     assert payload(bad)["param"] == "month"
 
 

@@ -192,5 +192,50 @@ class MappingCheckOutput(serializers.Serializer):
     checked_at = serializers.DateTimeField()
 
 
+class EntriesVerifyInput(StrictInput):
+    month = serializers.CharField(max_length=20, help_text="The month whose entries to look up, as YYYY-MM.")
+
+    def validate_month(self, value: str):
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from recon.close import parse_month
+
+        try:
+            return parse_month(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class AccountDriftOutput(serializers.Serializer):
+    account_id = serializers.CharField()
+    sent_minor = serializers.IntegerField(help_text="Debit minus credit on the account, as the entry was sent")
+    held_minor = serializers.IntegerField(help_text="Debit minus credit on the account, as NetSuite holds it now")
+
+
+class EntryDriftOutput(serializers.Serializer):
+    posting = serializers.UUIDField()
+    kind = serializers.CharField()
+    payout = serializers.UUIDField()
+    source = serializers.CharField()
+    source_id = serializers.CharField()
+    external_id = serializers.CharField()
+    netsuite_internal_id = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=["missing", "changed"], help_text="deleted in NetSuite, or edited there")
+    accounts = AccountDriftOutput(many=True, help_text="The accounts whose amounts differ (changed only)")
+
+
+class EntriesVerifiedOutput(serializers.Serializer):
+    month = serializers.CharField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    entries = serializers.IntegerField(help_text="Posted entries dated in the month, each looked up in NetSuite")
+    held = serializers.IntegerField(help_text="Of those, found as they were sent")
+    not_checked = serializers.IntegerField(
+        help_text="Posted, but what was sent cannot be read back or no GL mapping names its NetSuite account now"
+    )
+    drift = EntryDriftOutput(many=True)
+
+
 class PostingSettings(StrictInput):
     posting_mode = serializers.ChoiceField(choices=POSTING_MODES)

@@ -6,6 +6,7 @@ urlpatterns = [
     path("netsuite/mappings/", views.GlMappingListView.as_view(), name="api-netsuite-mappings"),
     path("netsuite/mappings/<uuid:pk>/", views.GlMappingDetailView.as_view(), name="api-netsuite-mapping-detail"),
     path("netsuite/mappings/<uuid:pk>/check/", views.GlMappingCheckView.as_view(), name="api-netsuite-mapping-check"),
+    path("netsuite/entries/verify/", views.EntriesVerifyView.as_view(), name="api-netsuite-entries-verify"),
     path("netsuite/suiteql/", views.SuiteQLView.as_view(), name="api-netsuite-suiteql"),
     path("netsuite/settings/", views.PostingSettingsView.as_view(), name="api-netsuite-settings"),
     path("postings/", views.PostingListView.as_view(), name="api-postings"),

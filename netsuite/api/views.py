@@ -115,6 +115,27 @@ class GlMappingCheckView(APIView):
         return Response(s.MappingCheckOutput({**result.as_data(), "checked_at": result.checked_at}).data)
 
 
+class EntriesVerifyView(APIView):
+    """``POST {"month"}``: whether NetSuite still holds each entry posted with a date in the
+    month as it was sent (none deleted, none edited there)."""
+
+    permission_classes = [IsAuthenticated, TenantPermission]
+    required_perms = {"POST": ["netsuite.view_netsuiteposting"]}
+
+    @extend_schema(request=s.EntriesVerifyInput, responses={200: s.EntriesVerifiedOutput})
+    def post(self, request):
+        data = s.EntriesVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        month = data.validated_data["month"]
+        try:
+            result = services.posted_entries_verify(actor=request.user, first=month.first, last=month.last)
+        except ServiceError as exc:
+            answer = {"detail": str(exc), "code": exc.code}
+            code = status.HTTP_400_BAD_REQUEST if exc.code == "netsuite_config" else status.HTTP_502_BAD_GATEWAY
+            return Response(answer, status=code)
+        return Response(s.EntriesVerifiedOutput({"month": month.label, **result.as_data()}).data)
+
+
 class PostingListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["netsuite.view_netsuiteposting"]}

@@ -58,9 +58,10 @@ CREATE TABLE IF NOT EXISTS "transaction" (
 -- case-insensitively: so does the uniqueness here.
 CREATE UNIQUE INDEX IF NOT EXISTS transaction_externalid
     ON "transaction" (recordtype, lower(externalid)) WHERE externalid IS NOT NULL;
+-- foreignamount: the line in the transaction's currency, debit positive, credit negative.
 CREATE TABLE IF NOT EXISTS transactionline (
     "transaction" INTEGER NOT NULL, id INTEGER NOT NULL, linesequencenumber INTEGER NOT NULL,
-    memo TEXT, subsidiary INTEGER NOT NULL, mainline TEXT NOT NULL DEFAULT 'F',
+    memo TEXT, subsidiary INTEGER NOT NULL, mainline TEXT NOT NULL DEFAULT 'F', foreignamount NUMERIC,
     PRIMARY KEY ("transaction", id)
 );
 CREATE TABLE IF NOT EXISTS transactionaccountingline (
@@ -127,6 +128,10 @@ class StoredJournal:
     lines: tuple[StoredLine, ...]
 
 
+def _net(line: StoredLine) -> Decimal:
+    return (line.debit or Decimal(0)) - (line.credit or Decimal(0))
+
+
 class SandboxStore:
     """Thread-safe SQLite storage seeded with a small chart of accounts."""
 
@@ -137,8 +142,19 @@ class SandboxStore:
         )
         with self._lock:
             self._conn.executescript(SCHEMA)
+            self._upgrade()
             if seed:
                 self._seed()
+
+    def _upgrade(self) -> None:
+        """Bring a store file written by an earlier version to this schema."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(transactionline)")}
+        if "foreignamount" not in columns:
+            self._conn.execute("ALTER TABLE transactionline ADD COLUMN foreignamount NUMERIC")
+            self._conn.execute(
+                "UPDATE transactionline SET foreignamount = (SELECT a.amount FROM transactionaccountingline a "
+                'WHERE a."transaction" = transactionline."transaction" AND a.transactionline = transactionline.id)'
+            )
 
     # -------------------------------------------------------------------------- seeding
 
@@ -310,9 +326,12 @@ class SandboxStore:
 
     def _insert_lines(self, journal_id: int, subsidiary: int, lines: Sequence[StoredLine], *, first: int = 0) -> None:
         self._conn.executemany(
-            'INSERT INTO transactionline ("transaction", id, linesequencenumber, memo, subsidiary) '
-            "VALUES (?, ?, ?, ?, ?)",
-            [(journal_id, index, index, line.memo, subsidiary) for index, line in enumerate(lines, start=first)],
+            'INSERT INTO transactionline ("transaction", id, linesequencenumber, memo, subsidiary, foreignamount) '
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (journal_id, index, index, line.memo, subsidiary, str(_net(line)))
+                for index, line in enumerate(lines, start=first)
+            ],
         )
         self._conn.executemany(
             'INSERT INTO transactionaccountingline ("transaction", transactionline, account, debit, credit, amount) '
@@ -324,7 +343,7 @@ class SandboxStore:
                     line.account_id,
                     str(line.debit) if line.debit is not None else None,
                     str(line.credit) if line.credit is not None else None,
-                    str((line.debit or Decimal(0)) - (line.credit or Decimal(0))),
+                    str(_net(line)),
                 )
                 for index, line in enumerate(lines, start=first)
             ],
@@ -348,6 +367,27 @@ class SandboxStore:
                 )
             )
         return ids
+
+    def edit_journal_line(self, journal_id: int, line: int, *, debit: Decimal | None, credit: Decimal | None) -> None:
+        """Change one line's amounts of a stored entry, as a NetSuite user editing it would."""
+        net = str((debit or Decimal(0)) - (credit or Decimal(0)))
+        key = (journal_id, line)
+        with self._lock:
+            self._conn.execute(
+                'UPDATE transactionline SET foreignamount = ? WHERE "transaction" = ? AND id = ?', (net, *key)
+            )
+            self._conn.execute(
+                'UPDATE transactionaccountingline SET debit = ?, credit = ?, amount = ? WHERE "transaction" = ? '
+                "AND transactionline = ?",
+                (None if debit is None else str(debit), None if credit is None else str(credit), net, *key),
+            )
+
+    def delete_journal(self, journal_id: int) -> None:
+        """Delete a stored entry and its lines, as a NetSuite user deleting it would."""
+        with self._lock:
+            for table in ("transactionaccountingline", "transactionline"):
+                self._conn.execute(f'DELETE FROM {table} WHERE "transaction" = ?', (journal_id,))
+            self._conn.execute('DELETE FROM "transaction" WHERE id = ?', (journal_id,))
 
     def deactivate(self, table: str, record_id: int) -> None:
         """Mark an account, subsidiary or currency inactive, as a NetSuite administrator would."""

@@ -77,17 +77,6 @@ def sandbox(sandbox_factory) -> Sandbox:  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ posting (Django side)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _close_slot_providers(django_db_setup):  # type: ignore[no-untyped-def]
-    """The PostgreSQL slot provider keeps a connection per process: close it before the test
-    database is dropped (an open session would block the drop)."""
-    yield
-    from netsuite.connection import close_slot_providers, forget_shared_clients
-
-    forget_shared_clients()
-    close_slot_providers()
-
-
 class PostingWorld:
     """A tenant with a Stripe connection, a NetSuite connection at the sandbox, and a full GL mapping."""
 
