@@ -43,7 +43,8 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -282,6 +283,27 @@ def _mapping_detail(mapping: GlMapping) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _netsuite_failures(
+    audit: Callable[[str, dict[str, Any]], None], connection: Connection, *, field: str = "connection"
+) -> Iterator[None]:
+    """NetSuite failing, as a ServiceError whose ``code`` says whose fault, each audited as a
+    failure: ``netsuite_config`` (the connection's own settings, named in ``field``; never their
+    values), ``netsuite_error`` (NetSuite answered an error) or ``netsuite_unavailable``."""
+    try:
+        yield
+    except NetSuiteConfigError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
+        raise ServiceError(message, field=field, code="netsuite_config") from exc
+    except NetSuiteError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
+    except NetSuiteClientError as exc:
+        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
+        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+
+
 @dataclass(frozen=True)
 class CheckedId:
     """One id of a mapping as NetSuite knows it. ``status``: ``ok``; ``inactive``; ``missing``
@@ -359,23 +381,13 @@ def gl_mapping_check(*, actor: Any, mapping: GlMapping) -> MappingCheck:
     def audit(outcome: str, detail: dict[str, Any]) -> None:
         audit_record(action="netsuite.gl_mapping_checked", actor=actor, target=mapping, outcome=outcome, detail=detail)
 
-    try:
+    with _netsuite_failures(audit, mapping.netsuite_connection, field="netsuite_connection"):
         client = shared_client(mapping.netsuite_connection)
         found_accounts = _lookup(
             client, "account", "acctnumber, accountsearchdisplayname, accttype, isinactive", accounts.values()
         )
         found_subsidiaries = _lookup(client, "subsidiary", "name, isinactive", [mapping.subsidiary_id])
         found_currencies = _lookup(client, "currency", "symbol, isinactive", currency_ids.values())
-    except NetSuiteConfigError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        message = f"The NetSuite connection {mapping.netsuite_connection.name} cannot be used: {exc}"
-        raise ServiceError(message, field="netsuite_connection", code="netsuite_config") from exc
-    except NetSuiteError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
-    except NetSuiteClientError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
 
     def checked(field: str, internal_id: str, row: dict[str, Any] | None, name: str, kind: str = "") -> CheckedId:
         if not internal_id:
@@ -2236,27 +2248,19 @@ def suiteql_run(*, actor: Any, connection: Connection, query: str, limit: int) -
         detail = {"query": query[:2000], **detail}
         audit_record(action="netsuite.suiteql", actor=actor, target=connection, outcome=outcome, detail=detail)
 
-    try:
+    with _netsuite_failures(audit, connection):
         client = shared_client(connection)
-    except NetSuiteConfigError as exc:
-        # The connection's own settings are at fault, not NetSuite: say which, never its value.
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        message = f"The NetSuite connection {connection.name} cannot be used: {exc}"
-        raise ServiceError(message, field="connection", code="netsuite_config") from exc
-    try:
-        result = client.suiteql(
-            query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE), retry_policy=INTERACTIVE_RETRIES
-        )
-        rows = result.all()
-    except NetSuiteError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        if exc.status == 400:  # NetSuite's verdict on the query itself
+        try:
+            result = client.suiteql(
+                query, max_rows=limit, page_size=min(limit, MAX_PAGE_SIZE), retry_policy=INTERACTIVE_RETRIES
+            )
+            rows = result.all()
+        except NetSuiteError as exc:
+            if exc.status != 400:
+                raise
+            audit(Outcome.FAILURE, {"error": str(exc)[:500]})  # NetSuite's verdict on the query itself
             message = f"NetSuite refused the query: {exc.detail}"
             raise ServiceError(message, field="query", code="query_refused") from exc
-        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
-    except NetSuiteClientError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
     audit(Outcome.SUCCESS, {"rows": len(rows), "truncated": result.truncated})
     return SuiteQLAnswer(
         rows=rows,
@@ -2414,31 +2418,22 @@ def posted_entries_verify(*, actor: Any, first: date, last: date) -> EntriesVeri
         audit_record(action="netsuite.entries_verified", actor=actor, outcome=outcome, detail=detail)
 
     drift: list[EntryDrift] = []
-    try:
-        for mapping, checked in by_netsuite.values():
+    for mapping, checked in by_netsuite.values():
+        with _netsuite_failures(audit, mapping.netsuite_connection):
             held = _held_by_account(shared_client(mapping.netsuite_connection), checked)
-            for posting in checked:
-                there = held.get(posting.netsuite_internal_id)
-                if there is None:
-                    drift.append(EntryDrift(posting, "missing"))
-                    continue
-                ours = sent[posting.pk]
-                differing = tuple(
-                    AccountDrift(account, ours.get(account, 0), there.get(account, 0))
-                    for account in sorted({*ours, *there}, key=lambda a: (len(a), a))
-                    if ours.get(account, 0) != there.get(account, 0)
-                )
-                if differing:
-                    drift.append(EntryDrift(posting, "changed", differing))
-    except NetSuiteConfigError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"The NetSuite connection cannot be used: {exc}", code="netsuite_config") from exc
-    except NetSuiteError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"NetSuite answered {exc.status} {exc.code}: {exc.detail}", code="netsuite_error") from exc
-    except NetSuiteClientError as exc:
-        audit(Outcome.FAILURE, {"error": str(exc)[:500]})
-        raise ServiceError(f"NetSuite could not be reached: {exc}", code="netsuite_unavailable") from exc
+        for posting in checked:
+            there = held.get(posting.netsuite_internal_id)
+            if there is None:
+                drift.append(EntryDrift(posting, "missing"))
+                continue
+            ours = sent[posting.pk]
+            differing = tuple(
+                AccountDrift(account, ours.get(account, 0), there.get(account, 0))
+                for account in sorted({*ours, *there}, key=lambda a: (len(a), a))
+                if ours.get(account, 0) != there.get(account, 0)
+            )
+            if differing:
+                drift.append(EntryDrift(posting, "changed", differing))
     entries = len(sent)
     result = EntriesVerified(first, last, entries, entries - len(drift), tuple(drift), not_checked)
     audit(

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from ecomops.api.serializers import StrictInput, StrictUUIDField
 from netsuite.models import ACCOUNT_FIELDS, GlMapping, NetsuitePosting
 from netsuite.services import BULK_ACTIONS, BULK_LIMIT, POSTING_MODES
+from recon.api.serializers import MonthField
 
 MAX_SUITEQL_ROWS = 5000
 
@@ -193,17 +194,7 @@ class MappingCheckOutput(serializers.Serializer):
 
 
 class EntriesVerifyInput(StrictInput):
-    month = serializers.CharField(max_length=20, help_text="The month whose entries to look up, as YYYY-MM.")
-
-    def validate_month(self, value: str):
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        from recon.close import parse_month
-
-        try:
-            return parse_month(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
+    month = MonthField(help_text="The month whose entries to look up, as YYYY-MM.")
 
 
 class AccountDriftOutput(serializers.Serializer):

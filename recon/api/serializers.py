@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from canonical.models import Payout
@@ -206,19 +208,29 @@ class PayoutOutput(serializers.ModelSerializer):
         ]
 
 
-class MonthInput(StrictInput):
-    month = serializers.CharField(max_length=20, help_text="The month, as YYYY-MM.")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+class MonthField(serializers.CharField):
+    """A month as ``YYYY-MM``, validated as ``recon.close.Month``."""
 
-    def validate_month(self, value: str):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", "The month, as YYYY-MM.")
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
         from django.core.exceptions import ValidationError as DjangoValidationError
 
         from recon.close import parse_month
 
+        value = super().run_validation(data)  # the text, its length checked
         try:
             return parse_month(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
+
+
+class MonthInput(StrictInput):
+    month = MonthField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 
 
 class MonthCloseOutput(serializers.ModelSerializer):
