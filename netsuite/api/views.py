@@ -37,6 +37,15 @@ def _connection_or_404(pk: uuid.UUID, field: str) -> Connection:
     return connection
 
 
+def _netsuite_failed(exc: ServiceError) -> Response:
+    """A call to NetSuite that failed: 400 naming the connection field when its own settings are
+    at fault (``netsuite_config``), else 502 with what NetSuite answered or that it did not."""
+    answer = {"detail": str(exc), "code": exc.code}
+    if exc.code == "netsuite_config":
+        return Response({**answer, (exc.field or "connection"): [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(answer, status=status.HTTP_502_BAD_GATEWAY)
+
+
 class GlMappingListView(APIView):
     permission_classes = [IsAuthenticated, TenantPermission]
     required_perms = {"GET": ["netsuite.view_glmapping"], "POST": ["netsuite.add_glmapping"]}
@@ -108,10 +117,7 @@ class GlMappingCheckView(APIView):
         try:
             result = services.gl_mapping_check(actor=request.user, mapping=mapping)
         except ServiceError as exc:
-            answer = {"detail": str(exc), "code": exc.code}
-            if exc.code == "netsuite_config":
-                return Response({**answer, exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-            return Response(answer, status=status.HTTP_502_BAD_GATEWAY)
+            return _netsuite_failed(exc)
         return Response(s.MappingCheckOutput({**result.as_data(), "checked_at": result.checked_at}).data)
 
 
@@ -130,9 +136,7 @@ class EntriesVerifyView(APIView):
         try:
             result = services.posted_entries_verify(actor=request.user, first=month.first, last=month.last)
         except ServiceError as exc:
-            answer = {"detail": str(exc), "code": exc.code}
-            code = status.HTTP_400_BAD_REQUEST if exc.code == "netsuite_config" else status.HTTP_502_BAD_GATEWAY
-            return Response(answer, status=code)
+            return _netsuite_failed(exc)
         return Response(s.EntriesVerifiedOutput({"month": month.label, **result.as_data()}).data)
 
 
@@ -287,11 +291,7 @@ class SuiteQLView(APIView):
         except ServiceError as exc:
             if exc.code in ("invalid", "query_refused"):  # the query, or the connection asked for
                 raise ValidationError({"q" if exc.field == "query" else exc.field: [str(exc)]}) from exc
-            if exc.code == "netsuite_config":
-                return Response(
-                    {"detail": str(exc), "code": exc.code, "connection": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST
-                )
-            return Response({"detail": str(exc), "code": exc.code}, status=status.HTTP_502_BAD_GATEWAY)
+            return _netsuite_failed(exc)
         return Response(
             {
                 "rows": answer.rows,

@@ -161,3 +161,20 @@ def test_the_close_page_compares_the_month_with_netsuite_on_request(posting) -> 
     assert "<html" not in fragment  # the section alone, swapped into the page
     assert "<html" in whole
     assert "NetSuite holds 1 of the 2 entries" in whole
+
+
+def test_an_unusable_netsuite_connection_is_a_400_naming_it(posting, api_as) -> None:  # type: ignore[no-untyped-def]
+    from connections.models import Connection
+
+    _posted(posting, "po_v_1")
+    connection = Connection.objects.get(pk=posting.netsuite.pk)
+    connection.account_id = ""
+    connection.save()
+    calls = posting.sandbox.app.stats()["calls"].get("suiteql", 0)
+
+    answer = api_as(posting.world.accountant, posting.world.tenant).post(VERIFY, {"month": "2026-11"})
+
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "netsuite_config"
+    assert "needs an account id" in answer.json()["connection"][0]
+    assert posting.sandbox.app.stats()["calls"].get("suiteql", 0) == calls  # nothing was sent
