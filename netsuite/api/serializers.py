@@ -221,7 +221,7 @@ class EntriesVerifiedOutput(serializers.Serializer):
     first_day = serializers.DateField()
     last_day = serializers.DateField()
     entries = serializers.IntegerField(help_text="Posted entries dated in the month, each looked up in NetSuite")
-    held = serializers.IntegerField(help_text="Of those, found as they were sent")
+    held = serializers.IntegerField(help_text="Of those, found as sent")
     not_checked = serializers.IntegerField(
         help_text="Posted, but what was sent cannot be read back or no GL mapping names its NetSuite account now"
     )

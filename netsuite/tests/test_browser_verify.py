@@ -42,7 +42,7 @@ def test_comparing_with_netsuite_shows_the_deleted_entry_in_place(posted_world, 
     summary = page.locator("#close-netsuite-check .netsuite-check-summary")
     summary.wait_for()
 
-    assert "NetSuite holds 1 of the 2 entries posted with a date in 2026-11 as they were sent." in summary.inner_text()
+    assert "Of the 2 entries posted with a date in 2026-11, NetSuite holds 1 as sent." in summary.inner_text()
     row = page.locator("#close-netsuite-check table.netsuite-drift tbody tr")
     assert row.count() == 1
     assert "po_b_1" in row.inner_text()

@@ -153,14 +153,16 @@ def test_the_close_page_compares_the_month_with_netsuite_on_request(posting) -> 
         browser.post("/close/netsuite-check/", {"month": "2026-11"}, HTTP_HX_REQUEST="true").content.decode()
     )
     whole = html.unescape(browser.post("/close/netsuite-check/", {"month": "2026-11"}).content.decode())
+    october = browser.post("/close/netsuite-check/", {"month": "2026-10"}, HTTP_HX_REQUEST="true").content.decode()
 
     assert "Compare with NetSuite" in page
-    assert "NetSuite holds 1 of the 2 entries posted with a date in 2026-11 as they were sent." in fragment
+    assert "Of the 2 entries posted with a date in 2026-11, NetSuite holds 1 as sent." in fragment
     assert "po_v_1" in fragment
     assert "deleted in NetSuite" in fragment
     assert "<html" not in fragment  # the section alone, swapped into the page
+    assert "No entry posted with a date in 2026-10 to compare." in october
     assert "<html" in whole
-    assert "NetSuite holds 1 of the 2 entries" in whole
+    assert "Of the 2 entries posted with a date in 2026-11, NetSuite holds 1 as sent." in whole
 
 
 def test_an_unusable_netsuite_connection_is_a_400_naming_it(posting, api_as) -> None:  # type: ignore[no-untyped-def]
