@@ -873,14 +873,18 @@ def test_jobs_failing_on_the_worker_log_and_store_no_credential(
             with tenant_context(world.tenant):
                 synced = SyncJob.objects.get(pk=job.pk).status == "failed"
                 posted = NetsuitePosting.objects.get(pk=posting.pk).state == "failed"
-            return synced and posted
+            # each task's result row too (the sync's and the send's), which django-q2's monitor
+            # saves after the task has done its work: the sweep reads them
+            recorded = Task.objects.filter(func="ecomops.tasks.run_tenant_task").count() >= 2
+            return synced and posted and recorded
 
-        wait_for(both_failed, timeout=90, message=f"the worker to fail the sync and the posting\n{worker.log()}")
+        wait_for(
+            both_failed, timeout=90, message=f"the worker to fail and record the sync and the posting\n{worker.log()}"
+        )
     finally:
         worker.stop()
 
     evidence.add("worker log", (tmp_path / "worker.log").read_text(errors="replace"))
-    assert Task.objects.filter(func="ecomops.tasks.run_tenant_task").count() >= 2  # the sync's and the send's
     stripe_case.what_was_sent(evidence)
     netsuite_case.what_was_sent(evidence)
     assert_no_leak(sweep(world))
