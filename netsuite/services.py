@@ -2288,10 +2288,13 @@ class AccountDrift:
 @dataclass(frozen=True)
 class EntryDrift:
     """A posted entry NetSuite no longer holds as it was sent: ``missing`` (deleted there) or
-    ``changed`` (a line's account or amount edited there), with the accounts that differ."""
+    ``changed`` (a line's account or amount, or the entry's date, edited there), with the
+    accounts that differ and both dates."""
 
     posting: NetsuitePosting
     status: str
+    sent_date: str
+    held_date: str = ""  # "" when missing
     accounts: tuple[AccountDrift, ...] = ()
 
 
@@ -2325,6 +2328,8 @@ class EntriesVerified:
                     "netsuite_internal_id": d.posting.netsuite_internal_id,
                     "currency": d.posting.currency.upper(),
                     "status": d.status,
+                    "sent_date": d.sent_date,
+                    "held_date": d.held_date,
                     "accounts": [asdict(a) for a in d.accounts],
                 }
                 for d in self.drift
@@ -2332,9 +2337,16 @@ class EntriesVerified:
         }
 
 
-def _sent_by_account(posting: NetsuitePosting, first: date, last: date) -> dict[str, int] | None:
-    """The entry as sent, net per account in minor units, if it is dated in the period; {} if it
-    is not; None if it cannot be read back."""
+@dataclass(frozen=True)
+class _Booked:
+    """An entry's date (ISO) and net per account in minor units (debit positive)."""
+
+    tran_date: str
+    accounts: dict[str, int]
+
+
+def _as_sent(posting: NetsuitePosting) -> _Booked | None:
+    """The entry as it was sent; None if it cannot be read back."""
     body = stored_entry_body(posting)
     lines = entry_lines(body, posting.currency, processor_exponent(posting.payout)) if body else None
     try:
@@ -2343,23 +2355,28 @@ def _sent_by_account(posting: NetsuitePosting, first: date, last: date) -> dict[
         dated = None
     if lines is None or dated is None:
         return None
-    if not first <= dated <= last:
-        return {}
-    sent: dict[str, int] = {}
+    accounts: dict[str, int] = {}
     for line in lines:
-        sent[line.account_id] = sent.get(line.account_id, 0) + line.debit_minor - line.credit_minor
-    return sent
+        accounts[line.account_id] = accounts.get(line.account_id, 0) + line.debit_minor - line.credit_minor
+    return _Booked(dated.isoformat(), accounts)
 
 
-def _held_by_account(client: Any, postings: list[NetsuitePosting]) -> dict[str, dict[str, int]]:
-    """What NetSuite holds of these entries, by internal id: net per account in minor units
-    (``transactionline.foreignamount``: the entry's own currency, debit positive). An entry
-    NetSuite no longer has is not in the answer."""
-    held: dict[str, dict[str, int]] = {}
+def _as_held(client: Any, postings: list[NetsuitePosting]) -> dict[str, _Booked]:
+    """What NetSuite holds of these entries, by internal id: the date (``TO_CHAR``: NetSuite
+    would otherwise format it as the user's preference says) and the net per account in minor
+    units (``transactionline.foreignamount``: the entry's own currency, debit positive). An
+    entry NetSuite no longer has is not in the answer."""
+    held: dict[str, _Booked] = {}
     exponents = {p.netsuite_internal_id: currency_exponent(p.currency, processor_exponent(p.payout)) for p in postings}
     ids = sorted(exponents, key=int)
     for start in range(0, len(ids), VERIFY_BATCH):
         batch = ids[start : start + VERIFY_BATCH]
+        heads = (
+            "SELECT t.id AS entry, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate FROM transaction t "
+            f"WHERE t.id IN ({', '.join(batch)})"
+        )
+        for row in client.suiteql(heads, retry_policy=INTERACTIVE_RETRIES).all():
+            held[str(row.get("entry"))] = _Booked(str(row.get("trandate") or ""), {})
         query = (
             "SELECT tal.transaction AS entry, tal.account AS account, SUM(tl.foreignamount) AS amount "
             "FROM transactionaccountingline tal JOIN transactionline tl "
@@ -2374,7 +2391,8 @@ def _held_by_account(client: Any, postings: list[NetsuitePosting]) -> dict[str, 
                 raise ServiceError(
                     f"NetSuite answered an amount that is not a number for entry {entry}.", code="netsuite_error"
                 ) from exc
-            held.setdefault(entry, {})[str(row.get("account"))] = int(amount.to_integral_value())
+            if entry in held:
+                held[entry].accounts[str(row.get("account"))] = int(amount.to_integral_value())
     return held
 
 
@@ -2396,21 +2414,21 @@ def posted_entries_verify(*, actor: Any, first: date, last: date) -> EntriesVeri
         .select_related("payout")
         .order_by("arrival_date", "pk")
     )
-    sent: dict[Any, dict[str, int]] = {}
+    sent: dict[Any, _Booked] = {}
     by_netsuite: dict[Any, tuple[GlMapping, list[NetsuitePosting]]] = {}
     not_checked = 0
     for posting in postings:
-        accounts = _sent_by_account(posting, first, last)
-        if accounts == {}:
+        booked = _as_sent(posting)
+        if booked is not None and not first.isoformat() <= booked.tran_date <= last.isoformat():
             continue  # dated in another month
         try:
-            mapping = _mapping_for(posting.payout) if accounts is not None else None
+            mapping = _mapping_for(posting.payout) if booked is not None else None
         except PostingBlocked:
             mapping = None
-        if accounts is None or mapping is None or not _INTERNAL_ID.match(posting.netsuite_internal_id):
+        if booked is None or mapping is None or not _INTERNAL_ID.match(posting.netsuite_internal_id):
             not_checked += 1
             continue
-        sent[posting.pk] = accounts
+        sent[posting.pk] = booked
         by_netsuite.setdefault(mapping.netsuite_connection_id, (mapping, []))[1].append(posting)
 
     def audit(outcome: str, detail: dict[str, Any]) -> None:
@@ -2420,20 +2438,19 @@ def posted_entries_verify(*, actor: Any, first: date, last: date) -> EntriesVeri
     drift: list[EntryDrift] = []
     for mapping, checked in by_netsuite.values():
         with _netsuite_failures(audit, mapping.netsuite_connection):
-            held = _held_by_account(shared_client(mapping.netsuite_connection), checked)
+            held = _as_held(shared_client(mapping.netsuite_connection), checked)
         for posting in checked:
-            there = held.get(posting.netsuite_internal_id)
+            ours, there = sent[posting.pk], held.get(posting.netsuite_internal_id)
             if there is None:
-                drift.append(EntryDrift(posting, "missing"))
+                drift.append(EntryDrift(posting, "missing", ours.tran_date))
                 continue
-            ours = sent[posting.pk]
             differing = tuple(
-                AccountDrift(account, ours.get(account, 0), there.get(account, 0))
-                for account in sorted({*ours, *there}, key=lambda a: (len(a), a))
-                if ours.get(account, 0) != there.get(account, 0)
+                AccountDrift(account, ours.accounts.get(account, 0), there.accounts.get(account, 0))
+                for account in sorted({*ours.accounts, *there.accounts}, key=lambda a: (len(a), a))
+                if ours.accounts.get(account, 0) != there.accounts.get(account, 0)
             )
-            if differing:
-                drift.append(EntryDrift(posting, "changed", differing))
+            if differing or ours.tran_date != there.tran_date:
+                drift.append(EntryDrift(posting, "changed", ours.tran_date, there.tran_date, differing))
     entries = len(sent)
     result = EntriesVerified(first, last, entries, entries - len(drift), tuple(drift), not_checked)
     audit(

@@ -329,6 +329,24 @@ def _close_page(request: HttpRequest, month: Month, today: Any, **extra: Any) ->
     return render(request, "recon/close.html", context)
 
 
+def _drift_rows(drift: Any, names: dict[str, str]) -> list[dict[str, str]]:
+    """What moved in an entry edited in NetSuite, a row each: its date, then each account."""
+    posting = drift.posting
+    rows = []
+    if drift.status == "changed" and drift.sent_date != drift.held_date:
+        rows.append({"what": "date", "sent": drift.sent_date, "held": drift.held_date})
+    for account in drift.accounts:
+        name = names.get(account.account_id, "")
+        rows.append(
+            {
+                "what": f"{name} (id {account.account_id})" if name else account.account_id,
+                "sent": format_minor(account.sent_minor, posting.currency, posting.source),
+                "held": format_minor(account.held_minor, posting.currency, posting.source),
+            }
+        )
+    return rows
+
+
 @require_POST
 @tenant_page("netsuite.view_netsuiteposting")
 def close_netsuite_check(request: HttpRequest) -> HttpResponse:
@@ -345,20 +363,8 @@ def close_netsuite_check(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         check = {"result": None, "error": str(exc)}
     if check["result"] is not None:
-        check["drift"] = [
-            {
-                "drift": drift,
-                "accounts": [
-                    {
-                        "account_id": account.account_id,
-                        "sent": format_minor(account.sent_minor, drift.posting.currency, drift.posting.source),
-                        "held": format_minor(account.held_minor, drift.posting.currency, drift.posting.source),
-                    }
-                    for account in drift.accounts
-                ],
-            }
-            for drift in result.drift
-        ]
+        names = netsuite_selectors.account_names()
+        check["drift"] = [{"drift": drift, "rows": _drift_rows(drift, names)} for drift in result.drift]
     if getattr(request, "htmx", False):
         return render(request, "recon/_close_netsuite_check.html", {"month": month, "check": check})
     return _close_page(request, month, timezone.localdate(), check=check)

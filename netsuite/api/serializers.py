@@ -213,6 +213,8 @@ class EntryDriftOutput(serializers.Serializer):
     netsuite_internal_id = serializers.CharField()
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=["missing", "changed"], help_text="deleted in NetSuite, or edited there")
+    sent_date = serializers.CharField(help_text="The entry's date as sent (YYYY-MM-DD)")
+    held_date = serializers.CharField(allow_blank=True, help_text="Its date in NetSuite now; empty when missing")
     accounts = AccountDriftOutput(many=True, help_text="The accounts whose amounts differ (changed only)")
 
 

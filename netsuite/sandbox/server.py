@@ -743,11 +743,32 @@ def _translate_suiteql(sql: str) -> str:
                 f"Search error occurred: Record '{table.name}' was not found.",
             )
         table.set("this", exp.to_identifier(name))
+    # TO_CHAR(date, 'YYYY-MM-DD'), as NetSuite formats a date whatever the user's preference.
+    for to_char in list(statement.find_all(exp.ToChar)):
+        to_char.replace(_strftime(to_char))
     # "transaction" (a table and a column) is an SQLite keyword: quote every identifier.
     # SQLite matches quoted identifiers case-insensitively, so nothing else changes.
     for identifier in statement.find_all(exp.Identifier):
         identifier.set("quoted", True)
     return statement.sql(dialect="sqlite")
+
+
+_DATE_FORMAT_PARTS = (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH24", "%H"), ("MI", "%M"), ("SS", "%S"))
+
+
+def _strftime(to_char: exp.ToChar) -> exp.Expression:
+    """Oracle's ``TO_CHAR(date, format)`` as SQLite's ``strftime``, for the date parts NetSuite
+    integrations use; any other format is refused as NetSuite would refuse a bad one."""
+    pattern = to_char.args.get("format")
+    if not isinstance(pattern, exp.Literal) or not pattern.is_string:
+        raise SandboxHttpError(400, "INVALID_PARAMETER", "Invalid search query: TO_CHAR needs a format literal.")
+    text = pattern.this
+    for oracle, sqlite in _DATE_FORMAT_PARTS:
+        text = text.replace(oracle, sqlite)
+    if any(ch.isalpha() and (i == 0 or text[i - 1] != "%") for i, ch in enumerate(text)):
+        message = f"Invalid search query: unsupported date format {pattern.this!r}."
+        raise SandboxHttpError(400, "INVALID_PARAMETER", message)
+    return exp.Anonymous(this="strftime", expressions=[exp.Literal.string(text), to_char.this])
 
 
 def _suiteql_value(value: Any) -> str:

@@ -382,6 +382,11 @@ class SandboxStore:
                 (None if debit is None else str(debit), None if credit is None else str(credit), net, *key),
             )
 
+    def redate_journal(self, journal_id: int, trandate: str) -> None:
+        """Move a stored entry to another date, as a NetSuite user editing it would."""
+        with self._lock:
+            self._conn.execute('UPDATE "transaction" SET trandate = ? WHERE id = ?', (trandate, journal_id))
+
     def delete_journal(self, journal_id: int) -> None:
         """Delete a stored entry and its lines, as a NetSuite user deleting it would."""
         with self._lock:

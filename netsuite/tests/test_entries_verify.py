@@ -74,6 +74,43 @@ def test_an_entry_deleted_and_one_edited_in_netsuite_are_named_with_the_accounts
     assert {d["status"] for d in event.detail["drift"]} == {"missing", "changed"}
 
 
+def test_an_entry_moved_to_another_date_in_netsuite_is_named_with_both_dates(posting) -> None:  # type: ignore[no-untyped-def]
+    posted = _posted(posting, "po_v_1", "po_v_2")
+    posting.sandbox.app.store.redate_journal(int(posted["po_v_2"].netsuite_internal_id), "2026-12-01")
+
+    result = posted_entries_verify(actor=posting.world.accountant, first=NOVEMBER[0], last=NOVEMBER[1])
+    page = html.unescape(
+        signed_in("accountant@acme.example.com")
+        .post("/close/netsuite-check/", {"month": "2026-11"}, HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
+
+    assert (result.entries, result.held) == (2, 1)
+    [moved] = result.drift
+    assert (moved.posting.source_id, moved.status, moved.accounts) == ("po_v_2", "changed", ())
+    assert (moved.sent_date, moved.held_date) == ("2026-11-03", "2026-12-01")  # out of November's books
+    assert '<td>date</td><td class="num">2026-11-03</td><td class="num">2026-12-01</td>' in page
+
+
+def test_the_page_names_the_accounts_that_moved_after_a_mapping_check(posting) -> None:  # type: ignore[no-untyped-def]
+    from netsuite.services import gl_mapping_check
+
+    posted = _posted(posting, "po_v_1")
+    _edit_in_netsuite(posting, posted["po_v_1"])
+    gl_mapping_check(actor=posting.world.admin, mapping=posting.mapping)
+
+    page = html.unescape(
+        signed_in("accountant@acme.example.com")
+        .post("/close/netsuite-check/", {"month": "2026-11"}, HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
+
+    assert '<td>1000 Operating Bank (id 101)</td><td class="num">96.80 USD</td><td class="num">97.00 USD</td>' in page
+    assert (
+        '<td>6100 Merchant Processing Fees (id 601)</td><td class="num">3.20 USD</td><td class="num">3.00 USD</td>'
+    ) in page
+
+
 def test_entries_of_another_month_and_drafts_are_not_looked_up(posting) -> None:  # type: ignore[no-untyped-def]
     _posted(posting, "po_v_1")
     write_payouts(posting.stripe, PayoutSpec("po_v_draft"))
@@ -86,7 +123,7 @@ def test_entries_of_another_month_and_drafts_are_not_looked_up(posting) -> None:
 
     assert (october.entries, october.held, october.drift) == (0, 0, ())
     assert (november.entries, november.held) == (1, 1)  # the draft is not in NetSuite: not counted
-    assert posting.sandbox.app.stats()["calls"].get("suiteql", 0) == calls + 1  # October asked nothing
+    assert posting.sandbox.app.stats()["calls"].get("suiteql", 0) == calls + 2  # dates, then lines; October: nothing
 
 
 def test_the_api_answers_the_comparison_for_a_month(posting, api_as) -> None:  # type: ignore[no-untyped-def]
@@ -110,6 +147,8 @@ def test_the_api_answers_the_comparison_for_a_month(posting, api_as) -> None:  #
             "netsuite_internal_id": posted["po_v_2"].netsuite_internal_id,
             "currency": "USD",
             "status": "changed",
+            "sent_date": "2026-11-03",
+            "held_date": "2026-11-03",
             "accounts": [
                 {"account_id": "101", "sent_minor": 9680, "held_minor": 9700},
                 {"account_id": "601", "sent_minor": 320, "held_minor": 300},

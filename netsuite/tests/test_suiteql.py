@@ -13,6 +13,25 @@ from netsuite.suiteql import SuiteQLValidationError, validate_read_only
 JE_QUERY = "SELECT id, tranid, trandate, memo FROM transaction WHERE recordtype = 'journalentry' ORDER BY id"
 
 
+def test_dates_as_to_char_formats_them_and_an_unknown_format_is_refused(sandbox) -> None:  # type: ignore[no-untyped-def]
+    from netsuite.errors import NetSuiteError
+    from netsuite.tests.test_client import payout_entry
+
+    entry = payout_entry(sandbox)
+    with sandbox.client() as client:
+        client.upsert_by_external_id("journalentry", entry["externalId"], entry)
+        rows = client.suiteql(
+            "SELECT TO_CHAR(t.trandate, 'YYYY-MM-DD') AS d, l.foreignamount AS amount FROM transaction t "
+            f"JOIN transactionline l ON l.transaction = t.id WHERE t.externalid = '{entry['externalId']}' "
+            "ORDER BY l.id"
+        ).all()
+        with pytest.raises(NetSuiteError) as refused:
+            client.suiteql("SELECT TO_CHAR(trandate, 'Month DD') AS d FROM transaction").all()
+    # each line in the entry's currency, debit positive: the bank, clearing, the fees
+    assert rows == [{"d": entry["tranDate"], "amount": amount} for amount in ("96.8", "-100", "3.2")]
+    assert (refused.value.status, "unsupported date format" in refused.value.detail) == (400, True)
+
+
 @pytest.mark.parametrize(
     "sql",
     [
