@@ -372,19 +372,37 @@ def posted_entry(*, posting: NetsuitePosting, currency_exponent_override: int | 
 REVERSAL_LOOKBACK_DAYS = 92
 
 
+def posted_around(*, first: date, last: date) -> QuerySet[NetsuitePosting]:
+    """The current tenant's posted entries that may be dated from ``first`` to ``last``: those of
+    payouts that arrived then, and reversals of ones that arrived up to ``REVERSAL_LOOKBACK_DAYS``
+    before. Which are dated in the period, only their stored entries tell (``dated_lines``)."""
+    return NetsuitePosting.objects.filter(
+        tenant_id=current_tenant_id(),
+        state=PostingState.POSTED,
+        arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
+        arrival_date__lte=last,
+    )
+
+
+def dated_lines(
+    body: dict[str, Any] | None, currency: str, override: int | None
+) -> tuple[date, tuple[EntryLine, ...]] | None:
+    """A stored entry's date (``tranDate``) and its lines in minor units; None if unreadable."""
+    lines = entry_lines(body, currency, override) if body else None
+    try:
+        dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (dated, lines) if lines is not None and dated is not None else None
+
+
 def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
     """What NetSuite holds of the entries dated from ``first`` to ``last``: debits and credits
     per processor, currency and account, as the entries were sent, to tie out against NetSuite's own
     account activity for the period. An entry not posted yet is not counted; one whose stored
     exchange cannot be read is counted in ``unreadable``."""
-    tenant_id = current_tenant_id()
     postings = (
-        NetsuitePosting.objects.filter(
-            tenant_id=tenant_id,
-            state=PostingState.POSTED,
-            arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
-            arrival_date__lte=last,
-        )
+        posted_around(first=first, last=last)
         .annotate(entry_text=_ENTRY_TEXT)
         .values_list("entry_text", "currency", "source")
         .order_by("pk")
@@ -393,16 +411,11 @@ def posted_by_account(*, first: date, last: date) -> dict[str, Any]:
     names = account_names()
     entries = unreadable = 0
     for text, currency, source in postings.iterator(chunk_size=500):
-        body = _entry_body(text)
-        override = source_exponent(source, currency)
-        lines = entry_lines(body, currency, override) if body else None
-        try:
-            dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
-        except (KeyError, TypeError, ValueError):
-            dated = None
-        if lines is None or dated is None:
+        read = dated_lines(_entry_body(text), currency, source_exponent(source, currency))
+        if read is None:
             unreadable += 1
             continue
+        dated, lines = read
         if not first <= dated <= last:
             continue
         entries += 1

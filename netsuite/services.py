@@ -86,11 +86,13 @@ from netsuite.selectors import (
     LineGroup,
     PostedEntry,
     account_names,
+    dated_lines,
     entry_lines,
     line_group_parameters,
     line_groups,
     named_lines,
     payout_summary,
+    posted_around,
     posted_entry,
     processor_exponent,
     reversal_summary,
@@ -2347,14 +2349,10 @@ class _Booked:
 
 def _as_sent(posting: NetsuitePosting) -> _Booked | None:
     """The entry as it was sent; None if it cannot be read back."""
-    body = stored_entry_body(posting)
-    lines = entry_lines(body, posting.currency, processor_exponent(posting.payout)) if body else None
-    try:
-        dated = date.fromisoformat(str(body["tranDate"])) if body else None  # type: ignore[index]
-    except (KeyError, TypeError, ValueError):
-        dated = None
-    if lines is None or dated is None:
+    read = dated_lines(stored_entry_body(posting), posting.currency, processor_exponent(posting.payout))
+    if read is None:
         return None
+    dated, lines = read
     accounts: dict[str, int] = {}
     for line in lines:
         accounts[line.account_id] = accounts.get(line.account_id, 0) + line.debit_minor - line.credit_minor
@@ -2402,18 +2400,7 @@ def posted_entries_verify(*, actor: Any, first: date, last: date) -> EntriesVeri
     the month's tie-out, and only NetSuite can say so. Read-only there; audited
     (``netsuite.entries_verified``). NetSuite failing is a ServiceError (``netsuite_config``,
     ``netsuite_error``, ``netsuite_unavailable``), as for SuiteQL."""
-    from netsuite.selectors import REVERSAL_LOOKBACK_DAYS
-
-    postings = list(
-        NetsuitePosting.objects.filter(
-            tenant_id=current_tenant().pk,
-            state=PostingState.POSTED,
-            arrival_date__gte=first - timedelta(days=REVERSAL_LOOKBACK_DAYS),
-            arrival_date__lte=last,
-        )
-        .select_related("payout")
-        .order_by("arrival_date", "pk")
-    )
+    postings = list(posted_around(first=first, last=last).select_related("payout").order_by("arrival_date", "pk"))
     sent: dict[Any, _Booked] = {}
     by_netsuite: dict[Any, tuple[GlMapping, list[NetsuitePosting]]] = {}
     not_checked = 0
